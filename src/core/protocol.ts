@@ -113,3 +113,239 @@ export type ServeResponse =
   | { type: 'token'; id: string; token_id: number; text: string }
   | { type: 'done'; id: string; text: string; token_ids: number[]; prompt_tokens: number; tokens_per_second: number; cancelled: boolean }
   | { type: 'error'; id?: string; message: string };
+
+// ---------------------------------------------------------------- host ↔ webviews
+//
+// postMessage traffic between the extension host and the two webviews (loss panel, playground).
+// Messages from a webview are checked with the guards below before the host acts on them: a webview
+// is a separate (browser) context, so its messages are treated as untrusted input.
+
+/** x-axis of the loss charts: optimiser steps, or training tokens seen. */
+export type LossXAxis = 'step' | 'tokens';
+
+/** Everything the loss panel needs to draw one run. */
+export interface LossRunPayload {
+  run_dir: string;
+  label: string;
+  /** the run's run_config.json (null when missing or unreadable). */
+  config: Record<string, unknown> | null;
+  /** history so far (metrics.jsonl); live events follow in `events` messages. */
+  events: TrainerEvent[];
+}
+
+export type HostToLossPanel =
+  | { type: 'init'; runs: LossRunPayload[]; overfit_patience: number }
+  | { type: 'events'; run_dir: string; events: TrainerEvent[] }
+  | { type: 'exported'; what: 'png' | 'csv'; path?: string; error?: string };
+
+export type LossPanelToHost =
+  | { type: 'ready' }
+  /** the charts as a PNG `data:` URL; the host asks where to save it. */
+  | { type: 'exportPng'; data_url: string }
+  /** the metrics of every run shown, as CSV text; the host asks where to save it. */
+  | { type: 'exportCsv'; csv: string };
+
+/** A checkpoint or final adapter the playground can load on top of its base model. */
+export interface AdapterChoice {
+  path: string;
+  label: string;
+}
+
+/** A base model the playground can load, with the adapters trained from it. */
+export interface ModelChoice {
+  model: string;
+  label: string;
+  adapters: AdapterChoice[];
+}
+
+/** One column's share of a generation: its own prompt (chat columns keep their own replies). */
+export interface GenerationJob {
+  column_id: string;
+  ref: ModelRef;
+  prompt?: string;
+  messages?: ChatMessage[];
+}
+
+export type PlaygroundMode = 'chat' | 'raw';
+
+export type PickPurpose = 'model' | 'adapter' | 'golden';
+
+/** One golden-set example as scored for one column. */
+export interface GoldenExampleResult {
+  index: number;
+  question: string;
+  reference: string;
+  prediction: string;
+  /** extracted answers (answer.ts); undefined when none could be extracted. */
+  expected?: string;
+  got?: string;
+  pass: boolean;
+}
+
+export type HostToPlayground =
+  | { type: 'init'; choices: ModelChoice[]; preselect?: ModelRef }
+  | { type: 'choices'; choices: ModelChoice[] }
+  | { type: 'preselect'; ref: ModelRef }
+  | { type: 'picked'; purpose: PickPurpose; path: string; column_id?: string }
+  | { type: 'columnStatus'; request_id: string; column_id: string; status: 'queued' | 'loading' | 'generating' }
+  | { type: 'token'; request_id: string; column_id: string; text: string }
+  | {
+      type: 'columnDone';
+      request_id: string;
+      column_id: string;
+      text: string;
+      new_tokens: number;
+      tokens_per_second: number;
+      cancelled: boolean;
+    }
+  | { type: 'columnError'; request_id: string; column_id: string; message: string }
+  | { type: 'goldenExample'; request_id: string; column_id: string; total: number; result: GoldenExampleResult }
+  | { type: 'goldenDone'; request_id: string; column_id: string; correct: number; total: number; cancelled: boolean }
+  | { type: 'goldenError'; request_id: string; message: string };
+
+export type PlaygroundToHost =
+  | { type: 'ready' }
+  | { type: 'pick'; purpose: PickPurpose; column_id?: string }
+  | { type: 'generate'; request_id: string; jobs: GenerationJob[]; options: DecodingOptions }
+  | {
+      type: 'runGolden';
+      request_id: string;
+      file: string;
+      count: number;
+      mode: PlaygroundMode;
+      system: string;
+      columns: { column_id: string; ref: ModelRef }[];
+      options: DecodingOptions;
+    }
+  | { type: 'stop' }
+  /** opens text (a golden example, a column's transcript) in an editor tab. */
+  | { type: 'openText'; title: string; content: string };
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isOptionalString = (v: unknown): boolean => v === undefined || isString(v);
+const isOptionalNumber = (v: unknown): boolean => v === undefined || isFiniteNumber(v);
+
+export function isModelRef(value: unknown): value is ModelRef {
+  return isRecord(value) && isString(value.model) && value.model.length > 0 && isOptionalString(value.adapter);
+}
+
+export function isChatMessage(value: unknown): value is ChatMessage {
+  return isRecord(value) && isString(value.role) && isString(value.content);
+}
+
+export function isDecodingOptions(value: unknown): value is DecodingOptions {
+  return (
+    isRecord(value) &&
+    isFiniteNumber(value.max_new_tokens) &&
+    Number.isInteger(value.max_new_tokens) &&
+    value.max_new_tokens > 0 &&
+    typeof value.greedy === 'boolean' &&
+    typeof value.stop === 'boolean' &&
+    isOptionalNumber(value.temperature) &&
+    isOptionalNumber(value.top_p) &&
+    isOptionalNumber(value.top_k) &&
+    isOptionalNumber(value.seed)
+  );
+}
+
+function isGenerationJob(value: unknown): value is GenerationJob {
+  if (!isRecord(value) || !isString(value.column_id) || !isModelRef(value.ref)) return false;
+  const hasPrompt = value.prompt !== undefined;
+  const hasMessages = value.messages !== undefined;
+  // exactly one of prompt (raw completion) and messages (chat template)
+  if (hasPrompt === hasMessages) return false;
+  return hasPrompt ? isString(value.prompt) : Array.isArray(value.messages) && value.messages.every(isChatMessage);
+}
+
+const PICK_PURPOSES: ReadonlySet<string> = new Set<PickPurpose>(['model', 'adapter', 'golden']);
+
+/** Guards a message received from the loss panel's webview. */
+export function isLossPanelToHost(value: unknown): value is LossPanelToHost {
+  if (!isRecord(value)) return false;
+  switch (value.type) {
+    case 'ready':
+      return true;
+    case 'exportPng':
+      return isString(value.data_url) && value.data_url.startsWith('data:image/png;base64,');
+    case 'exportCsv':
+      return isString(value.csv);
+    default:
+      return false;
+  }
+}
+
+/** Guards a message received from the playground's webview. */
+export function isPlaygroundToHost(value: unknown): value is PlaygroundToHost {
+  if (!isRecord(value)) return false;
+  switch (value.type) {
+    case 'ready':
+    case 'stop':
+      return true;
+    case 'pick':
+      return isString(value.purpose) && PICK_PURPOSES.has(value.purpose) && isOptionalString(value.column_id);
+    case 'generate':
+      return (
+        isString(value.request_id) &&
+        Array.isArray(value.jobs) &&
+        value.jobs.length > 0 &&
+        value.jobs.every(isGenerationJob) &&
+        isDecodingOptions(value.options)
+      );
+    case 'runGolden':
+      return (
+        isString(value.request_id) &&
+        isString(value.file) &&
+        value.file.length > 0 &&
+        isFiniteNumber(value.count) &&
+        Number.isInteger(value.count) &&
+        value.count > 0 &&
+        (value.mode === 'chat' || value.mode === 'raw') &&
+        isString(value.system) &&
+        Array.isArray(value.columns) &&
+        value.columns.length > 0 &&
+        value.columns.every((c) => isRecord(c) && isString(c.column_id) && isModelRef(c.ref)) &&
+        isDecodingOptions(value.options)
+      );
+    case 'openText':
+      return isString(value.title) && isString(value.content);
+    default:
+      return false;
+  }
+}
+
+const HOST_TO_LOSS_TYPES: ReadonlySet<string> = new Set<HostToLossPanel['type']>(['init', 'events', 'exported']);
+const HOST_TO_PLAYGROUND_TYPES: ReadonlySet<string> = new Set<HostToPlayground['type']>([
+  'init', 'choices', 'preselect', 'picked', 'columnStatus', 'token', 'columnDone', 'columnError',
+  'goldenExample', 'goldenDone', 'goldenError',
+]);
+
+/** Guards a message the loss panel's webview receives (the webview only trusts its own host). */
+export function isHostToLossPanel(value: unknown): value is HostToLossPanel {
+  if (!isRecord(value) || !isString(value.type) || !HOST_TO_LOSS_TYPES.has(value.type)) return false;
+  if (value.type === 'init') return Array.isArray(value.runs) && isFiniteNumber(value.overfit_patience);
+  if (value.type === 'events') return isString(value.run_dir) && Array.isArray(value.events);
+  return value.what === 'png' || value.what === 'csv';
+}
+
+/** Guards a message the playground's webview receives. */
+export function isHostToPlayground(value: unknown): value is HostToPlayground {
+  if (!isRecord(value) || !isString(value.type) || !HOST_TO_PLAYGROUND_TYPES.has(value.type)) return false;
+  switch (value.type) {
+    case 'init':
+    case 'choices':
+      return Array.isArray(value.choices);
+    case 'preselect':
+      return isModelRef(value.ref);
+    case 'picked':
+      return isString(value.purpose) && PICK_PURPOSES.has(value.purpose) && isString(value.path);
+    case 'goldenError':
+      return isString(value.request_id) && isString(value.message);
+    default:
+      return isString(value.request_id) && isString(value.column_id);
+  }
+}

@@ -25,7 +25,8 @@ interface HfTokenizer {
   chat_template: unknown;
   eos_token_id?: number;
   pad_token_id?: number;
-  model: { vocab: unknown[] | Map<string, number> | Record<string, number> };
+  model?: { vocab: unknown[] | Map<string, number> | Record<string, number> };
+  get_vocab?(): Map<string, number> | Record<string, number>;
 }
 
 const cache = new Map<string, Promise<Tokenizer>>();
@@ -51,7 +52,8 @@ async function load(dir: string): Promise<Tokenizer> {
   transformers.env.localModelPath = '';
   const hf = (await transformers.AutoTokenizer.from_pretrained(dir, { local_files_only: true })) as unknown as HfTokenizer;
   const template = typeof hf.chat_template === 'string' ? hf.chat_template : undefined;
-  const vocab = hf.model.vocab;
+  // transformers 4.x exposes get_vocab() (and no longer `model`); older versions only `model.vocab`
+  const vocab = hf.get_vocab ? hf.get_vocab() : hf.model?.vocab ?? [];
   const vocabSize = vocab instanceof Map ? vocab.size : Array.isArray(vocab) ? vocab.length : Object.keys(vocab).length;
   return {
     encode: (text) => Array.from(hf.encode(text, { add_special_tokens: false })),

@@ -1,0 +1,243 @@
+// A rough memory and time estimate for a training run, computed from a model's config.json alone
+// (no weights are read). The wizard shows it before a run starts so a person can pick a preset that
+// fits their machine. Numbers are deliberately simple: parameter counts are exact for Llama-family
+// (Llama, Qwen2, Mistral, ...) decoder shapes; activation memory and FLOPs are textbook approximations.
+
+import { resolveLoraTargets, type BackendName, type RunConfig } from './runConfig';
+
+/** The part of a Hugging Face config.json that sizes a decoder-only transformer. */
+export interface ModelShape {
+  model_type: string;
+  vocab_size: number;
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  num_key_value_heads: number;
+  head_dim: number;
+  tie_word_embeddings: boolean;
+  /** q/k/v projections carry a bias (Qwen2 does; Llama does not). */
+  attention_bias: boolean;
+}
+
+/** Reads the shape from a parsed config.json; throws with the missing key's name when it is not a decoder config. */
+export function modelShapeFromConfig(config: Record<string, unknown>): ModelShape {
+  const num = (key: string, fallback?: number): number => {
+    const value = config[key];
+    if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value;
+    if (fallback !== undefined) return fallback;
+    throw new Error(`config.json: "${key}" is missing or not a positive number`);
+  };
+  const modelType = typeof config.model_type === 'string' ? config.model_type : 'unknown';
+  const hidden = num('hidden_size');
+  const heads = num('num_attention_heads');
+  return {
+    model_type: modelType,
+    vocab_size: num('vocab_size'),
+    hidden_size: hidden,
+    intermediate_size: num('intermediate_size'),
+    num_hidden_layers: num('num_hidden_layers'),
+    num_attention_heads: heads,
+    num_key_value_heads: num('num_key_value_heads', heads),
+    head_dim: num('head_dim', hidden / heads),
+    tie_word_embeddings: config.tie_word_embeddings === true,
+    // Qwen2 configs do not spell the bias out; the architecture always has it.
+    attention_bias: config.attention_bias === true || modelType === 'qwen2',
+  };
+}
+
+export interface LinearShape {
+  name: string;
+  in_features: number;
+  out_features: number;
+}
+
+/** The seven projections of one decoder layer, named as in PEFT / transformers. */
+export function layerLinears(shape: ModelShape): LinearShape[] {
+  const q = shape.num_attention_heads * shape.head_dim;
+  const kv = shape.num_key_value_heads * shape.head_dim;
+  const h = shape.hidden_size;
+  const i = shape.intermediate_size;
+  return [
+    { name: 'q_proj', in_features: h, out_features: q },
+    { name: 'k_proj', in_features: h, out_features: kv },
+    { name: 'v_proj', in_features: h, out_features: kv },
+    { name: 'o_proj', in_features: q, out_features: h },
+    { name: 'gate_proj', in_features: h, out_features: i },
+    { name: 'up_proj', in_features: h, out_features: i },
+    { name: 'down_proj', in_features: i, out_features: h },
+  ];
+}
+
+export interface ParameterCount {
+  total: number;
+  embedding: number;
+  per_layer: number;
+  lm_head: number;
+}
+
+export function countParameters(shape: ModelShape): ParameterCount {
+  const linears = layerLinears(shape);
+  const weights = linears.reduce((sum, l) => sum + l.in_features * l.out_features, 0);
+  const biases = shape.attention_bias ? linears.slice(0, 3).reduce((sum, l) => sum + l.out_features, 0) : 0;
+  const norms = 2 * shape.hidden_size;
+  const perLayer = weights + biases + norms;
+  const embedding = shape.vocab_size * shape.hidden_size;
+  const lmHead = shape.tie_word_embeddings ? 0 : embedding;
+  const finalNorm = shape.hidden_size;
+  return {
+    total: embedding + lmHead + finalNorm + perLayer * shape.num_hidden_layers,
+    embedding,
+    per_layer: perLayer,
+    lm_head: lmHead,
+  };
+}
+
+/** LoRA adds A (r × in) and B (out × r) to every targeted projection of every layer. */
+export function countLoraParameters(shape: ModelShape, r: number, targets: RunConfig['lora_targets']): number {
+  const wanted = new Set(resolveLoraTargets(targets));
+  const perLayer = layerLinears(shape)
+    .filter((l) => wanted.has(l.name))
+    .reduce((sum, l) => sum + r * (l.in_features + l.out_features), 0);
+  return perLayer * shape.num_hidden_layers;
+}
+
+/**
+ * Effective training throughput of each backend in FLOP/s on a typical machine. These are rough
+ * planning figures (measured runs replace them through `measured_tokens_per_second`).
+ */
+export const BACKEND_FLOPS: Readonly<Record<BackendName, number>> = {
+  cpu: 1e9,
+  wasm: 8e9,
+  tensorflow: 60e9,
+  webgpu: 400e9,
+  auto: 8e9,
+};
+
+export interface EstimateInput {
+  shape: ModelShape;
+  full: boolean;
+  lora_r: number;
+  lora_targets: RunConfig['lora_targets'];
+  batch_size: number;
+  grad_accum: number;
+  max_length: number;
+  /** optimiser steps the run will take. */
+  steps: number;
+  backend: BackendName;
+  gradient_checkpointing?: boolean;
+  /** average tokens per example when known (otherwise every example is assumed to fill max_length). */
+  tokens_per_example?: number;
+  /** throughput measured by an earlier run of the same model on the same backend; overrides BACKEND_FLOPS. */
+  measured_tokens_per_second?: number;
+}
+
+export interface Estimate {
+  total_parameters: number;
+  trainable_parameters: number;
+  weights_bytes: number;
+  /** gradients + AdamW first and second moments of the trainable parameters (+ LoRA weights themselves). */
+  optimizer_bytes: number;
+  activation_bytes: number;
+  total_bytes: number;
+  tokens_per_step: number;
+  flops_per_step: number;
+  seconds_per_step: number;
+  total_seconds: number;
+}
+
+/** TensorFlow.js trains in float32 whatever the checkpoint's dtype, so every tensor costs 4 bytes. */
+const BYTES_PER_FLOAT = 4;
+
+export function estimateTraining(input: EstimateInput): Estimate {
+  const { shape } = input;
+  const params = countParameters(shape);
+  const trainable = input.full ? params.total : countLoraParameters(shape, input.lora_r, input.lora_targets);
+  const weightsBytes = params.total * BYTES_PER_FLOAT;
+  // Full fine-tuning: grad + m + v per weight (the weight is counted above). LoRA: weight + grad + m + v.
+  const optimizerBytes = trainable * BYTES_PER_FLOAT * (input.full ? 3 : 4);
+
+  const t = Math.max(1, Math.min(input.max_length, input.tokens_per_example ?? input.max_length));
+  const microTokens = input.batch_size * t;
+  const activationBytes = activationFloats(shape, input.batch_size, t, input.gradient_checkpointing === true) * BYTES_PER_FLOAT;
+
+  const tokensPerStep = microTokens * input.grad_accum;
+  const forwardPerToken = forwardFlopsPerToken(shape, params, t);
+  // backward ≈ 2× forward when weight gradients are needed (full), ≈ 1× when only activation
+  // gradients flow through frozen weights (LoRA's own matmuls are negligible).
+  const trainMultiplier = input.full ? 3 : 2;
+  const flopsPerStep = forwardPerToken * trainMultiplier * tokensPerStep;
+  const secondsPerStep =
+    input.measured_tokens_per_second && input.measured_tokens_per_second > 0
+      ? tokensPerStep / input.measured_tokens_per_second
+      : flopsPerStep / BACKEND_FLOPS[input.backend];
+  return {
+    total_parameters: params.total,
+    trainable_parameters: trainable,
+    weights_bytes: weightsBytes,
+    optimizer_bytes: optimizerBytes,
+    activation_bytes: activationBytes,
+    total_bytes: weightsBytes + optimizerBytes + activationBytes,
+    tokens_per_step: tokensPerStep,
+    flops_per_step: flopsPerStep,
+    seconds_per_step: secondsPerStep,
+    total_seconds: secondsPerStep * Math.max(0, input.steps),
+  };
+}
+
+/** Floats kept alive for the backward pass of one micro-batch of `b` sequences of `t` tokens. */
+function activationFloats(shape: ModelShape, b: number, t: number, checkpointing: boolean): number {
+  const h = shape.hidden_size;
+  const i = shape.intermediate_size;
+  const kv = shape.num_key_value_heads * shape.head_dim;
+  const q = shape.num_attention_heads * shape.head_dim;
+  // per token per layer: norms/residuals/outputs (≈6h), q + k + v, attention output, MLP gate/up/act/product (4i),
+  // plus the attention scores and probabilities (2 × heads × t).
+  const perTokenLayer = 6 * h + q + 2 * kv + q + 4 * i + 2 * shape.num_attention_heads * t;
+  const layers = checkpointing ? b * t * h * shape.num_hidden_layers + b * t * perTokenLayer : b * t * perTokenLayer * shape.num_hidden_layers;
+  // logits, their softmax and its gradient dominate for small models with large vocabularies.
+  const logits = 3 * b * t * shape.vocab_size;
+  return layers + logits;
+}
+
+function forwardFlopsPerToken(shape: ModelShape, params: ParameterCount, t: number): number {
+  const matmulParams = params.per_layer * shape.num_hidden_layers;
+  const attention = 2 * 2 * t * shape.num_attention_heads * shape.head_dim * shape.num_hidden_layers;
+  const lmHead = 2 * shape.hidden_size * shape.vocab_size;
+  return 2 * matmulParams + attention + lmHead;
+}
+
+/** Optimiser steps of a run: max_steps when set, otherwise ceil(examples / (batch × accum)) × epochs. */
+export function totalSteps(examples: number, cfg: Pick<RunConfig, 'max_steps' | 'epochs' | 'batch_size' | 'grad_accum'>): number {
+  if (cfg.max_steps > 0) return cfg.max_steps;
+  const perEpoch = Math.ceil(examples / Math.max(1, cfg.batch_size * cfg.grad_accum));
+  return perEpoch * Math.max(0, cfg.epochs);
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value >= 10 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  const h = Math.floor(m / 60);
+  return `${h}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+export function formatCount(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(1)}B`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
+  return String(n);
+}

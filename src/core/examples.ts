@@ -1,0 +1,171 @@
+// Training examples: validated records turned into token ids and labels (the unshifted targets;
+// -100 = not trained, the loss does the shift). Masking follows shared/conformance/README.md:
+//   messages           whole conversation through the chat template; each assistant turn i is trained
+//                      on the tokens between render(messages[:i], generation prompt) and render(messages[:i+1])
+//   prompt-completion  prompt and completion tokenized separately, no template: prompt + completion + eos,
+//                      labels on completion + eos
+//   text               ids + eos, all trained
+
+import * as path from 'path';
+import type { ChatMessage } from './protocol';
+import type { DataFormat } from './runConfig';
+import type { Tokenizer } from './tokenizer';
+import {
+  DataFileError, checkFields, readRecords,
+  type ConversationRecord, type NormalizedRecord, type ParsedRecord, type PreferenceRecord, type Problem, type RecordFormat,
+} from './formats';
+
+export { DataFileError } from './formats';
+
+export const IGNORE_INDEX = -100;
+
+export interface TokenizedExample {
+  input_ids: number[];
+  labels: number[];
+  /** the line of the data file it came from (for error messages and previews). */
+  line: number;
+}
+
+export interface ExampleSet {
+  format: RecordFormat;
+  examples: TokenizedExample[];
+  /** examples longer than maxLength: dropped, never truncated (a cut-off answer teaches the wrong thing). */
+  skipped_too_long: number;
+  /** non-blank lines in the file. */
+  rows: number;
+}
+
+export interface LoadExamplesOptions {
+  format?: DataFormat;
+  fields?: Readonly<Record<string, string>>;
+  /** longest example kept, in tokens; undefined = no limit. */
+  maxLength?: number;
+}
+
+export type SftRecord = Exclude<NormalizedRecord, PreferenceRecord>;
+export type TokenizedSequence = Omit<TokenizedExample, 'line'>;
+
+/**
+ * Reads, validates and tokenizes a JSONL file. Every bad line is reported at once, as a DataFileError,
+ * before any tokenization starts.
+ */
+export async function loadExamples(file: string, tokenizer: Tokenizer, options: LoadExamplesOptions = {}): Promise<ExampleSet> {
+  rejectPlainText(file);
+  const fields = checkFields(options.fields);
+  const { format, records, rows } = await readRecords(file, { format: options.format ?? 'auto', fields });
+  if (format === 'preference') {
+    throw new DataFileError([{ file, line: 0, reason: 'this is preference data (prompt/chosen/rejected); train it with DPO, or convert it to messages for SFT' }]);
+  }
+  const unusable = tokenizerProblems(file, records, tokenizer);
+  if (unusable.length) throw new DataFileError(unusable);
+
+  const maxLength = options.maxLength ?? Number.POSITIVE_INFINITY;
+  const examples: TokenizedExample[] = [];
+  const problems: Problem[] = [];
+  let skipped = 0;
+  for (const { line, record } of records) {
+    let sequence: TokenizedSequence;
+    try {
+      sequence = tokenizeRecord(record as SftRecord, tokenizer);
+    } catch (err) {
+      problems.push({ file, line, reason: `the chat template failed: ${(err as Error).message}` });
+      continue;
+    }
+    if (sequence.input_ids.length > maxLength) skipped += 1;
+    else examples.push({ ...sequence, line });
+  }
+  if (problems.length) throw new DataFileError(problems);
+  return { format, examples, skipped_too_long: skipped, rows };
+}
+
+/** Plain-text files have no records; they are packed for continued pre-training instead. */
+function rejectPlainText(file: string): void {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === '.txt' || ext === '.md') {
+    throw new DataFileError([{ file, line: 0, reason: 'a plain-text file has no examples; use it for continued pre-training (text packing) or convert it to JSONL' }]);
+  }
+}
+
+/** Whole-file problems that would make every record fail the same way: reported once, up front. */
+export function tokenizerProblems(file: string, records: readonly ParsedRecord[], tokenizer: Tokenizer): Problem[] {
+  const problems: Problem[] = [];
+  const conversation = records.find((r) => needsChatTemplate(r.record));
+  if (conversation && !tokenizer.hasChatTemplate) {
+    problems.push({ file, line: conversation.line, reason: 'conversations need a chat template, and this model\'s tokenizer has none (use prompt/completion data for a base model)' });
+  }
+  const plain = records.find((r) => r.record.kind === 'prompt-completion' || r.record.kind === 'text');
+  if (plain && tokenizer.eosTokenId === undefined) {
+    problems.push({ file, line: plain.line, reason: 'the tokenizer has no eos token to end the example with' });
+  }
+  return problems;
+}
+
+function needsChatTemplate(record: NormalizedRecord): boolean {
+  if (record.kind === 'messages') return true;
+  if (record.kind !== 'preference') return false;
+  return typeof record.prompt !== 'string' || typeof record.chosen !== 'string' || typeof record.rejected !== 'string';
+}
+
+export function tokenizeRecord(record: SftRecord, tokenizer: Tokenizer): TokenizedSequence {
+  switch (record.kind) {
+    case 'messages': return tokenizeConversation(record, tokenizer);
+    case 'prompt-completion': return tokenizePromptCompletion(record.prompt, record.completion, tokenizer);
+    case 'text': return tokenizeText(record.text, tokenizer);
+  }
+}
+
+/**
+ * Renders the conversation and trains each assistant turn at index >= trainFrom on exactly the tokens
+ * its rendering adds after the generation prompt (its content plus the template's end-of-turn tokens).
+ */
+export function tokenizeConversation(conversation: Pick<ConversationRecord, 'messages' | 'trainFrom'>, tokenizer: Tokenizer): TokenizedSequence {
+  const { messages, trainFrom } = conversation;
+  const render = (upTo: number, generationPrompt: boolean): number[] =>
+    tokenizer.encode(tokenizer.applyChatTemplate(messages.slice(0, upTo), generationPrompt));
+  const input_ids = render(messages.length, false);
+  const labels = new Array<number>(input_ids.length).fill(IGNORE_INDEX);
+  messages.forEach((message: ChatMessage, i) => {
+    if (message.role !== 'assistant' || i < trainFrom) return;
+    // A template that renders history differently from the tail (e.g. dropping reasoning from earlier
+    // turns) makes a prefix disagree with the full rendering: only the agreeing part is used.
+    const start = sharedPrefix(input_ids, render(i, true));
+    const end = sharedPrefix(input_ids, render(i + 1, false));
+    for (let t = start; t < end; t++) labels[t] = input_ids[t];
+  });
+  return { input_ids, labels };
+}
+
+export function tokenizePromptCompletion(prompt: string, completion: string, tokenizer: Tokenizer): TokenizedSequence {
+  const eos = requireEos(tokenizer);
+  const promptIds = tokenizer.encode(prompt);
+  const completionIds = [...tokenizer.encode(completion), eos];
+  return {
+    input_ids: [...promptIds, ...completionIds],
+    labels: [...promptIds.map(() => IGNORE_INDEX), ...completionIds],
+  };
+}
+
+export function tokenizeText(text: string, tokenizer: Tokenizer): TokenizedSequence {
+  const ids = [...tokenizer.encode(text), requireEos(tokenizer)];
+  return { input_ids: ids, labels: [...ids] };
+}
+
+export function requireEos(tokenizer: Tokenizer): number {
+  if (tokenizer.eosTokenId === undefined) throw new Error('the tokenizer has no eos token');
+  return tokenizer.eosTokenId;
+}
+
+/** How many leading tokens of `part` agree with `whole`. */
+function sharedPrefix(whole: readonly number[], part: readonly number[]): number {
+  const n = Math.min(whole.length, part.length);
+  let i = 0;
+  while (i < n && whole[i] === part[i]) i++;
+  return i;
+}
+
+/** Label tokens the loss actually uses: positions >= 1 (position 0 has nothing before it to predict it). */
+export function countTrainedTokens(example: Pick<TokenizedExample, 'labels'>): number {
+  let n = 0;
+  for (let t = 1; t < example.labels.length; t++) if (example.labels[t] !== IGNORE_INDEX) n++;
+  return n;
+}

@@ -1,0 +1,411 @@
+// The run store: every training run is a folder `<runsDir>/<run-id>/` and everything the extension
+// shows about it is read back from that folder, so a window reload (or a run started from the CLI)
+// reconstructs the same picture. No VS Code imports: unit-tested with plain node.
+//
+//   <run-id>/run_config.json   RunConfig (written here when the run is created; the trainer rewrites it)
+//            status.json       RunStatusFile below — the only file this module owns
+//            metrics.jsonl     TrainerEvent JSON lines appended by the trainer
+//            checkpoints/step-N/trainer_state.json  {step, ...}
+//            adapter/          the final adapter
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { parseTrainerEvent, type Method, type TrainerEvent } from './protocol';
+import type { RunConfig } from './runConfig';
+
+export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'stopped';
+
+export interface RunStatusFile {
+  status: RunStatus;
+  /** display name (the id is its sanitised form). */
+  name: string;
+  created: string;
+  pid?: number;
+  started?: string;
+  finished?: string;
+  error?: string;
+}
+
+export interface CheckpointInfo {
+  step: number;
+  path: string;
+  eval_loss?: number;
+}
+
+export interface RunSummary {
+  id: string;
+  dir: string;
+  name: string;
+  status: RunStatus;
+  created: string;
+  pid?: number;
+  model: string;
+  method: Method;
+  full: boolean;
+  backend?: string;
+  step: number;
+  total_steps: number;
+  loss?: number;
+  eval_loss?: number;
+  tokens_per_second?: number;
+  eta_seconds?: number;
+  checkpoints: CheckpointInfo[];
+  /** the final adapter folder when the run completed and wrote it. */
+  adapter?: string;
+  error?: string;
+  /** Resume is offered for stopped and failed runs whose configuration is on disk. */
+  resumable: boolean;
+  config?: RunConfig;
+}
+
+/** Tells whether the process that trains a run is still alive. Injected so tests control it. */
+export type PidProbe = (pid: number) => boolean;
+
+export const STATUS_FILE = 'status.json';
+export const CONFIG_FILE = 'run_config.json';
+export const METRICS_FILE = 'metrics.jsonl';
+
+const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/**
+ * Turns any display name into a safe folder name: only letters, digits, `.`, `_`, `-`; no leading dot
+ * or dash; no `..`; at most 100 characters. Never empty.
+ */
+export function sanitizeRunName(name: string): string {
+  const cleaned = name
+    .normalize('NFKD')
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/\.{2,}/g, '.')
+    .replace(/-{2,}/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 100)
+    .replace(/[._-]+$/, '');
+  return cleaned || 'run';
+}
+
+export function isValidRunId(id: string): boolean {
+  return RUN_ID_PATTERN.test(id) && !id.includes('..');
+}
+
+/** The folder of run `id`; throws when the id could point anywhere but directly inside runsDir. */
+export function runDirOf(runsDir: string, id: string): string {
+  if (!isValidRunId(id)) throw new Error(`invalid run id: ${JSON.stringify(id)}`);
+  const root = path.resolve(runsDir);
+  const dir = path.resolve(root, id);
+  if (path.dirname(dir) !== root) throw new Error(`run id escapes the runs directory: ${JSON.stringify(id)}`);
+  return dir;
+}
+
+/** A fresh id for `name`: its sanitised form, with -2, -3, ... appended when taken. */
+export function uniqueRunId(runsDir: string, name: string): string {
+  const base = sanitizeRunName(name).slice(0, 90);
+  let id = base;
+  for (let n = 2; fs.existsSync(path.join(runsDir, id)); n++) id = `${base}-${n}`;
+  return id;
+}
+
+/** Creates `<runsDir>/<id>/` with run_config.json (out = the run folder) and status queued. */
+export function createRun(runsDir: string, name: string, config: Omit<RunConfig, 'out'>, now = new Date()): { id: string; dir: string; config: RunConfig } {
+  fs.mkdirSync(runsDir, { recursive: true });
+  const id = uniqueRunId(runsDir, name);
+  const dir = runDirOf(runsDir, id);
+  fs.mkdirSync(dir);
+  const full: RunConfig = { ...config, out: dir };
+  writeJsonAtomic(path.join(dir, CONFIG_FILE), full);
+  writeStatus(dir, { status: 'queued', name, created: now.toISOString() });
+  return { id, dir, config: full };
+}
+
+export function readStatus(dir: string): RunStatusFile | undefined {
+  const value = readJson(path.join(dir, STATUS_FILE));
+  if (!value || typeof value !== 'object') return undefined;
+  const s = value as Partial<RunStatusFile>;
+  if (!s.status || !['queued', 'running', 'completed', 'failed', 'stopped'].includes(s.status)) return undefined;
+  return {
+    status: s.status,
+    name: typeof s.name === 'string' ? s.name : path.basename(dir),
+    created: typeof s.created === 'string' ? s.created : statTime(dir),
+    pid: typeof s.pid === 'number' ? s.pid : undefined,
+    started: s.started,
+    finished: s.finished,
+    error: s.error,
+  };
+}
+
+export function writeStatus(dir: string, status: RunStatusFile): void {
+  writeJsonAtomic(path.join(dir, STATUS_FILE), status);
+}
+
+/** Merges `patch` into the status file (creating it from defaults when missing). */
+export function updateStatus(dir: string, patch: Partial<RunStatusFile>): RunStatusFile {
+  const current = readStatus(dir) ?? { status: 'queued' as RunStatus, name: path.basename(dir), created: statTime(dir) };
+  const next: RunStatusFile = { ...current, ...patch };
+  for (const key of Object.keys(next) as (keyof RunStatusFile)[]) if (next[key] === undefined) delete next[key];
+  writeStatus(dir, next);
+  return next;
+}
+
+export function readConfig(dir: string): RunConfig | undefined {
+  const value = readJson(path.join(dir, CONFIG_FILE));
+  return value && typeof value === 'object' ? (value as RunConfig) : undefined;
+}
+
+/** Every TrainerEvent in metrics.jsonl; a half-written last line (the trainer is mid-write) is skipped. */
+export function readEvents(dir: string): TrainerEvent[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(dir, METRICS_FILE), 'utf8');
+  } catch {
+    return [];
+  }
+  const events: TrainerEvent[] = [];
+  for (const line of text.split('\n')) {
+    const event = parseTrainerEvent(line);
+    if (event) events.push(event);
+  }
+  return events;
+}
+
+/** Progress folded from the event stream. */
+export interface EventSummary {
+  step: number;
+  total_steps: number;
+  loss?: number;
+  eval_loss?: number;
+  tokens_per_second?: number;
+  eta_seconds?: number;
+  backend?: string;
+  /** the last terminal event, if any, after the last `started`. */
+  terminal?: Extract<TrainerEvent, { type: 'done' | 'stopped' | 'failed' }>;
+  /** eval loss by step, from both `eval` and `checkpoint` events. */
+  eval_losses: Map<number, number>;
+  adapter_path?: string;
+}
+
+export function summarizeEvents(events: readonly TrainerEvent[]): EventSummary {
+  const summary: EventSummary = { step: 0, total_steps: 0, eval_losses: new Map() };
+  // Steps of the current session (after the last `started`) give the rate for the ETA; elapsed may
+  // restart at 0 on resume, so only differences within one session are trusted.
+  let sessionSteps: { step: number; elapsed: number }[] = [];
+  let resumedFrom = 0;
+  for (const e of events) {
+    switch (e.type) {
+      case 'started':
+        summary.total_steps = e.total_steps;
+        summary.backend = e.backend;
+        summary.terminal = undefined;
+        resumedFrom = e.resumed_from_step;
+        summary.step = Math.max(summary.step, e.resumed_from_step);
+        sessionSteps = [];
+        break;
+      case 'step':
+        summary.step = e.step;
+        if (e.total_steps > 0) summary.total_steps = e.total_steps;
+        summary.loss = e.loss;
+        summary.tokens_per_second = e.tokens_per_second;
+        sessionSteps.push({ step: e.step, elapsed: e.elapsed });
+        break;
+      case 'eval':
+        summary.eval_loss = e.eval_loss;
+        summary.eval_losses.set(e.step, e.eval_loss);
+        break;
+      case 'checkpoint':
+        if (typeof e.eval_loss === 'number') {
+          summary.eval_losses.set(e.step, e.eval_loss);
+          summary.eval_loss = e.eval_loss;
+        }
+        break;
+      case 'done':
+        summary.step = Math.max(summary.step, e.step);
+        summary.adapter_path = e.adapter_path;
+        summary.terminal = e;
+        break;
+      case 'stopped':
+      case 'failed':
+        summary.terminal = e;
+        break;
+      case 'log':
+        break;
+    }
+  }
+  const remaining = summary.total_steps - summary.step;
+  const secondsPerStep = stepRate(sessionSteps, resumedFrom);
+  if (secondsPerStep !== undefined && remaining >= 0 && !summary.terminal) summary.eta_seconds = secondsPerStep * remaining;
+  return summary;
+}
+
+function stepRate(steps: { step: number; elapsed: number }[], resumedFrom: number): number | undefined {
+  if (steps.length >= 2) {
+    const first = steps[0];
+    const last = steps[steps.length - 1];
+    if (last.step > first.step) return (last.elapsed - first.elapsed) / (last.step - first.step);
+  }
+  if (steps.length === 1 && steps[0].step > resumedFrom) return steps[0].elapsed / (steps[0].step - resumedFrom);
+  return undefined;
+}
+
+/** checkpoints/step-N folders, oldest first; the step comes from trainer_state.json when present. */
+export function listCheckpoints(dir: string, evalLosses: ReadonlyMap<number, number> = new Map()): CheckpointInfo[] {
+  const root = path.join(dir, 'checkpoints');
+  let names: string[];
+  try {
+    names = fs.readdirSync(root);
+  } catch {
+    return [];
+  }
+  const result: CheckpointInfo[] = [];
+  for (const name of names) {
+    const match = /^step-(\d+)$/.exec(name);
+    if (!match) continue;
+    const ckpt = path.join(root, name);
+    if (!isDirectory(ckpt)) continue;
+    const state = readJson(path.join(ckpt, 'trainer_state.json')) as { step?: unknown; global_step?: unknown; log_history?: unknown } | undefined;
+    const stateStep = typeof state?.step === 'number' ? state.step : typeof state?.global_step === 'number' ? state.global_step : undefined;
+    const step = stateStep ?? Number(match[1]);
+    const evalLoss = evalLosses.get(step) ?? evalLossFromHistory(state?.log_history, step);
+    result.push(evalLoss === undefined ? { step, path: ckpt } : { step, path: ckpt, eval_loss: evalLoss });
+  }
+  return result.sort((a, b) => a.step - b.step);
+}
+
+/** HF's trainer_state.json keeps eval results in log_history entries {step, eval_loss}. */
+function evalLossFromHistory(history: unknown, step: number): number | undefined {
+  if (!Array.isArray(history)) return undefined;
+  for (let i = history.length - 1; i >= 0; i--) {
+    const entry = history[i] as { step?: unknown; eval_loss?: unknown };
+    if (entry && entry.step === step && typeof entry.eval_loss === 'number') return entry.eval_loss;
+  }
+  return undefined;
+}
+
+/** Reads one run folder. Returns undefined for folders that are not runs (no status, config or metrics). */
+export function readRun(dir: string, isAlive: PidProbe = isProcessAlive): RunSummary | undefined {
+  const statusFile = readStatus(dir);
+  const config = readConfig(dir);
+  const events = readEvents(dir);
+  if (!statusFile && !config && events.length === 0) return undefined;
+  const summary = summarizeEvents(events);
+  const started = events.find((e): e is Extract<TrainerEvent, { type: 'started' }> => e.type === 'started');
+
+  const { status, error } = resolveStatus(statusFile, summary, isAlive);
+  const adapterDir = path.join(dir, 'adapter');
+  const checkpoints = listCheckpoints(dir, summary.eval_losses);
+  const method: Method = config?.method ?? started?.method ?? 'sft';
+  return {
+    id: path.basename(dir),
+    dir,
+    name: statusFile?.name ?? path.basename(dir),
+    status,
+    created: statusFile?.created ?? statTime(dir),
+    pid: status === 'running' ? statusFile?.pid : undefined,
+    model: config?.model ?? started?.model ?? '',
+    method,
+    full: config?.full ?? false,
+    backend: summary.backend ?? config?.backend,
+    step: summary.step,
+    total_steps: summary.total_steps,
+    loss: summary.loss,
+    eval_loss: summary.eval_loss,
+    tokens_per_second: summary.tokens_per_second,
+    eta_seconds: status === 'running' ? summary.eta_seconds : undefined,
+    checkpoints,
+    adapter: isDirectory(adapterDir) ? adapterDir : undefined,
+    error,
+    resumable: (status === 'stopped' || status === 'failed') && config !== undefined,
+    config,
+  };
+}
+
+/**
+ * The status to show. status.json is authoritative while its process lives; once the process is gone,
+ * the trainer's own last word in metrics.jsonl decides, and a run that died without one was
+ * interrupted — it shows as stopped (resumable from its last checkpoint).
+ */
+function resolveStatus(file: RunStatusFile | undefined, summary: EventSummary, isAlive: PidProbe): { status: RunStatus; error?: string } {
+  const fromTerminal = (): { status: RunStatus; error?: string } | undefined => {
+    const t = summary.terminal;
+    if (!t) return undefined;
+    if (t.type === 'done') return { status: 'completed' };
+    if (t.type === 'stopped') return { status: 'stopped' };
+    return { status: 'failed', error: t.error };
+  };
+  if (!file) return fromTerminal() ?? { status: 'stopped' };
+  if (file.status === 'running') {
+    if (file.pid !== undefined && isAlive(file.pid)) return { status: 'running' };
+    return fromTerminal() ?? { status: 'stopped', error: file.error };
+  }
+  return { status: file.status, error: file.error ?? (file.status === 'failed' ? fromTerminal()?.error : undefined) };
+}
+
+/** All runs under runsDir, newest first. */
+export function listRuns(runsDir: string, isAlive: PidProbe = isProcessAlive): RunSummary[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(runsDir);
+  } catch {
+    return [];
+  }
+  const runs: RunSummary[] = [];
+  for (const name of names) {
+    if (!isValidRunId(name)) continue;
+    const dir = path.join(runsDir, name);
+    if (!isDirectory(dir)) continue;
+    const run = readRun(dir, isAlive);
+    if (run) runs.push(run);
+  }
+  return runs.sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : a.id.localeCompare(b.id)));
+}
+
+/** Removes a run folder. Refuses ids that are not plain children of runsDir. */
+export function deleteRun(runsDir: string, id: string): void {
+  fs.rmSync(runDirOf(runsDir, id), { recursive: true, force: true });
+}
+
+/** True when `pid` names a live (non-zombie) process. */
+export function isProcessAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A child that exited but was not reaped yet still answers signal 0; /proc tells (Linux only).
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return true;
+  }
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Write-then-rename, so a reader never sees half a file. */
+function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  fs.renameSync(tmp, file);
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function statTime(p: string): string {
+  try {
+    return fs.statSync(p).birthtime.toISOString();
+  } catch {
+    return new Date(0).toISOString();
+  }
+}

@@ -1,0 +1,88 @@
+// Picks and initialises the TensorFlow.js backend the engine runs on.
+//   tensorflow: @tensorflow/tfjs-node-gpu (optional peer dependency; CUDA 11.2 + cuDNN 8.1 or it runs on CPU)
+//   webgpu:     tfjs-backend-webgpu over Dawn (`webgpu` npm package) — any GPU vendor, no CUDA
+//   wasm:       tfjs-backend-wasm (SIMD), the default that always works
+//   cpu:        tfjs-backend-cpu (plain JS), a fallback for kernels wasm lacks
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { BackendName } from '../core/runConfig';
+
+// Gradients of tfjs's kernels: `npm run build` bundles them into tfjs-gradients.js next to this file
+// (scripts/build-gradients.mjs); the packaged CLI bundle inlines the same module.
+require('./tfjs-gradients.js');
+
+export interface BackendInfo {
+  name: Exclude<BackendName, 'auto'>;
+  /** what really computes, e.g. "CUDA GPU 0", "CPU (libtensorflow)", "wasm SIMD, 1 thread", "Dawn: NVIDIA ...". */
+  device: string;
+}
+
+let active: BackendInfo | undefined;
+
+export function activeBackend(): BackendInfo | undefined {
+  return active;
+}
+
+/** Initialises the requested backend once per process. `auto` tries tensorflow, then wasm, then cpu. */
+export async function initBackend(requested: BackendName = 'auto'): Promise<BackendInfo> {
+  if (active && (requested === 'auto' || requested === active.name)) return active;
+  const order: Exclude<BackendName, 'auto'>[] = requested === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [requested];
+  const failures: string[] = [];
+  for (const name of order) {
+    try {
+      active = await tryInit(name);
+      return active;
+    } catch (err) {
+      failures.push(`${name}: ${(err as Error).message}`);
+    }
+  }
+  throw new Error(`no TensorFlow.js backend could start (${failures.join('; ')})`);
+}
+
+async function tryInit(name: Exclude<BackendName, 'auto'>): Promise<BackendInfo> {
+  switch (name) {
+    case 'tensorflow': {
+      // Optional: present only where the user installed @tensorflow/tfjs-node-gpu (or -node).
+      let device = 'unknown';
+      try {
+        require('@tensorflow/tfjs-node-gpu');
+        device = 'CUDA GPU (libtensorflow)';
+      } catch {
+        require('@tensorflow/tfjs-node');
+        device = 'CPU (libtensorflow)';
+      }
+      if (!(await tf.setBackend('tensorflow'))) throw new Error('tfjs-node did not register');
+      return { name, device };
+    }
+    case 'webgpu': {
+      const { initWebGpu } = require('./webgpu') as typeof import('./webgpu');
+      const adapter = await initWebGpu();
+      if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs-backend-webgpu did not register');
+      return { name, device: adapter };
+    }
+    case 'wasm': {
+      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      const dir = wasmDirectory();
+      if (dir) wasm.setWasmPaths(dir.endsWith(path.sep) ? dir : dir + path.sep);
+      if (!(await tf.setBackend('wasm'))) throw new Error('tfjs-backend-wasm did not start');
+      return { name, device: 'CPU (wasm SIMD, 1 thread)' };
+    }
+    case 'cpu':
+      if (!(await tf.setBackend('cpu'))) throw new Error('tfjs-backend-cpu did not start');
+      return { name, device: 'CPU (JavaScript)' };
+  }
+}
+
+/** Where the .wasm binaries are: next to a bundled CLI (dist/), or in node_modules. */
+function wasmDirectory(): string | undefined {
+  const candidates = [__dirname, path.join(__dirname, '..'), path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist'];
+  return candidates.find((d) => fs.existsSync(path.join(d, 'tfjs-backend-wasm-simd.wasm')));
+}
+
+/** Reads a tensor without blocking backends that only support async reads (webgpu). */
+export async function readFloat(t: tf.Tensor): Promise<Float32Array> {
+  return (await t.data()) as Float32Array;
+}

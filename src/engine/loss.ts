@@ -1,0 +1,113 @@
+// Next-token cross-entropy over the vocabulary without materialising [B·T, V] logits:
+// only the positions that carry a label are projected, a chunk of rows at a time, and the backward
+// pass recomputes each chunk's logits instead of keeping them (memory O(chunk·V), not O(B·T·V)).
+import * as tf from '@tensorflow/tfjs-core';
+
+export const IGNORE_INDEX = -100;
+
+/** Aim for at most this many logits (floats) alive at once. */
+const LOGITS_PER_CHUNK = 1 << 24;
+
+export interface LabelPositions {
+  /** row index into the [B·T, D] hidden states of every position that predicts a label. */
+  rows: Int32Array;
+  /** the token each of those rows must predict. */
+  targets: Int32Array;
+}
+
+/**
+ * Shifts labels by one (hidden state t predicts token t+1) and lists the positions to score.
+ * `labels` is [B][T] with IGNORE_INDEX for positions that are not trained.
+ */
+export function labelPositions(labels: readonly (readonly number[])[], T: number): LabelPositions {
+  const rows: number[] = [];
+  const targets: number[] = [];
+  labels.forEach((row, b) => {
+    for (let t = 0; t + 1 < Math.min(row.length, T); t++) {
+      const y = row[t + 1];
+      if (y !== IGNORE_INDEX) {
+        rows.push(b * T + t);
+        targets.push(y);
+      }
+    }
+  });
+  return { rows: Int32Array.from(rows), targets: Int32Array.from(targets) };
+}
+
+/**
+ * Sum (not mean) of −log p(target) over the labelled positions, differentiable with respect to
+ * `hidden` [B·T, D] and — when `headTrainable` — the output matrix `head` [V, D].
+ */
+export function crossEntropySum(hidden: tf.Tensor2D, head: tf.Tensor2D, positions: LabelPositions, headTrainable = false): tf.Scalar {
+  const n = positions.rows.length;
+  if (n === 0) return tf.mul(tf.sum(hidden), 0) as tf.Scalar; // keeps the graph connected; gradient 0
+  const V = head.shape[0];
+  const chunk = Math.max(1, Math.floor(LOGITS_PER_CHUNK / V));
+
+  const perChunk = <R>(fn: (start: number, size: number) => R): R[] => {
+    const out: R[] = [];
+    for (let start = 0; start < n; start += chunk) out.push(fn(start, Math.min(chunk, n - start)));
+    return out;
+  };
+
+  const forward = (h: tf.Tensor2D, w: tf.Tensor2D) => {
+    const rowsT = tf.tensor1d(positions.rows, 'int32');
+    const targetsT = tf.tensor1d(positions.targets, 'int32');
+    const selected = tf.gather(h, rowsT) as tf.Tensor2D; // [n, D]
+    const sums = perChunk((start, size) =>
+      tf.tidy(() => {
+        const logits = tf.matMul(tf.slice(selected, [start, 0], [size, -1]), w, false, true); // [size, V]
+        const picked = tf.sum(tf.mul(logits, tf.oneHot(tf.slice(targetsT, start, size), V)), -1);
+        return tf.sum(tf.sub(tf.logSumExp(logits, -1), picked));
+      }),
+    );
+    return { saved: [selected, rowsT, targetsT], value: tf.addN(sums) as tf.Scalar };
+  };
+
+  // Tensors that gradFunc needs must go through save(): the engine disposes everything else the
+  // forward pass created before backpropagation starts.
+  const backward = (dy: tf.Tensor, h: tf.Tensor2D, w: tf.Tensor2D, saved: tf.Tensor[]) => {
+    const [selected, rowsT, targetsT] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+    // d/dlogits of −log softmax = softmax − onehot.
+    const parts = perChunk((start, size) =>
+      tf.tidy(() => {
+        const x = tf.slice(selected, [start, 0], [size, -1]);
+        const logits = tf.matMul(x, w, false, true);
+        const dLogits = tf.mul(tf.sub(tf.softmax(logits), tf.oneHot(tf.slice(targetsT, start, size), V)), dy);
+        const dx = tf.matMul(dLogits, w); // [size, D]
+        const dw = headTrainable ? tf.matMul(dLogits, x, true, false) : undefined; // [V, D]
+        return { dx, dw };
+      }),
+    );
+    const dSelected = parts.length === 1 ? parts[0].dx : tf.concat(parts.map((p) => p.dx), 0);
+    const dHidden = tf.scatterND(tf.reshape(rowsT, [-1, 1]), dSelected, h.shape);
+    const dHead = headTrainable ? tf.addN(parts.map((p) => p.dw!)) : undefined;
+    return { dHidden, dHead };
+  };
+
+  if (headTrainable) {
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [h, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      const { saved: keep, value } = forward(h as tf.Tensor2D, w as tf.Tensor2D);
+      save(keep);
+      return {
+        value,
+        gradFunc: (dy: tf.Scalar, saved: tf.Tensor[]) => {
+          const { dHidden, dHead } = backward(dy, h as tf.Tensor2D, w as tf.Tensor2D, saved);
+          return [dHidden, dHead!];
+        },
+      };
+    });
+    return f(hidden, head) as tf.Scalar;
+  }
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [h, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const { saved: keep, value } = forward(h as tf.Tensor2D, head);
+    save(keep);
+    return {
+      value,
+      gradFunc: (dy: tf.Scalar, saved: tf.Tensor[]) => backward(dy, h as tf.Tensor2D, head, saved).dHidden,
+    };
+  });
+  return f(hidden) as tf.Scalar;
+}

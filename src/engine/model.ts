@@ -1,0 +1,302 @@
+// One decoder-only transformer for the Llama family (llama / mistral, qwen2, qwen3), following
+// transformers' modeling_llama.py / modeling_qwen2.py / modeling_qwen3.py. Everything comes from
+// config.json; weights keep their Hugging Face names and [out, in] layout.
+//
+// Shapes: B batch, T new tokens, P cached tokens, D hidden_size, H heads, K kv heads, hd head_dim,
+// R = H / K query heads per kv head, V vocab.
+import * as tf from '@tensorflow/tfjs-core';
+import { readModelConfig, ropeInverseFrequencies, type ModelConfig } from '../core/modelConfig';
+import { WeightStore } from '../core/safetensors';
+import type { LoraAdapter } from './lora';
+
+export const MASKED = -1e9;
+
+/** Keys and values of every layer for tokens already seen: [B, K, P, hd] each. */
+export interface KVCache {
+  layers: { k: tf.Tensor4D; v: tf.Tensor4D }[];
+  length: number;
+}
+
+export interface ForwardOptions {
+  adapter?: LoraAdapter;
+  /** enables LoRA dropout and embedding noise. */
+  training?: boolean;
+  /** seeds LoRA dropout so that a resumed run draws the same masks. */
+  dropoutSeed?: number;
+  /** NEFTune: uniform noise of magnitude alpha / sqrt(T·D) on the input embeddings while training. */
+  neftuneAlpha?: number;
+  /** tokens already processed; the new tokens attend to them and their positions follow them. */
+  cache?: KVCache;
+  /** [B, P+T] with 1 for real tokens, 0 for padding (left-padded batches). Right padding needs none. */
+  attentionMask?: tf.Tensor2D;
+}
+
+export interface ForwardResult {
+  /** final-normed hidden states, [B·T, D]. */
+  hidden: tf.Tensor2D;
+  /** the extended cache when `options.cache` was given (caller owns and disposes it). */
+  cache?: KVCache;
+}
+
+export class DecoderModel {
+  private ropeCache = new Map<string, { cos: tf.Tensor2D; sin: tf.Tensor2D }>();
+
+  constructor(
+    readonly config: ModelConfig,
+    /** Hugging Face names → tensors (tf.Variable for trainable weights in full fine-tuning). */
+    readonly weights: Map<string, tf.Tensor>,
+  ) {
+    this.checkWeights();
+  }
+
+  /** Loads a model folder tensor by tensor (float32 in memory whatever the stored dtype). */
+  static load(dir: string): DecoderModel {
+    const config = readModelConfig(dir);
+    const store = WeightStore.openFolder(dir);
+    const weights = new Map<string, tf.Tensor>();
+    try {
+      for (const name of expectedWeightNames(config)) {
+        if (!store.has(name)) throw new Error(`${dir}: missing tensor ${name} in the model's weights`);
+        const { data, shape } = store.read(name);
+        weights.set(name, tf.tensor(data, shape, 'float32'));
+      }
+    } catch (err) {
+      for (const t of weights.values()) t.dispose();
+      throw err;
+    } finally {
+      store.close();
+    }
+    return new DecoderModel(config, weights);
+  }
+
+  private checkWeights(): void {
+    const c = this.config;
+    const hd = c.head_dim;
+    const expectShape = (name: string, shape: number[]) => {
+      const t = this.weights.get(name);
+      if (!t) throw new Error(`missing tensor ${name}`);
+      if (t.shape.join(',') !== shape.join(',')) {
+        throw new Error(`tensor ${name} has shape [${t.shape.join(', ')}], config.json implies [${shape.join(', ')}]`);
+      }
+    };
+    expectShape('model.embed_tokens.weight', [c.vocab_size, c.hidden_size]);
+    if (!c.tie_word_embeddings) expectShape('lm_head.weight', [c.vocab_size, c.hidden_size]);
+    for (let i = 0; i < c.num_hidden_layers; i++) {
+      const p = `model.layers.${i}`;
+      expectShape(`${p}.self_attn.q_proj.weight`, [c.num_attention_heads * hd, c.hidden_size]);
+      expectShape(`${p}.self_attn.k_proj.weight`, [c.num_key_value_heads * hd, c.hidden_size]);
+      expectShape(`${p}.self_attn.v_proj.weight`, [c.num_key_value_heads * hd, c.hidden_size]);
+      expectShape(`${p}.self_attn.o_proj.weight`, [c.hidden_size, c.num_attention_heads * hd]);
+      expectShape(`${p}.mlp.gate_proj.weight`, [c.intermediate_size, c.hidden_size]);
+      expectShape(`${p}.mlp.up_proj.weight`, [c.intermediate_size, c.hidden_size]);
+      expectShape(`${p}.mlp.down_proj.weight`, [c.hidden_size, c.intermediate_size]);
+    }
+  }
+
+  /** lm_head, or the embedding matrix when tied: [V, D]. */
+  get head(): tf.Tensor2D {
+    return (this.config.tie_word_embeddings ? this.w('model.embed_tokens.weight') : this.w('lm_head.weight')) as tf.Tensor2D;
+  }
+
+  parameterCount(): number {
+    let n = 0;
+    for (const t of this.weights.values()) n += t.size;
+    return n;
+  }
+
+  private w(name: string): tf.Tensor {
+    const t = this.weights.get(name);
+    if (!t) throw new Error(`missing tensor ${name}`);
+    return t;
+  }
+
+  /** Runs the decoder on `inputIds` [B, T] (int32) and returns the final hidden states [B·T, D]. */
+  forward(inputIds: tf.Tensor2D, options: ForwardOptions = {}): ForwardResult {
+    const c = this.config;
+    const [B, T] = inputIds.shape;
+    const past = options.cache?.length ?? 0;
+    const D = c.hidden_size;
+
+    let x = this.embed(inputIds); // [B·T, D]
+    if (options.training && options.neftuneAlpha && options.neftuneAlpha > 0) {
+      const magnitude = options.neftuneAlpha / Math.sqrt(T * D);
+      x = tf.add(x, tf.randomUniform(x.shape, -magnitude, magnitude, 'float32', options.dropoutSeed));
+    }
+    const { cos, sin } = this.rope(past, T);
+    const mask = this.attentionBias(B, T, past, options.attentionMask); // [B|1, 1, T, P+T]
+    const newCache: KVCache | undefined = options.cache ? { layers: [], length: past + T } : undefined;
+
+    for (let i = 0; i < c.num_hidden_layers; i++) {
+      const p = `model.layers.${i}`;
+      const h = rmsNorm(x, this.w(`${p}.input_layernorm.weight`), c.rms_norm_eps);
+      const layerCache = options.cache?.layers[i];
+      const attn = this.attention(h, B, T, p, cos, sin, mask, options, i, layerCache, newCache);
+      x = tf.add(x, attn);
+      const h2 = rmsNorm(x, this.w(`${p}.post_attention_layernorm.weight`), c.rms_norm_eps);
+      x = tf.add(x, this.mlp(h2, p, options, i));
+    }
+    const hidden = rmsNorm(x, this.w('model.norm.weight'), c.rms_norm_eps) as tf.Tensor2D;
+    return { hidden, cache: newCache };
+  }
+
+  /** Logits [N, V] for hidden states [N, D]. Training uses chunked cross-entropy instead (loss.ts). */
+  logits(hidden: tf.Tensor2D): tf.Tensor2D {
+    return tf.matMul(hidden, this.head, false, true);
+  }
+
+  private embed(inputIds: tf.Tensor2D): tf.Tensor2D {
+    const table = this.w('model.embed_tokens.weight') as tf.Tensor2D;
+    const flat = tf.reshape(inputIds, [-1]) as tf.Tensor1D;
+    if (!(table instanceof tf.Variable && table.trainable)) return tf.gather(table, flat) as tf.Tensor2D;
+    // Full fine-tuning: gather's own gradient needs UnsortedSegmentSum, which the wasm backend lacks;
+    // a scatter (duplicates summed) computes the same gradient.
+    const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [tableIn, save] = args as [tf.Tensor, tf.GradSaveFunc];
+      save([flat]); // kept alive until the backward pass
+      return {
+        value: tf.gather(tableIn, flat) as tf.Tensor2D,
+        gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => tf.scatterND(tf.reshape(saved[0], [-1, 1]), dy, tableIn.shape),
+      };
+    });
+    return lookup(table);
+  }
+
+  private linear(x: tf.Tensor2D, prefix: string, options: ForwardOptions, layer: number, hasBias: boolean): tf.Tensor2D {
+    let y: tf.Tensor2D = tf.matMul(x, this.w(`${prefix}.weight`), false, true);
+    if (hasBias) y = tf.add(y, this.w(`${prefix}.bias`));
+    const lora = options.adapter?.module(prefix);
+    if (lora) y = tf.add(y, lora.delta(x, options.training === true, seedFor(options.dropoutSeed, layer, prefix)));
+    return y;
+  }
+
+  private attention(
+    h: tf.Tensor2D, B: number, T: number, p: string,
+    cos: tf.Tensor2D, sin: tf.Tensor2D, mask: tf.Tensor,
+    options: ForwardOptions, layer: number,
+    layerCache: { k: tf.Tensor4D; v: tf.Tensor4D } | undefined,
+    newCache: KVCache | undefined,
+  ): tf.Tensor2D {
+    const c = this.config;
+    const H = c.num_attention_heads, K = c.num_key_value_heads, hd = c.head_dim, R = H / K;
+    const split = (y: tf.Tensor2D, heads: number) => tf.reshape(y, [B, T, heads, hd]); // [B, T, heads, hd]
+    let q = split(this.linear(h, `${p}.self_attn.q_proj`, options, layer, c.qkv_bias), H);
+    let k = split(this.linear(h, `${p}.self_attn.k_proj`, options, layer, c.qkv_bias), K);
+    const v0 = split(this.linear(h, `${p}.self_attn.v_proj`, options, layer, c.qkv_bias), K);
+    if (c.qk_norm) {
+      q = rmsNorm(q, this.w(`${p}.self_attn.q_norm.weight`), c.rms_norm_eps);
+      k = rmsNorm(k, this.w(`${p}.self_attn.k_norm.weight`), c.rms_norm_eps);
+    }
+    // [B, heads, T, hd], rotated by position.
+    const qr = applyRope(tf.transpose(q, [0, 2, 1, 3]), cos, sin);
+    let kr = applyRope(tf.transpose(k, [0, 2, 1, 3]), cos, sin) as tf.Tensor4D;
+    let v = tf.transpose(v0, [0, 2, 1, 3]) as tf.Tensor4D;
+    if (layerCache) {
+      kr = tf.concat([layerCache.k, kr], 2);
+      v = tf.concat([layerCache.v, v], 2);
+    }
+    if (newCache) newCache.layers.push({ k: kr, v });
+    const S = kr.shape[2]; // P + T
+    // Grouped-query attention without copying k/v: the R query heads sharing a kv head are stacked
+    // along the time axis, [B, K, R·T, hd] against [B, K, S, hd].
+    const qg = tf.reshape(tf.mul(qr, 1 / Math.sqrt(hd)), [B, K, R * T, hd]);
+    const scores = tf.reshape(tf.matMul(qg, kr, false, true), [B, H, T, S]);
+    const probs = tf.softmax(tf.add(scores, mask));
+    const out = tf.matMul(tf.reshape(probs, [B, K, R * T, S]), v); // [B, K, R·T, hd]
+    const merged = tf.reshape(tf.transpose(tf.reshape(out, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, H * hd]);
+    return this.linear(merged as tf.Tensor2D, `${p}.self_attn.o_proj`, options, layer, c.o_bias);
+  }
+
+  private mlp(h: tf.Tensor2D, p: string, options: ForwardOptions, layer: number): tf.Tensor2D {
+    const bias = this.config.mlp_bias;
+    const gate = this.linear(h, `${p}.mlp.gate_proj`, options, layer, bias);
+    const up = this.linear(h, `${p}.mlp.up_proj`, options, layer, bias);
+    return this.linear(tf.mul(tf.mul(gate, tf.sigmoid(gate)), up), `${p}.mlp.down_proj`, options, layer, bias);
+  }
+
+  /** cos/sin tables [T, hd] for positions past..past+T-1, in float32 arithmetic as transformers does. */
+  private rope(past: number, T: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+    const key = `${past}:${T}`;
+    const hit = this.ropeCache.get(key);
+    if (hit) return hit;
+    const hd = this.config.head_dim, half = hd / 2;
+    const inv = Float32Array.from(ropeInverseFrequencies(this.config));
+    const cos = new Float32Array(T * hd), sin = new Float32Array(T * hd);
+    for (let t = 0; t < T; t++) {
+      for (let j = 0; j < half; j++) {
+        const angle = Math.fround((past + t) * inv[j]);
+        const cj = Math.cos(angle), sj = Math.sin(angle);
+        cos[t * hd + j] = cos[t * hd + j + half] = cj;
+        sin[t * hd + j] = sin[t * hd + j + half] = sj;
+      }
+    }
+    const entry = { cos: tf.keep(tf.tensor2d(cos, [T, hd])), sin: tf.keep(tf.tensor2d(sin, [T, hd])) };
+    if (this.ropeCache.size > 64) this.clearRopeCache();
+    this.ropeCache.set(key, entry);
+    return entry;
+  }
+
+  private clearRopeCache(): void {
+    for (const { cos, sin } of this.ropeCache.values()) {
+      cos.dispose();
+      sin.dispose();
+    }
+    this.ropeCache.clear();
+  }
+
+  /** Additive attention bias: causal over P+T keys, plus key padding when a mask is given. */
+  private attentionBias(B: number, T: number, past: number, attentionMask?: tf.Tensor2D): tf.Tensor {
+    const S = past + T;
+    const causal = new Float32Array(T * S);
+    for (let t = 0; t < T; t++) causal.fill(MASKED, t * S + past + t + 1, (t + 1) * S);
+    const bias = tf.tensor4d(causal, [1, 1, T, S]);
+    if (!attentionMask) return bias;
+    if (attentionMask.shape[1] !== S) throw new Error(`attention mask has ${attentionMask.shape[1]} positions, expected ${S}`);
+    const keyBias = tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask, 'float32')), MASKED), [B, 1, 1, S]);
+    return tf.add(bias, keyBias);
+  }
+
+  dispose(): void {
+    for (const t of this.weights.values()) t.dispose();
+    this.clearRopeCache();
+  }
+}
+
+export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor, eps: number): T {
+  const variance = tf.mean(tf.square(x), -1, true);
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight) as T;
+}
+
+/** x·cos + rotate_half(x)·sin with rotate_half(x) = [-x2, x1] (transformers' convention). */
+function applyRope(x: tf.Tensor, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
+  const [x1, x2] = tf.split(x, 2, -1);
+  const rotated = tf.concat([tf.neg(x2), x1], -1);
+  return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;
+}
+
+/** A distinct dropout seed for each layer and projection; undefined seeds draw from tfjs's global RNG. */
+function seedFor(seed: number | undefined, layer: number, prefix: string): number | undefined {
+  if (seed === undefined) return undefined;
+  let h = seed ^ (layer * 0x9e3779b1);
+  for (let i = 0; i < prefix.length; i++) h = Math.imul(h ^ prefix.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+export function expectedWeightNames(c: ModelConfig): string[] {
+  const names = ['model.embed_tokens.weight', 'model.norm.weight'];
+  if (!c.tie_word_embeddings) names.push('lm_head.weight');
+  for (let i = 0; i < c.num_hidden_layers; i++) {
+    const p = `model.layers.${i}`;
+    names.push(`${p}.input_layernorm.weight`, `${p}.post_attention_layernorm.weight`);
+    for (const proj of ['q_proj', 'k_proj', 'v_proj', 'o_proj']) {
+      names.push(`${p}.self_attn.${proj}.weight`);
+      const biased = proj === 'o_proj' ? c.o_bias : c.qkv_bias;
+      if (biased) names.push(`${p}.self_attn.${proj}.bias`);
+    }
+    if (c.qk_norm) names.push(`${p}.self_attn.q_norm.weight`, `${p}.self_attn.k_norm.weight`);
+    for (const proj of ['gate_proj', 'up_proj', 'down_proj']) {
+      names.push(`${p}.mlp.${proj}.weight`);
+      if (c.mlp_bias) names.push(`${p}.mlp.${proj}.bias`);
+    }
+  }
+  return names;
+}

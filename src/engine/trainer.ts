@@ -1,0 +1,232 @@
+// The training loop behind `ftune train`: data → batches → optimiser steps, with evaluation,
+// checkpoints, exact resume and a stream of TrainerEvents (stdout JSON lines + <out>/metrics.jsonl).
+//
+// Data order is a pure function of (seed, epoch), dropout/noise seeds of (seed, step, micro-batch),
+// so a run resumed from a checkpoint continues exactly as if it had never stopped.
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { TrainerEvent } from '../core/protocol';
+import { mixSeed, permutation } from '../core/random';
+import { resolveLoraTargets, type RunConfig } from '../core/runConfig';
+import { writeFileAtomic } from '../core/safetensors';
+import { loadTokenizer, type Tokenizer } from '../core/tokenizer';
+import { initBackend } from './backend';
+import type { Sequence } from './batch';
+import { cleanPartialCheckpoints, listCheckpoints, readOptimizerState, readTrainerState, saveCheckpoint, type TrainerState } from './checkpoint';
+import { evaluateLoss } from './evaluate';
+import { saveFullModel } from './export';
+import { LoraAdapter } from './lora';
+import { DecoderModel } from './model';
+import { causalLmObjective, type Objective, type StepContext } from './objectives';
+import { AdamW, learningRate } from './optimizer';
+import { optimizerStep } from './step';
+import { loadTrainingData, type TrainingData } from './trainingData';
+
+export type TrainOutcome = 'done' | 'stopped' | 'failed';
+
+export interface TrainOptions {
+  config: RunConfig;
+  resume: boolean;
+  emit: (event: TrainerEvent) => void;
+  /** aborting saves a checkpoint and ends the run as 'stopped'. */
+  signal?: AbortSignal;
+}
+
+const METRICS_FILE = 'metrics.jsonl';
+const EXPLODING_GRAD_NORM = 1e6;
+
+export async function runTraining(options: TrainOptions): Promise<TrainOutcome> {
+  const { config, signal } = options;
+  fs.mkdirSync(config.out, { recursive: true });
+  const metricsFile = path.join(config.out, METRICS_FILE);
+  const emit = (event: TrainerEvent) => {
+    fs.appendFileSync(metricsFile, JSON.stringify(event) + '\n');
+    options.emit(event);
+  };
+
+  const backend = await initBackend(config.backend);
+  const tokenizer = await loadTokenizer(config.model);
+  const padId = padTokenId(tokenizer, config.model);
+  const data = await loadTrainingData(config, tokenizer);
+  if (data.train.length === 0) throw new Error(`${config.data}: no training examples left (${data.skipped} longer than --max-length ${config.max_length})`);
+
+  const model = DecoderModel.load(config.model);
+  const { vars, adapter } = setUpTrainableWeights(model, config);
+  const optimizer = new AdamW(vars, {
+    lr: config.lr, beta1: config.adam_beta1, beta2: config.adam_beta2, eps: config.adam_eps, weightDecay: config.weight_decay,
+  });
+
+  const perStep = config.batch_size * config.grad_accum;
+  const stepsPerEpoch = Math.ceil(data.train.length / perStep);
+  const totalSteps = config.max_steps > 0 ? config.max_steps : Math.max(1, Math.round(config.epochs * stepsPerEpoch));
+  let state: TrainerState = {
+    global_step: 0, epoch: 0, data_position: 0, total_steps: totalSteps, seed: config.seed, tokens_seen: 0,
+    log_history: [], weights: config.full ? 'full' : 'adapter',
+  };
+
+  cleanPartialCheckpoints(config.out);
+  if (options.resume) {
+    const last = listCheckpoints(config.out).pop();
+    if (last) {
+      state = restore(last.dir, model, adapter, vars, optimizer);
+      state.total_steps = totalSteps;
+      truncateMetrics(metricsFile, state.global_step);
+    }
+  } else if (fs.existsSync(metricsFile)) {
+    fs.rmSync(metricsFile);
+  }
+  writeFileAtomic(path.join(config.out, 'run_config.json'), [JSON.stringify(config, null, 2) + '\n']);
+  if (tokenizer.chatTemplate) writeFileAtomic(path.join(config.out, 'chat_template.jinja'), [tokenizer.chatTemplate]);
+
+  emit({
+    type: 'started', run_id: path.basename(path.resolve(config.out)), method: config.method, model: config.model,
+    backend: `${backend.name} (${backend.device})`, total_steps: totalSteps, examples: data.train.length,
+    skipped: data.skipped, trainable_parameters: vars.reduce((n, v) => n + v.size, 0), config,
+    resumed_from_step: state.global_step, time: new Date().toISOString(),
+  });
+  for (const note of data.notes) emit({ type: 'log', level: 'info', message: note });
+
+  const objective: Objective<Sequence> = causalLmObjective;
+  const save = () => saveCheckpoint({
+    out: config.out, state, optimizer, vars, adapter, baseModel: config.model,
+    saveFullWeights: config.full ? (dir) => saveFullModel(model, config.model, dir) : undefined,
+  });
+  const evaluate = async () => {
+    if (data.eval.length === 0) return undefined;
+    const r = await evaluateLoss(model, adapter, data.eval, { batchSize: config.batch_size, padId });
+    const event: TrainerEvent = { type: 'eval', step: state.global_step, eval_loss: r.loss, perplexity: Math.exp(r.loss) };
+    state.log_history.push({ step: state.global_step, eval_loss: r.loss });
+    emit(event);
+    return r.loss;
+  };
+
+  const started = Date.now();
+  try {
+    while (state.global_step < totalSteps) {
+      const step = state.global_step;
+      const epoch = Math.floor(step / stepsPerEpoch);
+      const start = (step % stepsPerEpoch) * perStep;
+      const order = config.shuffle ? permutation(data.train.length, mixSeed(config.seed, epoch)) : [...data.train.keys()];
+      const slice = order.slice(start, start + perStep).map((i) => data.train[i]);
+      const micro: Sequence[][] = [];
+      for (let i = 0; i < slice.length; i += config.batch_size) micro.push(slice.slice(i, i + config.batch_size));
+
+      const lr = learningRate(config.schedule, config.lr, step, totalSteps, config.warmup_steps);
+      const t0 = Date.now();
+      const ctxFor = (m: number): StepContext => ({
+        model, adapter, padId, training: true, seed: mixSeed(config.seed, step, m),
+        neftuneAlpha: config.neftune_alpha, headTrainable: config.full,
+      });
+      const outcome = await optimizerStep(objective, micro, vars, optimizer, ctxFor, {
+        lr, maxGradNorm: config.max_grad_norm, explodeAt: EXPLODING_GRAD_NORM,
+      });
+      if (!outcome.applied) {
+        const checkpoint = await save();
+        emit({
+          type: 'failed', step,
+          error: `training diverged at step ${step + 1}: loss ${outcome.loss}, grad norm ${outcome.gradNorm}. ` +
+            `The last good weights are saved in ${checkpoint}; try a lower learning rate (--lr ${config.lr / 10}) or gradient clipping (--max-grad-norm 1).`,
+          checkpoint,
+        });
+        return 'failed';
+      }
+      state.global_step = step + 1;
+      state.epoch = (step + 1) / stepsPerEpoch;
+      state.data_position = start + slice.length;
+      state.tokens_seen += outcome.tokens;
+      state.log_history.push({ step: state.global_step, loss: outcome.loss });
+      const seconds = Math.max(1e-6, (Date.now() - t0) / 1000);
+      emit({
+        type: 'step', step: state.global_step, total_steps: totalSteps, epoch: state.epoch, loss: outcome.loss, lr,
+        grad_norm: outcome.gradNorm, tokens_per_second: outcome.tokens / seconds, tokens_seen: state.tokens_seen,
+        elapsed: (Date.now() - started) / 1000, extra: Object.keys(outcome.metrics).length > 0 ? outcome.metrics : undefined,
+      });
+
+      const last = state.global_step === totalSteps;
+      if (!last && config.eval_every > 0 && state.global_step % config.eval_every === 0) await evaluate();
+      if (!last && config.save_every > 0 && state.global_step % config.save_every === 0) {
+        emit({ type: 'checkpoint', step: state.global_step, path: await save() });
+      }
+      if (signal?.aborted && !last) {
+        const checkpoint = await save();
+        emit({ type: 'checkpoint', step: state.global_step, path: checkpoint });
+        emit({ type: 'stopped', step: state.global_step, checkpoint });
+        return 'stopped';
+      }
+    }
+    const evalLoss = await evaluate();
+    if (evalLoss !== undefined) state.best_eval_loss = evalLoss;
+    const checkpoint = await save();
+    emit({ type: 'checkpoint', step: state.global_step, path: checkpoint, eval_loss: evalLoss });
+    const finalDir = path.join(config.out, config.full ? 'model' : 'adapter');
+    fs.rmSync(finalDir, { recursive: true, force: true });
+    fs.cpSync(checkpoint, finalDir, { recursive: true, filter: (src) => !/(optimizer\.safetensors|trainer_state\.json)$/.test(src) });
+    emit({ type: 'done', step: state.global_step, adapter_path: finalDir, elapsed: (Date.now() - started) / 1000 });
+    return 'done';
+  } finally {
+    optimizer.dispose();
+    adapter?.dispose();
+    model.dispose();
+  }
+}
+
+function padTokenId(tokenizer: Tokenizer, modelDir: string): number {
+  const id = tokenizer.padTokenId ?? tokenizer.eosTokenId;
+  if (id === undefined) throw new Error(`${modelDir}: the tokenizer defines neither a pad nor an eos token`);
+  return id;
+}
+
+function setUpTrainableWeights(model: DecoderModel, config: RunConfig): { vars: tf.Variable[]; adapter?: LoraAdapter } {
+  if (config.full) {
+    const vars: tf.Variable[] = [];
+    for (const [name, t] of model.weights) {
+      const v = tf.variable(t, true, `full.${name}`);
+      t.dispose();
+      model.weights.set(name, v);
+      vars.push(v);
+    }
+    return { vars };
+  }
+  const adapter = config.init_adapter
+    ? LoraAdapter.load(config.init_adapter, model, { dropout: config.lora_dropout })
+    : LoraAdapter.create(model, {
+        r: config.lora_r, alpha: config.lora_alpha, dropout: config.lora_dropout, targets: resolveLoraTargets(config.lora_targets),
+      }, mixSeed(config.seed, 0x10a));
+  return { vars: adapter.variables(), adapter };
+}
+
+function restore(dir: string, model: DecoderModel, adapter: LoraAdapter | undefined, vars: tf.Variable[], optimizer: AdamW): TrainerState {
+  const saved = readTrainerState(dir);
+  if (adapter) {
+    const loaded = LoraAdapter.load(dir, model);
+    const from = loaded.variables();
+    if (from.length !== vars.length) throw new Error(`${dir}: checkpoint has ${from.length} LoRA tensors, this run ${vars.length}`);
+    vars.forEach((v, i) => v.assign(from[i]));
+    loaded.dispose();
+  } else {
+    const store = DecoderModel.load(dir);
+    for (const v of vars) v.assign(store.weights.get(v.name.replace(/^full\./, ''))!);
+    store.dispose();
+  }
+  optimizer.restore(readOptimizerState(dir, vars, saved.optimizer_step));
+  const { optimizer_step: _ignored, ...state } = saved;
+  return state;
+}
+
+/** On resume, the curve continues from the checkpoint: later lines of the killed run are dropped. */
+function truncateMetrics(file: string, step: number): void {
+  if (!fs.existsSync(file)) return;
+  const kept = fs.readFileSync(file, 'utf8').split('\n').filter((line) => {
+    if (!line.trim()) return false;
+    try {
+      const e = JSON.parse(line) as { step?: number };
+      return e.step === undefined || e.step <= step;
+    } catch {
+      return false;
+    }
+  });
+  writeFileAtomic(file, [kept.map((l) => l + '\n').join('')]);
+}
+
+export type { TrainingData };

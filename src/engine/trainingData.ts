@@ -1,0 +1,55 @@
+// Which examples a run trains and evaluates on: the method's loader, --limit, --eval-split and
+// --eval-data, applied in the seed tutorial's order (shuffle, hold out eval, take the subset).
+import { loadExamples, type TokenizedExample } from '../core/examples';
+import { isPlainTextFile, packTextBlocks } from '../core/packing';
+import { permutation, mixSeed } from '../core/random';
+import type { RunConfig } from '../core/runConfig';
+import type { Tokenizer } from '../core/tokenizer';
+
+export interface TrainingData {
+  train: TokenizedExample[];
+  eval: TokenizedExample[];
+  /** examples dropped for exceeding --max-length. */
+  skipped: number;
+  /** human-readable notes for the log. */
+  notes: string[];
+}
+
+async function load(file: string, config: RunConfig, tokenizer: Tokenizer): Promise<{ examples: TokenizedExample[]; skipped: number; format: string }> {
+  if (config.method === 'cpt' || (config.format === 'text' && isPlainTextFile(file))) {
+    const set = await packTextBlocks(file, tokenizer, { blockSize: config.max_length, fields: config.fields });
+    return { examples: set.examples, skipped: set.skipped_too_long, format: 'text (packed)' };
+  }
+  const set = await loadExamples(file, tokenizer, { format: config.format, fields: config.fields, maxLength: config.max_length });
+  return { examples: set.examples, skipped: set.skipped_too_long, format: set.format };
+}
+
+export async function loadTrainingData(config: RunConfig, tokenizer: Tokenizer): Promise<TrainingData> {
+  const notes: string[] = [];
+  const main = await load(config.data, config, tokenizer);
+  notes.push(`${config.data}: ${main.examples.length} examples (format ${main.format}), ${main.skipped} dropped as longer than ${config.max_length} tokens`);
+  let pool = main.examples;
+  if (config.shuffle) {
+    const order = permutation(pool.length, mixSeed(config.seed, 0x5eed));
+    pool = order.map((i) => pool[i]);
+  }
+  let evalSet: TokenizedExample[] = [];
+  let skipped = main.skipped;
+  if (config.eval_data) {
+    const ev = await load(config.eval_data, config, tokenizer);
+    evalSet = ev.examples;
+    skipped += ev.skipped;
+    notes.push(`${config.eval_data}: ${ev.examples.length} eval examples`);
+  } else if (config.eval_split > 0) {
+    if (config.eval_split >= 1) throw new Error(`--eval-split must be a fraction below 1, got ${config.eval_split}`);
+    const n = Math.max(1, Math.round(pool.length * config.eval_split));
+    evalSet = pool.slice(pool.length - n);
+    pool = pool.slice(0, pool.length - n);
+    notes.push(`held out ${n} examples for evaluation (--eval-split ${config.eval_split})`);
+  }
+  if (config.limit > 0 && config.limit < pool.length) {
+    pool = pool.slice(0, config.limit);
+    notes.push(`training on the first ${config.limit} examples (--limit)`);
+  }
+  return { train: pool, eval: evalSet, skipped, notes };
+}

@@ -1,0 +1,135 @@
+// Downloads a model from the Hugging Face Hub (through @huggingface/hub) into a cache folder, keeping
+// only what the trainer reads: config, tokenizer files and safetensors weights. Progress is reported
+// per byte, the download can be cancelled, and failures are sorted into the three that a person can
+// act on: offline, gated/private (401/403), not found (404).
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { downloadFile, listFiles } from '@huggingface/hub';
+
+export type HubErrorKind = 'offline' | 'unauthorized' | 'not-found' | 'cancelled' | 'invalid' | 'other';
+
+export class HubDownloadError extends Error {
+  constructor(readonly kind: HubErrorKind, message: string) {
+    super(message);
+    this.name = 'HubDownloadError';
+  }
+}
+
+export interface DownloadProgress {
+  file: string;
+  /** bytes of all files received so far / in total. */
+  received: number;
+  total: number;
+}
+
+export interface HubDownloadOptions {
+  repo: string;
+  cacheDir: string;
+  revision?: string;
+  /** defaults to https://huggingface.co; tests point it at a loopback server. */
+  hubUrl?: string;
+  accessToken?: string;
+  signal?: AbortSignal;
+  onProgress?: (progress: DownloadProgress) => void;
+}
+
+const REPO_ID = /^[A-Za-z0-9][\w.-]{0,95}(\/[A-Za-z0-9][\w.-]{0,95})?$/;
+
+/** Files a model folder needs; everything else in a repo (onnx, gguf, pytorch .bin, images) is skipped. */
+export function isWantedFile(file: string): boolean {
+  if (file.includes('/')) return false;
+  return /\.safetensors$/.test(file) || /^(config|generation_config|tokenizer|tokenizer_config|special_tokens_map|added_tokens|vocab)\.json$/.test(file)
+    || file === 'model.safetensors.index.json' || file === 'merges.txt' || file === 'tokenizer.model' || file === 'chat_template.jinja' || file === 'chat_template.json';
+}
+
+/** The folder a repo lands in: <cacheDir>/<org>--<name>[--<revision>]. */
+export function modelCacheDir(cacheDir: string, repo: string, revision = 'main'): string {
+  const base = repo.replace('/', '--');
+  return path.join(cacheDir, revision === 'main' ? base : `${base}--${revision.replace(/[^\w.-]/g, '_')}`);
+}
+
+const COMPLETE_MARKER = '.download-complete';
+
+export function isDownloaded(cacheDir: string, repo: string, revision?: string): boolean {
+  return fs.existsSync(path.join(modelCacheDir(cacheDir, repo, revision), COMPLETE_MARKER));
+}
+
+export async function downloadModel(options: HubDownloadOptions): Promise<string> {
+  const { repo, signal } = options;
+  if (!REPO_ID.test(repo) || repo.includes('..')) throw new HubDownloadError('invalid', `"${repo}" is not a Hub model id (expected owner/name)`);
+  const target = modelCacheDir(options.cacheDir, repo, options.revision);
+  if (fs.existsSync(path.join(target, COMPLETE_MARKER))) return target;
+
+  // Every request goes through this fetch, so one AbortSignal cancels listing and downloads alike.
+  const abortableFetch: typeof fetch = (input, init) => fetch(input, { ...init, signal });
+  const common = {
+    repo: { type: 'model' as const, name: repo },
+    revision: options.revision,
+    hubUrl: options.hubUrl,
+    fetch: abortableFetch,
+    ...(options.accessToken ? { accessToken: options.accessToken } : {}),
+  };
+  try {
+    const entries: { path: string; size: number }[] = [];
+    for await (const entry of listFiles(common)) if (entry.type === 'file' && isWantedFile(entry.path)) entries.push({ path: entry.path, size: entry.size });
+    if (!entries.some((e) => e.path.endsWith('.safetensors'))) {
+      throw new HubDownloadError('invalid', `${repo} has no .safetensors weights (only safetensors checkpoints can be trained)`);
+    }
+    if (!entries.some((e) => e.path === 'config.json')) throw new HubDownloadError('invalid', `${repo} has no config.json`);
+    fs.mkdirSync(target, { recursive: true });
+    const total = entries.reduce((sum, e) => sum + e.size, 0);
+    let received = 0;
+    for (const entry of entries) {
+      const blob = await downloadFile({ ...common, path: entry.path, xet: false });
+      if (!blob) throw new HubDownloadError('not-found', `${repo}: ${entry.path} disappeared while downloading`);
+      const partial = path.join(target, `${entry.path}.part`);
+      const out = fs.createWriteStream(partial);
+      try {
+        const reader = blob.stream().getReader();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+          await new Promise<void>((resolve, reject) => out.write(value, (error) => (error ? reject(error) : resolve())));
+          received += value.byteLength;
+          options.onProgress?.({ file: entry.path, received, total });
+        }
+      } finally {
+        await new Promise<void>((resolve) => out.end(resolve));
+      }
+      fs.renameSync(partial, path.join(target, entry.path));
+    }
+    fs.writeFileSync(path.join(target, COMPLETE_MARKER), new Date().toISOString());
+    return target;
+  } catch (error) {
+    throw classify(error, repo, signal);
+  }
+}
+
+/** Sorts any failure into a HubDownloadError whose message says what to do. */
+export function classify(error: unknown, repo: string, signal?: AbortSignal): HubDownloadError {
+  if (error instanceof HubDownloadError) return error;
+  if (signal?.aborted) return new HubDownloadError('cancelled', `download of ${repo} cancelled`);
+  const status = (error as { statusCode?: unknown }).statusCode;
+  if (status === 401 || status === 403) {
+    return new HubDownloadError('unauthorized', `${repo} is gated or private (HTTP ${status}): accept its license on the Hub and set a Hugging Face token`);
+  }
+  if (status === 404) return new HubDownloadError('not-found', `${repo} was not found on the Hub (HTTP 404): check the model id`);
+  const code = networkCode(error);
+  if (code) return new HubDownloadError('offline', `cannot reach the Hugging Face Hub (${code}): you seem to be offline; open a local model folder instead`);
+  return new HubDownloadError('other', `downloading ${repo} failed: ${(error as Error).message ?? String(error)}`);
+}
+
+function networkCode(error: unknown): string | undefined {
+  const offline = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && offline.has(code)) return code;
+    // AggregateError from happy-eyeballs connects keeps the codes in .errors
+    const inner = (e as { errors?: unknown }).errors;
+    if (Array.isArray(inner)) for (const sub of inner) if (typeof sub?.code === 'string' && offline.has(sub.code)) return sub.code;
+  }
+  if (error instanceof TypeError && /fetch failed/.test(error.message)) return 'fetch failed';
+  return undefined;
+}

@@ -1,0 +1,170 @@
+// Loss panel (host side): one webview per run, or per set of runs compared. Reads each run's history,
+// forwards live TrainerEvents, raises the overfitting notification, and saves exports.
+
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { DEFAULT_OVERFIT_PATIENCE, OverfitWatcher, overfitAdvice } from '../../core/overfit';
+import { isLossPanelToHost, type HostToLossPanel, type LossPanelToHost, type LossRunPayload } from '../../core/protocol';
+import { readConfig, readEvents } from '../../core/runStore';
+import type { PanelHostContract as PanelHost } from './hostContract';
+import { RunFeed } from './runFeed';
+import { panelOptions, panelHtml } from './webviewSetup';
+
+export const LOSS_PANEL_VIEW_TYPE = 'finetuneStudio.lossPanel';
+
+/** Open panels by their (sorted) set of runs, so opening the same runs again reveals the panel. */
+const openPanels = new Map<string, LossPanel>();
+
+const keyOf = (runDirs: readonly string[]): string => [...runDirs].map((d) => path.resolve(d)).sort().join('\n');
+
+function overfitPatience(): number {
+  const configured = vscode.workspace.getConfiguration('finetuneStudio').get<number>('overfitPatience');
+  return typeof configured === 'number' && configured >= 1 ? Math.floor(configured) : DEFAULT_OVERFIT_PATIENCE;
+}
+
+export function openLossPanel(host: PanelHost, runDirs: string[]): LossPanel {
+  const dirs = [...new Set(runDirs.map((d) => path.resolve(d)))];
+  if (dirs.length === 0) throw new Error('openLossPanel needs at least one run folder');
+  const existing = openPanels.get(keyOf(dirs));
+  if (existing) {
+    existing.reveal();
+    return existing;
+  }
+  const panel = vscode.window.createWebviewPanel(LOSS_PANEL_VIEW_TYPE, 'Loss', vscode.ViewColumn.Active, {
+    ...panelOptions(host.extensionUri),
+  });
+  return new LossPanel(host, panel, dirs);
+}
+
+export class LossPanel {
+  private readonly feeds: RunFeed[] = [];
+  private readonly labels = new Map<string, string>();
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly key: string;
+
+  constructor(
+    private readonly host: PanelHost,
+    private readonly panel: vscode.WebviewPanel,
+    private readonly runDirs: string[],
+  ) {
+    this.key = keyOf(runDirs);
+    openPanels.set(this.key, this);
+    const known = new Map(host.listRuns().map((r) => [path.resolve(r.dir), r.name]));
+    for (const dir of runDirs) this.labels.set(dir, known.get(dir) ?? path.basename(dir));
+    const names = runDirs.map((d) => this.labels.get(d) as string);
+    panel.title = names.length === 1 ? `Loss · ${names[0]}` : `Compare · ${names.join(', ')}`;
+    panel.iconPath = vscode.Uri.joinPath(host.extensionUri, 'media', 'build', 'webview.css').with({ path: '' }).scheme ? undefined : undefined;
+    panel.webview.options = panelOptions(host.extensionUri);
+    panel.webview.html = panelHtml(panel.webview, host.extensionUri, 'lossPanel', panel.title);
+
+    const patience = overfitPatience();
+    for (const dir of runDirs) {
+      const watcher = new OverfitWatcher({ patience });
+      const feed = new RunFeed(
+        dir,
+        { readHistory: readEvents, subscribe: (d, listener) => host.subscribe(d, listener) },
+        (events) => {
+          this.post({ type: 'events', run_dir: dir, events });
+          for (const event of events) {
+            const alarm = watcher.push(event);
+            if (alarm) void vscode.window.showWarningMessage(overfitAdvice(alarm, this.labels.get(dir) ?? dir));
+          }
+        },
+      );
+      // history only primes the watcher: an alarm from the past is drawn on the chart, not notified
+      for (const event of feed.events) watcher.push(event);
+      this.feeds.push(feed);
+    }
+
+    this.disposables.push(
+      panel.webview.onDidReceiveMessage((message: unknown) => {
+        if (!isLossPanelToHost(message)) {
+          host.output.appendLine(`loss panel: ignored an unexpected message ${JSON.stringify(message)?.slice(0, 200)}`);
+          return;
+        }
+        void this.onMessage(message);
+      }),
+      panel.onDidDispose(() => this.dispose()),
+    );
+  }
+
+  reveal(): void {
+    this.panel.reveal();
+  }
+
+  private post(message: HostToLossPanel): void {
+    void this.panel.webview.postMessage(message);
+  }
+
+  private payloads(): LossRunPayload[] {
+    return this.feeds.map((feed) => ({
+      run_dir: feed.runDir,
+      label: this.labels.get(feed.runDir) ?? path.basename(feed.runDir),
+      config: (readConfig(feed.runDir) as unknown as Record<string, unknown> | undefined) ?? null,
+      events: feed.events,
+    }));
+  }
+
+  private async onMessage(message: LossPanelToHost): Promise<void> {
+    switch (message.type) {
+      case 'ready':
+        // also after the webview was recreated (hidden then shown again): send everything again
+        for (const feed of this.feeds) feed.flush();
+        this.post({ type: 'init', runs: this.payloads(), overfit_patience: overfitPatience() });
+        return;
+      case 'exportPng': {
+        const bytes = Buffer.from(message.data_url.slice(message.data_url.indexOf(',') + 1), 'base64');
+        await this.save('png', bytes, { 'PNG image': ['png'] });
+        return;
+      }
+      case 'exportCsv':
+        await this.save('csv', Buffer.from(message.csv, 'utf8'), { CSV: ['csv'] });
+        return;
+    }
+  }
+
+  private async save(what: 'png' | 'csv', bytes: Uint8Array, filters: Record<string, string[]>): Promise<void> {
+    const base = this.runDirs.length === 1 ? path.join(this.runDirs[0], `loss.${what}`) : path.join(path.dirname(this.runDirs[0]), `compare.${what}`);
+    const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file(base), filters, saveLabel: `Export ${what.toUpperCase()}` });
+    if (!target) return;
+    try {
+      await vscode.workspace.fs.writeFile(target, bytes);
+      this.post({ type: 'exported', what, path: target.fsPath });
+    } catch (error) {
+      const text = error instanceof Error ? error.message : String(error);
+      this.post({ type: 'exported', what, error: text });
+      void vscode.window.showErrorMessage(`Could not save ${target.fsPath}: ${text}`);
+    }
+  }
+
+  private dispose(): void {
+    openPanels.delete(this.key);
+    for (const feed of this.feeds) feed.dispose();
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+/** Restores loss panels after a window reload from the state the webview saved (its run folders). */
+export class LossPanelSerializer implements vscode.WebviewPanelSerializer<unknown> {
+  constructor(private readonly host: PanelHost) {}
+
+  async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+    const saved = (state as { run_dirs?: unknown } | undefined)?.run_dirs;
+    const dirs = Array.isArray(saved) ? saved.filter((d): d is string => typeof d === 'string' && d !== '') : [];
+    if (dirs.length === 0) {
+      panel.dispose();
+      return;
+    }
+    const key = keyOf(dirs);
+    openPanels.get(key)?.reveal();
+    if (openPanels.has(key)) {
+      panel.dispose();
+      return;
+    }
+    new LossPanel(this.host, panel, dirs.map((d) => path.resolve(d)));
+  }
+}
+
+export function registerLossPanelSerializer(host: PanelHost): vscode.Disposable {
+  return vscode.window.registerWebviewPanelSerializer(LOSS_PANEL_VIEW_TYPE, new LossPanelSerializer(host));
+}

@@ -1,0 +1,254 @@
+// The "Fine-tune…" wizard: base model → method → data format/mapping → LoRA or full → preset →
+// review (edit any field, see the estimate, name the run, start). Pure flow over WizardUI and
+// WizardServices, so it is unit-tested with a scripted UI; vscodeWizardUI.ts supplies the real UI.
+
+import * as path from 'path';
+import { estimateTraining, formatBytes, formatCount, formatDuration, modelShapeFromConfig, totalSteps, type Estimate } from '../core/estimate';
+import type { Method } from '../core/protocol';
+import { DEFAULT_RUN_CONFIG, type BackendName, type DataFormat, type RunConfig } from '../core/runConfig';
+import { describeMapping, formatLabel, type DatasetScan } from './datasetScan';
+import { METHODS } from './methods';
+import { EDITABLE_FIELDS, parseFieldValue, PRESETS, presetFields, type PresetId } from './presets';
+import { BACK, outcomeOf, runSteps, type PickItem, type Step, type StepOutcome, type WizardUI } from './wizardFlow';
+
+export interface ModelChoice {
+  dir: string;
+  label: string;
+  source: 'recent' | 'workspace';
+}
+
+export interface WizardServices {
+  /** recent and workspace model folders, most relevant first. */
+  knownModels(): Promise<ModelChoice[]>;
+  /** "Open a Hugging Face model folder…": a folder picker; undefined when dismissed. */
+  pickModelFolder(): Promise<string | undefined>;
+  /** downloads a Hub model (with progress and cancel); undefined when cancelled or failed (the service reports why). */
+  downloadHubModel(repo: string): Promise<string | undefined>;
+  /** an error message when `dir` is not a trainable model folder. */
+  checkModelFolder(dir: string): string | undefined;
+  /** parsed config.json of a model folder. */
+  readModelConfig(dir: string): Record<string, unknown>;
+  /** tokens/s measured by an earlier run of this model on this backend, if any. */
+  measuredThroughput(model: string, backend: BackendName): number | undefined;
+  /** shows a message (e.g. "DPO is not available yet") without leaving the wizard. */
+  inform(message: string): void;
+  backend: BackendName;
+}
+
+export interface WizardResult {
+  name: string;
+  config: Omit<RunConfig, 'out'>;
+  estimate?: Estimate;
+}
+
+interface WizardState {
+  model?: string;
+  method: Method;
+  format: Exclude<DataFormat, 'auto' | 'preference'> | 'preference';
+  fields: Record<string, string>;
+  full: boolean;
+  preset: PresetId;
+  config: Omit<RunConfig, 'out'>;
+  name?: string;
+  started: boolean;
+}
+
+const TITLE = 'Fine-tune';
+
+type ModelPick = { kind: 'dir'; dir: string } | { kind: 'folder' } | { kind: 'hub' };
+type ReviewPick = { kind: 'start' } | { kind: 'edit'; key: (typeof EDITABLE_FIELDS)[number]['key'] } | { kind: 'name' };
+
+export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, dataFile: string, scan: DatasetScan, now = new Date()): Promise<WizardResult | undefined> {
+  const state: WizardState = {
+    method: 'sft',
+    format: scan.format === 'unknown' ? 'prompt-completion' : scan.format,
+    fields: { ...scan.fields },
+    full: false,
+    preset: 'cpu-small',
+    config: { ...DEFAULT_RUN_CONFIG, model: '', data: dataFile, backend: services.backend },
+    started: false,
+  };
+
+  const chooseModel: Step<WizardState> = async (s, ctx) => {
+    const known = await services.knownModels();
+    const items: PickItem<ModelPick>[] = [
+      ...known.map((m) => ({ label: `$(folder) ${m.label}`, description: m.source === 'recent' ? 'recent' : 'in this workspace', detail: m.dir, value: { kind: 'dir' as const, dir: m.dir } })),
+      { label: '$(folder-opened) Open a Hugging Face model folder…', description: 'config.json + tokenizer + safetensors', value: { kind: 'folder' } },
+      { label: '$(cloud-download) Download from the Hugging Face Hub…', description: 'e.g. Qwen/Qwen2.5-0.5B-Instruct', value: { kind: 'hub' } },
+    ];
+    const active = items.find((i) => i.value.kind === 'dir' && i.value.dir === s.model)?.value;
+    const answer = await ui.pick({ title: TITLE, ...ctx, placeholder: 'Base model to fine-tune', items, active });
+    if (answer === undefined) return 'cancel';
+    if (answer === BACK) return 'back';
+    let dir: string | undefined;
+    if (answer.kind === 'dir') dir = answer.dir;
+    else if (answer.kind === 'folder') dir = await services.pickModelFolder();
+    else {
+      const repo = await ui.input({
+        title: `${TITLE}: Hugging Face Hub`, ...ctx, canBack: true, prompt: 'Model id on the Hub (owner/name)', value: '', placeholder: 'Qwen/Qwen2.5-0.5B-Instruct',
+        validate: (v) => (/^[\w.-]+\/[\w.-]+$/.test(v.trim()) ? undefined : 'enter owner/name'),
+      });
+      if (repo === undefined) return 'cancel';
+      if (repo === BACK) return 'repeat';
+      dir = await services.downloadHubModel(repo.trim());
+    }
+    if (!dir) return 'repeat';
+    const problem = services.checkModelFolder(dir);
+    if (problem) {
+      services.inform(problem);
+      return 'repeat';
+    }
+    s.model = dir;
+    s.config.model = dir;
+    return 'next';
+  };
+
+  const chooseMethod: Step<WizardState> = async (s, ctx) => {
+    const items = METHODS.map((m) => ({ label: m.label, description: m.available ? m.description : `${m.description} — coming soon`, value: m.id }));
+    const answer = await ui.pick({ title: TITLE, ...ctx, placeholder: 'Training method', items, active: s.method });
+    if (answer === undefined || answer === BACK) return outcomeOf(answer, () => undefined);
+    const info = METHODS.find((m) => m.id === answer)!;
+    if (!info.available) {
+      services.inform(`${info.label} is not available yet: the trainer supports ${METHODS.filter((m) => m.available).map((m) => m.label).join(', ')}.`);
+      return 'repeat';
+    }
+    s.method = answer;
+    s.config.method = answer;
+    return 'next';
+  };
+
+  const chooseFormat: Step<WizardState> = async (s, ctx) => {
+    type FormatPick = { kind: 'detected' } | { kind: 'map' };
+    const detected = scan.format !== 'unknown';
+    const items: PickItem<FormatPick>[] = [];
+    if (detected) {
+      const mapping = describeMapping(scan.fields);
+      items.push({ label: `Use ${formatLabel(scan.format)}`, description: mapping || 'fields already named as expected', detail: `${scan.rows} rows in ${path.basename(dataFile)}${scan.issueCount ? `, ${scan.issueCount} with problems (skipped by the trainer)` : ''}`, value: { kind: 'detected' } });
+    }
+    items.push({ label: 'Map columns by hand…', description: scan.columns.length ? `columns: ${scan.columns.join(', ')}` : undefined, value: { kind: 'map' } });
+    const answer = await ui.pick({ title: TITLE, ...ctx, placeholder: detected ? `Detected ${formatLabel(scan.format)}` : 'Format not recognised: map the columns', items });
+    if (answer === undefined || answer === BACK) return outcomeOf(answer, () => undefined);
+    if (answer.kind === 'detected') {
+      s.format = scan.format as WizardState['format'];
+      s.fields = { ...scan.fields };
+    } else {
+      const mapped = await mapColumns(ui, ctx, scan.columns);
+      if (mapped === undefined) return 'cancel';
+      if (mapped === BACK) return 'repeat';
+      s.format = mapped.format;
+      s.fields = mapped.fields;
+    }
+    s.config.format = s.format === 'preference' ? 'auto' : s.format;
+    s.config.fields = { ...s.fields };
+    return 'next';
+  };
+
+  const chooseLora: Step<WizardState> = async (s, ctx) => {
+    const answer = await ui.pick({
+      title: TITLE, ...ctx, placeholder: 'What to train', active: s.full,
+      items: [
+        { label: 'LoRA adapter', description: `rank ${s.config.lora_r}, all linear layers — small, fast, the base model stays as is`, value: false },
+        { label: 'Full fine-tuning', description: 'every weight — needs ~4× the model size in memory', value: true },
+      ],
+    });
+    return outcomeOf(answer, (full) => {
+      s.full = full;
+      s.config.full = full;
+    });
+  };
+
+  const choosePreset: Step<WizardState> = async (s, ctx) => {
+    const items = PRESETS.map((p) => {
+      const f = presetFields(p.id, s.full);
+      return { label: p.label, description: p.description, detail: `batch ${f.batch_size} × accum ${f.grad_accum}, ${f.max_length} tokens, lr ${f.lr}, ${f.epochs} epoch${f.epochs === 1 ? '' : 's'}`, value: p.id };
+    });
+    const answer = await ui.pick({ title: TITLE, ...ctx, placeholder: 'Hardware preset (every field can be edited next)', items, active: s.preset });
+    return outcomeOf(answer, (id) => {
+      s.preset = id;
+      Object.assign(s.config, presetFields(id, s.full));
+    });
+  };
+
+  const review: Step<WizardState> = async (s, ctx) => {
+    s.name ??= defaultRunName(s.config.model, s.method, now);
+    const estimate = estimateFor(s, services, scan.rows);
+    const steps = totalSteps(examplesFor(s, scan.rows), s.config);
+    const summary = estimate ? `≈ ${formatBytes(estimate.total_bytes)} memory · ≈ ${formatDuration(estimate.total_seconds)} for ${steps} steps · ${formatCount(estimate.trainable_parameters)} trainable parameters` : `${steps} steps`;
+    const items: PickItem<ReviewPick>[] = [
+      { label: '$(play) Start training', description: summary, detail: `${path.basename(s.config.model)} · ${s.method.toUpperCase()} · ${s.full ? 'full' : `LoRA r=${s.config.lora_r}`} · ${formatLabel(s.format as DatasetScan['format'])}`, value: { kind: 'start' } },
+      { label: 'Run name', description: s.name, value: { kind: 'name' } },
+      ...EDITABLE_FIELDS.map((f) => ({ label: f.label, description: String(s.config[f.key]), value: { kind: 'edit' as const, key: f.key } })),
+    ];
+    const answer = await ui.pick({ title: `${TITLE}: review`, ...ctx, placeholder: 'Start, or pick a field to change it', items });
+    if (answer === undefined || answer === BACK) return outcomeOf(answer, () => undefined);
+    if (answer.kind === 'start') {
+      s.started = true;
+      return 'next';
+    }
+    if (answer.kind === 'name') {
+      const name = await ui.input({ title: `${TITLE}: run name`, ...ctx, canBack: true, prompt: 'Run name (letters, digits, . _ -)', value: s.name, validate: (v) => (v.trim() ? undefined : 'the run needs a name') });
+      if (name === undefined) return 'cancel';
+      if (name !== BACK) s.name = name.trim();
+      return 'repeat';
+    }
+    const field = EDITABLE_FIELDS.find((f) => f.key === answer.key)!;
+    const typed = await ui.input({
+      title: `${TITLE}: ${field.label}`, ...ctx, canBack: true, prompt: field.label, value: String(s.config[field.key]),
+      validate: (v) => { const parsed = parseFieldValue(field, v); return typeof parsed === 'string' ? parsed : undefined; },
+    });
+    if (typed === undefined) return 'cancel';
+    if (typed !== BACK) s.config[field.key] = parseFieldValue(field, typed) as number;
+    return 'repeat';
+  };
+
+  const completed = await runSteps([chooseModel, chooseMethod, chooseFormat, chooseLora, choosePreset, review], state);
+  if (!completed || !state.started || !state.name) return undefined;
+  return { name: state.name, config: { ...state.config }, estimate: estimateFor(state, services, scan.rows) };
+}
+
+/** Column mapping by hand: pick the format, then a column for each of its fields. */
+async function mapColumns(ui: WizardUI, ctx: { step: number; totalSteps: number }, columns: readonly string[]): Promise<{ format: 'prompt-completion' | 'text' | 'messages'; fields: Record<string, string> } | typeof BACK | undefined> {
+  const format = await ui.pick({
+    title: `${TITLE}: map columns`, ...ctx, canBack: true, placeholder: 'Which format is this data?',
+    items: [
+      { label: 'prompt → completion', description: 'loss on the completion only', value: 'prompt-completion' as const },
+      { label: 'chat messages', description: 'a list of {role, content}', value: 'messages' as const },
+      { label: 'plain text', description: 'loss on every token', value: 'text' as const },
+    ],
+  });
+  if (format === undefined || format === BACK) return format;
+  const keys = format === 'prompt-completion' ? ['prompt', 'completion'] : format === 'messages' ? ['messages'] : ['text'];
+  const fields: Record<string, string> = {};
+  for (const key of keys) {
+    const column = await ui.pick({ title: `${TITLE}: map columns`, ...ctx, canBack: true, placeholder: `Column for "${key}"`, items: columns.map((c) => ({ label: c, value: c })) });
+    if (column === undefined || column === BACK) return column;
+    if (column !== key) fields[key] = column;
+  }
+  return { format, fields };
+}
+
+function examplesFor(s: WizardState, rows: number): number {
+  return s.config.limit > 0 ? Math.min(s.config.limit, rows) : rows;
+}
+
+function estimateFor(s: WizardState, services: WizardServices, rows: number): Estimate | undefined {
+  try {
+    const shape = modelShapeFromConfig(services.readModelConfig(s.config.model));
+    return estimateTraining({
+      shape, full: s.full, lora_r: s.config.lora_r, lora_targets: s.config.lora_targets, batch_size: s.config.batch_size,
+      grad_accum: s.config.grad_accum, max_length: s.config.max_length, steps: totalSteps(examplesFor(s, rows), s.config),
+      backend: s.config.backend, measured_tokens_per_second: services.measuredThroughput(s.config.model, s.config.backend),
+    });
+  } catch {
+    return undefined; // a config the estimate does not understand: the wizard still works without one
+  }
+}
+
+/** e.g. tiny-gsm8k-base-sft-20261124-2311 */
+export function defaultRunName(model: string, method: Method, now: Date): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}-${pad(now.getHours())}${pad(now.getMinutes())}`;
+  return `${path.basename(model) || 'model'}-${method}-${stamp}`;
+}
+
+export type { StepOutcome };

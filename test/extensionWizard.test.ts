@@ -1,0 +1,136 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import { runFineTuneWizard, defaultRunName, type WizardServices } from '../src/extension/wizard';
+import { BACK, runSteps, type InputOptions, type PickOptions, type WizardUI } from '../src/extension/wizardFlow';
+import type { DatasetScan } from '../src/extension/datasetScan';
+
+const TINY = path.resolve(__dirname, '..', '..', '..', 'shared', 'models', 'tiny-gsm8k-base');
+
+type Answer = (options: PickOptions<unknown> | InputOptions) => unknown;
+
+/** A UI that answers from a script and records what it was shown. */
+function scriptedUI(script: Answer[]): WizardUI & { shown: (PickOptions<unknown> | InputOptions)[] } {
+  const shown: (PickOptions<unknown> | InputOptions)[] = [];
+  const next = (options: PickOptions<unknown> | InputOptions): unknown => {
+    shown.push(options);
+    const answer = script.shift();
+    if (!answer) throw new Error(`script ran out at: ${'placeholder' in options ? options.placeholder : options.prompt}`);
+    return answer(options);
+  };
+  return {
+    shown,
+    pick: async <T>(options: PickOptions<T>) => next(options as PickOptions<unknown>) as T | typeof BACK | undefined,
+    input: async (options: InputOptions) => next(options) as string | typeof BACK | undefined,
+  };
+}
+
+const pick = (substring: string): Answer => (options) => {
+  const item = (options as PickOptions<unknown>).items.find((i) => i.label.includes(substring));
+  if (!item) throw new Error(`no item "${substring}" in ${(options as PickOptions<unknown>).items.map((i) => i.label).join(' | ')}`);
+  return item.value;
+};
+const type = (text: string): Answer => (options) => {
+  const error = (options as InputOptions).validate(text);
+  if (error) throw new Error(`validation refused ${text}: ${error}`);
+  return text;
+};
+const back: Answer = () => BACK;
+const cancel: Answer = () => undefined;
+
+function services(messages: string[] = []): WizardServices {
+  return {
+    knownModels: async () => [{ dir: TINY, label: 'tiny-gsm8k-base', source: 'workspace' }],
+    pickModelFolder: async () => TINY,
+    downloadHubModel: async () => undefined,
+    checkModelFolder: (dir) => (fs.existsSync(path.join(dir, 'config.json')) ? undefined : `${dir}: no config.json`),
+    readModelConfig: (dir) => JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>,
+    measuredThroughput: () => undefined,
+    inform: (m) => messages.push(m),
+    backend: 'cpu',
+  };
+}
+
+const GSM8K_SCAN: DatasetScan = { rows: 30, format: 'prompt-completion', fields: { prompt: 'question', completion: 'answer' }, columns: ['question', 'answer'], issues: [], issueCount: 0 };
+
+test('the wizard completes for GSM8K with a Back detour and an edited field', async () => {
+  const ui = scriptedUI([
+    pick('tiny-gsm8k-base'),       // 1 model
+    back,                          // 2 method → back to model
+    pick('tiny-gsm8k-base'),       // 1 model again
+    pick('Supervised'),            // 2 method
+    pick('Use prompt → completion'), // 3 format
+    pick('LoRA'),                  // 4 LoRA or full
+    pick('CPU'),                   // 5 preset
+    pick('Max steps'),             // 6 review → edit max steps
+    type('4'),
+    pick('Start training'),        // 6 review → start
+  ]);
+  const result = await runFineTuneWizard(ui, services(), '/data/gsm8k.jsonl', GSM8K_SCAN, new Date(2026, 10, 24, 23, 11));
+  assert.ok(result);
+  assert.equal(result.name, 'tiny-gsm8k-base-sft-20261124-2311');
+  assert.equal(result.config.model, TINY);
+  assert.equal(result.config.data, '/data/gsm8k.jsonl');
+  assert.equal(result.config.method, 'sft');
+  assert.equal(result.config.format, 'prompt-completion');
+  assert.deepEqual(result.config.fields, { prompt: 'question', completion: 'answer' });
+  assert.equal(result.config.full, false);
+  assert.equal(result.config.batch_size, 1);
+  assert.equal(result.config.grad_accum, 8);
+  assert.equal(result.config.max_steps, 4);
+  assert.equal(result.config.backend, 'cpu');
+  assert.ok(result.estimate && result.estimate.total_bytes > 0);
+  // Back is offered everywhere but on the first step
+  const picks = ui.shown as PickOptions<unknown>[];
+  assert.equal(picks[0].canBack, false);
+  assert.equal(picks[1].canBack, true);
+  assert.equal(picks[2].step, 1, 'Back returned to the model step');
+  // the review step shows the estimate and the edited value
+  const lastReview = picks[picks.length - 1];
+  assert.match(lastReview.items[0].description ?? '', /memory.*4 steps/);
+  assert.equal(lastReview.items.find((i) => i.label.startsWith('Max steps'))?.description, '4');
+});
+
+test('an unavailable method is explained and asked again; full fine-tuning lowers the lr', async () => {
+  const messages: string[] = [];
+  const ui = scriptedUI([pick('tiny'), pick('DPO'), pick('Supervised'), pick('Use'), pick('Full'), pick('GPU 24'), pick('Start')]);
+  const result = await runFineTuneWizard(ui, services(messages), '/d.jsonl', GSM8K_SCAN);
+  assert.match(messages[0], /not available yet/);
+  assert.equal(result?.config.full, true);
+  assert.equal(result?.config.lr, 2e-5);
+  assert.equal(result?.config.max_length, 1024);
+});
+
+test('columns can be mapped by hand when the format is not recognised', async () => {
+  const odd: DatasetScan = { rows: 1, format: 'unknown', fields: {}, columns: ['q', 'a'], issues: [{ line: 1, reason: 'cannot tell the data format' }], issueCount: 1 };
+  const ui = scriptedUI([pick('tiny'), pick('Supervised'), pick('Map columns'), pick('prompt → completion'), pick('q'), pick('a'), pick('LoRA'), pick('CPU'), pick('Start')]);
+  const result = await runFineTuneWizard(ui, services(), '/d.jsonl', odd);
+  assert.deepEqual(result?.config.fields, { prompt: 'q', completion: 'a' });
+  assert.equal(result?.config.format, 'prompt-completion');
+});
+
+test('a folder that is not a model is refused and the model step asked again; Escape cancels', async () => {
+  const messages: string[] = [];
+  const s = { ...services(messages), pickModelFolder: async () => '/nowhere' };
+  const ui = scriptedUI([pick('Open a Hugging Face model folder'), cancel]);
+  assert.equal(await runFineTuneWizard(ui, s, '/d.jsonl', GSM8K_SCAN), undefined);
+  assert.match(messages[0], /no config.json/);
+  assert.equal(ui.shown.length, 2);
+});
+
+test('runSteps: skipped steps are passed over in both directions', async () => {
+  const visits: string[] = [];
+  // a: next, c: next, d: back, c: back (b is skipped backwards), a: next, c: next, d: next
+  const answers = ['next', 'next', 'back', 'back', 'next', 'next', 'next'];
+  const step = (name: string) => async () => (visits.push(name), answers.shift() as 'next' | 'back');
+  const skip = (name: string) => async () => (visits.push(name), 'skip' as const);
+  const done = await runSteps([step('a'), skip('b'), step('c'), step('d')], {});
+  assert.equal(done, true);
+  assert.deepEqual(visits, ['a', 'b', 'c', 'd', 'c', 'b', 'a', 'b', 'c', 'd']);
+  assert.equal(answers.length, 0);
+});
+
+test('defaultRunName', () => {
+  assert.equal(defaultRunName('/x/Qwen2.5-0.5B', 'sft', new Date(2026, 0, 2, 3, 4)), 'Qwen2.5-0.5B-sft-20260102-0304');
+});

@@ -1,0 +1,51 @@
+// Shared helpers for tests that compare the engine with ../shared/conformance.
+import * as fs from 'fs';
+import * as path from 'path';
+import * as assert from 'node:assert/strict';
+import { SafetensorsFile } from '../../src/core/safetensors';
+
+export const SHARED = process.env.FTUNE_SHARED ?? path.resolve(__dirname, '..', '..', '..', '..', 'shared');
+export const CONFORMANCE = path.join(SHARED, 'conformance');
+export const CONFORMANCE_MODELS = ['tiny-qwen2', 'tiny-llama'] as const;
+export const TINY_BASE = path.join(SHARED, 'models', 'tiny-gsm8k-base');
+
+export function modelDir(name: string): string {
+  return path.join(CONFORMANCE, name);
+}
+
+export function readCase<T>(model: string, file: string): T {
+  return JSON.parse(fs.readFileSync(path.join(CONFORMANCE, model, 'cases', file), 'utf8')) as T;
+}
+
+/**
+ * |a − b| ≤ atol + rtol·|b| element-wise; at most `allowFraction` of the elements may miss
+ * (the conformance README allows 0.1% for Adam sign flips on ~0 gradients).
+ */
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, what: string, allowFraction = 0): void {
+  assert.equal(actual.length, expected.length, `${what}: length ${actual.length} vs ${expected.length}`);
+  let bad = 0;
+  let worst = { i: -1, a: 0, e: 0 };
+  let worstExcess = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i], e = expected[i];
+    const excess = Math.abs(a - e) - (atol + rtol * Math.abs(e));
+    if (!(excess <= 0)) {
+      bad++;
+      if (!(excess <= worstExcess)) {
+        worstExcess = excess;
+        worst = { i, a, e };
+      }
+    }
+  }
+  const allowed = Math.floor(expected.length * allowFraction);
+  assert.ok(bad <= allowed, `${what}: ${bad} of ${expected.length} elements outside tolerance (allowed ${allowed}); worst at ${worst.i}: ${worst.a} vs ${worst.e}`);
+}
+
+export function readSafetensorsAll(file: string): Map<string, Float32Array> {
+  const f = SafetensorsFile.open(file);
+  try {
+    return new Map([...f.tensors.keys()].map((k) => [k, f.readFloat32(k).data]));
+  } finally {
+    f.close();
+  }
+}

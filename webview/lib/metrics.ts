@@ -1,0 +1,95 @@
+// Turns a run's TrainerEvents into the chart series of the loss panel. Pure (no DOM), so it is unit
+// tested under node and shared by the charts and the CSV export.
+
+import type { EvalMetrics, LossXAxis, StepMetrics, TrainerEvent } from '../../src/core/protocol';
+import { emaSmooth } from '../../src/core/smoothing';
+
+export interface XY {
+  x: number;
+  y: number;
+}
+
+export interface RunMetrics {
+  steps: StepMetrics[];
+  evals: EvalMetrics[];
+}
+
+/**
+ * Step and eval metrics sorted by step. A resumed run re-logs the steps after its checkpoint, so for a
+ * repeated step the LAST occurrence wins (it is the one the surviving weights came from).
+ */
+export function collectMetrics(events: readonly TrainerEvent[]): RunMetrics {
+  const steps = new Map<number, StepMetrics>();
+  const evals = new Map<number, EvalMetrics>();
+  for (const event of events) {
+    if (event.type === 'step') {
+      const { type: _type, ...metrics } = event;
+      steps.set(event.step, metrics);
+    } else if (event.type === 'eval') {
+      const { type: _type, ...metrics } = event;
+      evals.set(event.step, metrics);
+    }
+  }
+  const byStep = <T extends { step: number }>(a: T, b: T): number => a.step - b.step;
+  return { steps: [...steps.values()].sort(byStep), evals: [...evals.values()].sort(byStep) };
+}
+
+/** Training tokens seen at `step`: from the last step event at or before it (evals carry no count). */
+export function tokensAtStep(steps: readonly StepMetrics[], step: number): number {
+  let lo = 0;
+  let hi = steps.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (steps[mid].step <= step) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found < 0 ? 0 : steps[found].tokens_seen;
+}
+
+export interface RunSeries {
+  trainRaw: XY[];
+  trainSmoothed: XY[];
+  evalLoss: XY[];
+  perplexity: XY[];
+  lr: XY[];
+  gradNorm: XY[];
+  tokensPerSecond: XY[];
+}
+
+export type SeriesKey = keyof RunSeries;
+
+export function buildSeries(metrics: RunMetrics, xAxis: LossXAxis, smoothing: number): RunSeries {
+  const { steps, evals } = metrics;
+  const stepX = (s: StepMetrics): number => (xAxis === 'tokens' ? s.tokens_seen : s.step);
+  const evalX = (e: EvalMetrics): number => (xAxis === 'tokens' ? tokensAtStep(steps, e.step) : e.step);
+  const smoothed = emaSmooth(steps.map((s) => s.loss), smoothing);
+  return {
+    trainRaw: steps.map((s) => ({ x: stepX(s), y: s.loss })),
+    trainSmoothed: steps.map((s, i) => ({ x: stepX(s), y: smoothed[i] })),
+    evalLoss: evals.map((e) => ({ x: evalX(e), y: e.eval_loss })),
+    perplexity: evals.map((e) => ({ x: evalX(e), y: e.perplexity })),
+    lr: steps.map((s) => ({ x: stepX(s), y: s.lr })),
+    gradNorm: steps.map((s) => ({ x: stepX(s), y: s.grad_norm })),
+    tokensPerSecond: steps.map((s) => ({ x: stepX(s), y: s.tokens_per_second })),
+  };
+}
+
+/** The x value of a step on the chosen axis (used to place markers such as the overfitting alarm). */
+export function xOfStep(metrics: RunMetrics, xAxis: LossXAxis, step: number): number {
+  return xAxis === 'tokens' ? tokensAtStep(metrics.steps, step) : step;
+}
+
+/** How the run ended, from its last terminal event (undefined while it is still running or unknown). */
+export function runOutcome(events: readonly TrainerEvent[]): 'done' | 'stopped' | 'failed' | undefined {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const type = events[i].type;
+    if (type === 'done' || type === 'stopped' || type === 'failed') return type;
+    if (type === 'started') return undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,382 @@
+// Loss panel (browser side): live loss curves of one run, or several runs overlaid ("Compare runs").
+// Data arrives from the extension host (history, then live TrainerEvents); everything shown is derived
+// from it here. Model/run text is only ever set through textContent.
+
+import type { Chart } from 'chart.js';
+import { detectOverfitting, DEFAULT_OVERFIT_PATIENCE, type OverfitAlarm } from '../src/core/overfit.js';
+import { isHostToLossPanel, type HostToLossPanel, type LossPanelToHost, type LossRunPayload, type LossXAxis, type TrainerEvent } from '../src/core/protocol.js';
+import { metricsCsv } from './lib/csv.js';
+import { hparamTable } from './lib/hparams.js';
+import { buildSeries, collectMetrics, runOutcome, xOfStep, type RunMetrics, type RunSeries, type SeriesKey, type XY } from './lib/metrics.js';
+import type { XRange } from './lib/range.js';
+import { onThemeChange, themeColors, withAlpha, type ThemeColors } from './lib/theme.js';
+import { vscodeApi } from './lib/vscodeApi.js';
+import { applyTheme, attachRangeSelect, createLineChart, formatNumber, registerChartParts, setXRange, type LineDataset, type Marker } from './loss/chartKit.js';
+import { button, checkbox, dropdown, initUi } from './ui.js';
+
+/** What survives a reload (vscode.setState); the serializer reopens the panel for `run_dirs`. */
+export interface LossPanelState {
+  run_dirs: string[];
+  x_axis: LossXAxis;
+  smoothing: number;
+  range?: XRange;
+  only_differences: boolean;
+  hidden: string[];
+}
+
+interface RunView {
+  payload: LossRunPayload;
+  metrics: RunMetrics;
+  alarms: OverfitAlarm[];
+}
+
+interface ChartSpec {
+  id: string;
+  title: string;
+  series: { key: SeriesKey; name: string; style: 'raw' | 'main' | 'eval' }[];
+}
+
+const CHARTS: ChartSpec[] = [
+  {
+    id: 'loss',
+    title: 'Loss',
+    series: [
+      { key: 'trainRaw', name: 'train', style: 'raw' },
+      { key: 'trainSmoothed', name: 'train (smoothed)', style: 'main' },
+      { key: 'evalLoss', name: 'eval', style: 'eval' },
+    ],
+  },
+  { id: 'perplexity', title: 'Eval perplexity', series: [{ key: 'perplexity', name: 'perplexity', style: 'eval' }] },
+  { id: 'lr', title: 'Learning rate', series: [{ key: 'lr', name: 'lr', style: 'main' }] },
+  { id: 'grad-norm', title: 'Grad norm', series: [{ key: 'gradNorm', name: 'grad norm', style: 'main' }] },
+  { id: 'tokens-per-second', title: 'Tokens / s', series: [{ key: 'tokensPerSecond', name: 'tokens/s', style: 'main' }] },
+];
+
+const vscode = vscodeApi<LossPanelState>();
+const post = (message: LossPanelToHost): void => vscode.postMessage(message);
+
+let state: LossPanelState = {
+  run_dirs: [],
+  x_axis: 'step',
+  smoothing: 0.6,
+  only_differences: false,
+  hidden: [],
+  ...vscode.getState(),
+};
+let runs: RunView[] = [];
+let patience = DEFAULT_OVERFIT_PATIENCE;
+let colors: ThemeColors;
+const charts = new Map<string, Chart<'line', XY[]>>();
+
+function saveState(): void {
+  vscode.setState(state);
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
+
+// ------------------------------------------------------------------ layout
+
+const root = document.getElementById('root') as HTMLElement;
+const header = el('header', { class: 'toolbar' });
+const runsLine = el('div', { id: 'runs', class: 'runs' });
+const alarmsBox = el('div', { id: 'alarms', class: 'alarms', role: 'alert' });
+const chartsBox = el('div', { id: 'charts', class: 'charts' });
+const hparamsBox = el('section', { id: 'hparams', class: 'hparams' });
+const statusLine = el('div', { id: 'status', class: 'status', 'aria-live': 'polite' });
+
+function buildToolbar(): void {
+  const xAxis = dropdown(
+    [
+      { value: 'step', label: 'x: step' },
+      { value: 'tokens', label: 'x: tokens seen' },
+    ],
+    state.x_axis,
+    (value) => {
+      state.x_axis = value === 'tokens' ? 'tokens' : 'step';
+      state.range = undefined;
+      saveState();
+      redraw();
+    },
+    'x-axis',
+  );
+
+  const smoothingLabel = el('label', { for: 'smoothing', class: 'slider-label' }, 'Smoothing');
+  const smoothing = el('input', { id: 'smoothing', type: 'range', min: '0', max: '0.99', step: '0.01' });
+  smoothing.value = String(state.smoothing);
+  const smoothingValue = el('span', { id: 'smoothing-value', class: 'slider-value' }, state.smoothing.toFixed(2));
+  smoothing.addEventListener('input', () => {
+    state.smoothing = Number(smoothing.value);
+    smoothingValue.textContent = state.smoothing.toFixed(2);
+    saveState();
+    scheduleRedraw();
+  });
+
+  const reset = button('Reset zoom', () => setRange(undefined), { appearance: 'secondary', id: 'reset-zoom', title: 'Show the full x range (or double-click a chart)' });
+  const png = button('Export PNG', exportPng, { appearance: 'secondary', id: 'export-png' });
+  const csv = button('Export CSV', exportCsv, { appearance: 'secondary', id: 'export-csv' });
+  const hint = el('span', { class: 'hint' }, 'Drag across a chart to zoom.');
+  header.replaceChildren(xAxis.element, smoothingLabel, smoothing, smoothingValue, reset, png, csv, hint);
+}
+
+function buildCharts(): void {
+  chartsBox.replaceChildren();
+  charts.clear();
+  for (const spec of CHARTS) {
+    const box = el('div', { class: `chart-box chart-${spec.id}`, id: `chart-box-${spec.id}` });
+    const canvas = el('canvas', { id: `chart-${spec.id}`, role: 'img', 'aria-label': `${spec.title} chart` });
+    const overlay = el('div', { class: 'selection' });
+    overlay.hidden = true;
+    box.append(canvas, overlay);
+    chartsBox.append(box);
+    const chart = createLineChart(canvas, spec.title, xTitle(), colors);
+    chart.options.plugins!.legend!.onClick = (_event, item) => toggleSeries(item.text);
+    applyTheme(chart, colors);
+    attachRangeSelect(chart, overlay, setRange);
+    charts.set(spec.id, chart);
+  }
+}
+
+function xTitle(): string {
+  return state.x_axis === 'tokens' ? 'tokens seen' : 'step';
+}
+
+// ------------------------------------------------------------------ data → charts
+
+function datasetLabel(run: RunView, name: string): string {
+  return runs.length > 1 ? `${run.payload.label} · ${name}` : name;
+}
+
+function datasetFor(run: RunView, runIndex: number, series: RunSeries, item: ChartSpec['series'][number]): LineDataset {
+  const color = colors.palette[runIndex % colors.palette.length];
+  const label = datasetLabel(run, item.name);
+  const width = colors.highContrast ? 2.5 : 1.75;
+  const base: LineDataset = {
+    label,
+    data: series[item.key],
+    borderColor: color,
+    backgroundColor: color,
+    borderWidth: width,
+    pointRadius: 0,
+    pointHoverRadius: 4,
+    tension: 0,
+    hidden: state.hidden.includes(label),
+  };
+  if (item.style === 'raw') return { ...base, borderColor: withAlpha(color, 0.3), backgroundColor: withAlpha(color, 0.3), borderWidth: 1 };
+  if (item.style === 'eval') return { ...base, borderDash: [6, 3], pointRadius: 3, pointStyle: 'rectRot' };
+  return base;
+}
+
+let redrawPending = false;
+
+/** Batches bursts of live events into one redraw per animation frame. */
+function scheduleRedraw(): void {
+  if (redrawPending) return;
+  redrawPending = true;
+  requestAnimationFrame(() => {
+    redrawPending = false;
+    redraw();
+  });
+}
+
+function redraw(): void {
+  const seriesByRun = runs.map((run) => buildSeries(run.metrics, state.x_axis, state.smoothing));
+  for (const spec of CHARTS) {
+    const chart = charts.get(spec.id);
+    if (!chart) continue;
+    chart.data.datasets = runs.flatMap((run, i) => spec.series.map((item) => datasetFor(run, i, seriesByRun[i], item)));
+    const x = chart.options.scales?.x;
+    if (x?.title) x.title.text = xTitle();
+    setXRange(chart, state.range);
+    if (spec.id === 'loss') chart.options.plugins!.markers!.lines = alarmMarkers();
+    chart.update('none');
+  }
+  const trainPoints = runs.reduce((n, r) => n + r.metrics.steps.length, 0);
+  const evalPoints = runs.reduce((n, r) => n + r.metrics.evals.length, 0);
+  // read by the end-to-end tests (and handy when debugging): what is actually plotted
+  chartsBox.dataset.runs = String(runs.length);
+  chartsBox.dataset.trainPoints = String(trainPoints);
+  chartsBox.dataset.evalPoints = String(evalPoints);
+  chartsBox.dataset.alarms = String(runs.reduce((n, r) => n + r.alarms.length, 0));
+  (document.getElementById('reset-zoom') as (HTMLElement & { disabled: boolean }) | null)?.toggleAttribute('disabled', state.range === undefined);
+  renderRunsLine();
+  renderAlarms();
+}
+
+function alarmMarkers(): Marker[] {
+  return runs.flatMap((run) =>
+    run.alarms.map((alarm) => ({
+      x: xOfStep(run.metrics, state.x_axis, alarm.step),
+      label: runs.length > 1 ? `${run.payload.label}: overfitting?` : 'overfitting?',
+    })),
+  );
+}
+
+function toggleSeries(label: string): void {
+  state.hidden = state.hidden.includes(label) ? state.hidden.filter((l) => l !== label) : [...state.hidden, label];
+  saveState();
+  redraw();
+}
+
+function setRange(range: XRange | undefined): void {
+  state.range = range;
+  saveState();
+  redraw();
+}
+
+function renderRunsLine(): void {
+  runsLine.replaceChildren(
+    ...runs.map((run, i) => {
+      const item = el('span', { class: 'run' });
+      const swatch = el('span', { class: 'swatch' });
+      swatch.style.background = colors.palette[i % colors.palette.length];
+      const last = run.metrics.steps[run.metrics.steps.length - 1];
+      const lastEval = run.metrics.evals[run.metrics.evals.length - 1];
+      const started = [...run.payload.events].reverse().find((e): e is Extract<TrainerEvent, { type: 'started' }> => e.type === 'started');
+      const outcome = runOutcome(run.payload.events) ?? (started ? 'running' : 'no metrics yet');
+      const parts = [run.payload.label, outcome];
+      if (last) parts.push(`step ${last.step}/${last.total_steps}`, `loss ${formatNumber(last.loss)}`);
+      if (lastEval) parts.push(`eval ${formatNumber(lastEval.eval_loss)}`);
+      item.append(swatch, el('span', { title: run.payload.run_dir }, parts.join(' · ')));
+      return item;
+    }),
+  );
+}
+
+function renderAlarms(): void {
+  const items = runs.flatMap((run) =>
+    run.alarms.map((alarm) =>
+      el(
+        'div',
+        { class: 'alarm' },
+        `⚠ ${runs.length > 1 ? `${run.payload.label}: ` : ''}possible overfitting at step ${alarm.step} — eval loss rose ${alarm.rises}× in a row ` +
+          `(${formatNumber(alarm.best_eval_loss)} at step ${alarm.best_step} → ${formatNumber(alarm.eval_loss)}) while train loss fell. ` +
+          `Keep the checkpoint near step ${alarm.best_step}; try fewer epochs, a lower learning rate, more weight decay or more data.`,
+      ),
+    ),
+  );
+  alarmsBox.replaceChildren(...items);
+  alarmsBox.hidden = items.length === 0;
+}
+
+function renderHparams(): void {
+  const rows = hparamTable(
+    runs.map((r) => r.payload.config),
+    state.only_differences && runs.length > 1,
+  );
+  const title = el('h2', {}, runs.length > 1 ? 'Hyper-parameters (differences highlighted)' : 'Hyper-parameters');
+  const controls = el('div', { class: 'hparam-controls' });
+  if (runs.length > 1) {
+    controls.append(
+      checkbox('Only differences', state.only_differences, (checked) => {
+        state.only_differences = checked;
+        saveState();
+        renderHparams();
+      }, 'only-differences'),
+    );
+  }
+  const table = el('table', { id: 'hparam-table' });
+  const head = el('tr');
+  head.append(el('th', {}, 'parameter'), ...runs.map((r) => el('th', { title: r.payload.run_dir }, r.payload.label)));
+  table.append(el('thead'), el('tbody'));
+  table.tHead!.append(head);
+  for (const row of rows) {
+    const tr = el('tr', row.differs && runs.length > 1 ? { class: 'differs' } : {});
+    tr.append(el('td', { class: 'key' }, row.key), ...row.values.map((v) => el('td', {}, v)));
+    table.tBodies[0].append(tr);
+  }
+  hparamsBox.replaceChildren(title, controls, rows.length > 0 ? table : el('p', { class: 'hint' }, 'No run_config.json found.'));
+}
+
+// ------------------------------------------------------------------ host messages
+
+function viewOf(payload: LossRunPayload): RunView {
+  const metrics = collectMetrics(payload.events);
+  return { payload, metrics, alarms: alarmsOf(metrics) };
+}
+
+function alarmsOf(metrics: RunMetrics): OverfitAlarm[] {
+  return detectOverfitting(
+    metrics.steps.map((s) => ({ step: s.step, loss: s.loss })),
+    metrics.evals.map((e) => ({ step: e.step, eval_loss: e.eval_loss })),
+    { patience },
+  );
+}
+
+function onMessage(message: HostToLossPanel): void {
+  switch (message.type) {
+    case 'init':
+      patience = message.overfit_patience;
+      runs = message.runs.map(viewOf);
+      state.run_dirs = message.runs.map((r) => r.run_dir);
+      saveState();
+      renderHparams();
+      redraw();
+      break;
+    case 'events': {
+      const run = runs.find((r) => r.payload.run_dir === message.run_dir);
+      if (!run) return;
+      run.payload.events.push(...message.events);
+      if (message.events.some((e) => e.type === 'step' || e.type === 'eval')) {
+        run.metrics = collectMetrics(run.payload.events);
+        run.alarms = alarmsOf(run.metrics);
+      }
+      scheduleRedraw();
+      break;
+    }
+    case 'exported':
+      statusLine.textContent = message.error ? `Export failed: ${message.error}` : message.path ? `Saved ${message.path}` : '';
+      break;
+  }
+}
+
+// ------------------------------------------------------------------ exports
+
+/** All charts drawn onto one canvas in their on-screen layout, over the theme's background. */
+function exportPng(): void {
+  const boxRect = chartsBox.getBoundingClientRect();
+  const scale = window.devicePixelRatio || 1;
+  const out = document.createElement('canvas');
+  out.width = Math.round(boxRect.width * scale);
+  out.height = Math.round(boxRect.height * scale);
+  const ctx = out.getContext('2d');
+  if (!ctx) return;
+  ctx.fillStyle = colors.background;
+  ctx.fillRect(0, 0, out.width, out.height);
+  for (const chart of charts.values()) {
+    const rect = chart.canvas.getBoundingClientRect();
+    ctx.drawImage(chart.canvas, (rect.left - boxRect.left) * scale, (rect.top - boxRect.top) * scale, rect.width * scale, rect.height * scale);
+  }
+  post({ type: 'exportPng', data_url: out.toDataURL('image/png') });
+}
+
+function exportCsv(): void {
+  post({ type: 'exportCsv', csv: metricsCsv(runs.map((r) => ({ label: r.payload.label, metrics: r.metrics })), state.smoothing) });
+}
+
+// ------------------------------------------------------------------ start
+
+function start(): void {
+  initUi();
+  registerChartParts();
+  colors = themeColors();
+  root.append(header, runsLine, alarmsBox, chartsBox, statusLine, hparamsBox);
+  alarmsBox.hidden = true;
+  buildToolbar();
+  buildCharts();
+  onThemeChange(() => {
+    colors = themeColors();
+    for (const chart of charts.values()) applyTheme(chart, colors);
+    redraw();
+  });
+  window.addEventListener('message', (event: MessageEvent<unknown>) => {
+    if (isHostToLossPanel(event.data)) onMessage(event.data);
+  });
+  post({ type: 'ready' });
+}
+
+start();
