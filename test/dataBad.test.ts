@@ -86,6 +86,7 @@ const CASES: BadCase[] = [
       [4, /^"chosen" must be a string or a list of messages, got a number$/],
       [5, /^chosen: turns do not alternate: message 1 \("user"\) follows "user"$/],
       [6, /^missing field "prompt"$/],
+      [7, /^chosen: turns do not alternate: message 2 \("assistant"\) follows "assistant"$/],
     ],
   },
   { file: 'undetectable.jsonl', expected: [[0, /^cannot tell the data format.*"question", "answer".*--field prompt=question --field completion=answer$/]] },

@@ -47,6 +47,9 @@ test('trainArgs follows the CLI contract for a LoRA run with a field mapping', (
   assert.equal(flag(args, '--model'), '/m');
   assert.equal(flag(args, '--data'), '/d.jsonl');
   assert.equal(flag(args, '--out'), '/runs/x');
+  assert.equal(flag(args, '--method'), 'sft');
+  assert.equal(flag(args, '--format'), 'auto');
+  assert.equal(flag(args, '--beta'), undefined, 'beta is a DPO/GRPO knob');
   const fields = args.flatMap((a, i) => (a === '--field' ? [args[i + 1]] : []));
   assert.deepEqual(fields, ['prompt=question', 'completion=answer']);
   assert.equal(flag(args, '--max-steps'), '4');
@@ -69,6 +72,10 @@ test('trainArgs: full fine-tuning drops LoRA flags; resume appends --resume', ()
   assert.equal(args[args.length - 1], '--resume');
   const targets = trainArgs(config({ lora_targets: ['q_proj', 'v_proj'] }));
   assert.equal(flag(targets, '--lora-targets'), 'q_proj,v_proj');
+  const dpo = trainArgs(config({ method: 'dpo', format: 'preference', beta: 0.2 }));
+  assert.equal(flag(dpo, '--method'), 'dpo');
+  assert.equal(flag(dpo, '--format'), 'preference');
+  assert.equal(flag(dpo, '--beta'), '0.2');
 });
 
 test('methods: SFT is available and every method names its data formats', () => {

@@ -11,7 +11,7 @@ import { buildSeries, collectMetrics, runOutcome, xOfStep, type RunMetrics, type
 import type { XRange } from './lib/range.js';
 import { onThemeChange, themeColors, withAlpha, type ThemeColors } from './lib/theme.js';
 import { vscodeApi } from './lib/vscodeApi.js';
-import { applyTheme, attachRangeSelect, createLineChart, formatNumber, registerChartParts, setXRange, type LineDataset, type Marker } from './loss/chartKit.js';
+import { applyTheme, attachRangeSelect, createLineChart, formatNumber, registerChartParts, setMarkers, setXRange, type LineDataset, type Marker } from './loss/chartKit.js';
 import { button, checkbox, dropdown, initUi } from './ui.js';
 
 /** What survives a reload (vscode.setState); the serializer reopens the panel for `run_dirs`. */
@@ -192,8 +192,12 @@ function redraw(): void {
     const x = chart.options.scales?.x;
     if (x?.title) x.title.text = xTitle();
     setXRange(chart, state.range);
-    if (spec.id === 'loss') chart.options.plugins!.markers!.lines = alarmMarkers();
+    if (spec.id === 'loss') setMarkers(chart, alarmMarkers());
     chart.update('none');
+    // the legend is drawn on the canvas; its entries are mirrored here for tests and screen readers
+    const legend = (chart.legend?.legendItems ?? []).map((item) => item.text);
+    chart.canvas.parentElement?.setAttribute('data-legend', legend.join(' | '));
+    chart.canvas.setAttribute('aria-label', `${spec.title} chart: ${legend.join(', ')}`);
   }
   const trainPoints = runs.reduce((n, r) => n + r.metrics.steps.length, 0);
   const evalPoints = runs.reduce((n, r) => n + r.metrics.evals.length, 0);
@@ -223,7 +227,8 @@ function toggleSeries(label: string): void {
 }
 
 function setRange(range: XRange | undefined): void {
-  state.range = range;
+  // steps and token counts are whole numbers: whole-number bounds read better on the axis
+  state.range = range && { min: Math.floor(range.min), max: Math.ceil(range.max) };
   saveState();
   redraw();
 }

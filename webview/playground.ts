@@ -47,7 +47,6 @@ let choices: ModelChoice[] = [];
 const views = new Map<string, ColumnView>();
 /** the request whose tokens are being shown; messages of older requests are ignored. */
 let activeRequest: string | undefined;
-let activeKind: 'generate' | 'golden' | undefined;
 let requestCounter = 0;
 /** golden example opened for detail, per column. */
 const openExample = new Map<string, number>();
@@ -298,7 +297,6 @@ function send(): void {
   state.draft = state.mode === 'chat' ? '' : state.draft;
   saveState();
   activeRequest = requestId;
-  activeKind = 'generate';
   renderAll();
   for (const column of state.columns) {
     const view = views.get(column.id);
@@ -325,7 +323,6 @@ function finishRequestIfIdle(): void {
   const running = [...views.values()].some((v) => v.status === 'queued' || v.status === 'loading' || v.status === 'generating');
   if (running) return;
   activeRequest = undefined;
-  activeKind = undefined;
   updateButtons();
 }
 
@@ -357,7 +354,6 @@ function runGolden(): void {
   if (activeRequest !== undefined || state.golden.file === '') return;
   const requestId = newId('g');
   activeRequest = requestId;
-  activeKind = 'golden';
   state.golden.results = {};
   openExample.clear();
   for (const column of state.columns) {
@@ -522,7 +518,7 @@ function onMessage(message: HostToPlayground): void {
         result.done = true;
         result.correct = message.correct;
       }
-      setStatus(message.column_id, message.cancelled ? 'stopped' : 'done', message.cancelled ? 'golden set stopped' : '');
+      setStatus(message.column_id, message.cancelled ? 'stopped' : 'done', `golden set${message.cancelled ? ' stopped' : ''}: ${message.correct}/${message.total} correct`);
       renderColumnGolden(message.column_id);
       saveState();
       finishRequestIfIdle();

@@ -33,8 +33,24 @@ const USAGE = `usage:
 
 class UsageError extends Error {}
 
-function fail(message: string): number {
-  process.stderr.write(`ftune: error: ${message}\n`);
+/** Where a command writes; tests pass their own so they need not patch the process streams. */
+export interface CliIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  /** Whether `err` is a terminal (progress is then redrawn in place). */
+  errIsTty: boolean;
+}
+
+const PROCESS_IO: CliIo = {
+  out: (text) => void process.stdout.write(text),
+  err: (text) => void process.stderr.write(text),
+  get errIsTty() {
+    return process.stderr.isTTY === true;
+  },
+};
+
+function fail(io: CliIo, message: string): number {
+  io.err(`ftune: error: ${message}\n`);
   return 1;
 }
 
@@ -70,7 +86,7 @@ function formatBytes(n: number): string {
 
 // ------------------------------------------------------------------------------- split
 
-function runSplit(args: string[]): number {
+function runSplit(args: string[], io: CliIo): number {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -86,9 +102,9 @@ function runSplit(args: string[]): number {
   });
   for (const role of ['train', 'eval', 'golden'] as const) {
     const file = result.files[role];
-    if (file) process.stdout.write(`${role.padEnd(6)} ${String(result[role].length).padStart(7)}  ${file}\n`);
+    if (file) io.out(`${role.padEnd(6)} ${String(result[role].length).padStart(7)}  ${file}\n`);
   }
-  process.stdout.write(`seed ${seed}; ${result.duplicates} duplicate record(s) dropped\n`);
+  io.out(`seed ${seed}; ${result.duplicates} duplicate record(s) dropped\n`);
   return 0;
 }
 
@@ -107,23 +123,23 @@ function printListing(listing: HubDatasetListing, write: (s: string) => void): v
 }
 
 /** Progress lines on stderr: redrawn in place on a terminal, else one line per 10%. */
-function progressPrinter(): (p: DownloadProgress) => void {
-  const tty = process.stderr.isTTY === true;
+function progressPrinter(io: CliIo): (p: DownloadProgress) => void {
+  const tty = io.errIsTty;
   let lastFile = '';
   let lastMark = -1;
   return (p) => {
     const pct = p.total > 0 ? Math.floor((p.received / p.total) * 100) : 100;
     const mark = tty ? pct : Math.floor(pct / 10);
     if (p.path === lastFile && mark === lastMark) return;
-    if (p.path !== lastFile && tty && lastFile !== '') process.stderr.write('\n');
+    if (p.path !== lastFile && tty && lastFile !== '') io.err('\n');
     lastFile = p.path;
     lastMark = mark;
     const line = `downloading ${p.path}: ${formatBytes(p.received)} / ${formatBytes(p.total)} (${pct}%)`;
-    process.stderr.write(tty ? `\r${line}${pct === 100 ? '\n' : ''}` : `${line}\n`);
+    io.err(tty ? `\r${line}${pct === 100 ? '\n' : ''}` : `${line}\n`);
   };
 }
 
-async function runPull(args: string[]): Promise<number> {
+async function runPull(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -157,7 +173,7 @@ async function runPull(args: string[]): Promise<number> {
         revision: values.revision,
         signal: controller.signal,
       });
-      printListing(listing, (s) => process.stdout.write(s));
+      printListing(listing, io.out);
       return 0;
     }
     const result = await pullHubDataset({
@@ -172,16 +188,16 @@ async function runPull(args: string[]): Promise<number> {
       token: values.token,
       cacheDir: values['cache-dir'],
       signal: controller.signal,
-      onListing: (listing) => printListing(listing, (s) => process.stderr.write(s)),
-      onProgress: progressPrinter(),
+      onListing: (listing) => printListing(listing, io.err),
+      onProgress: progressPrinter(io),
     });
-    process.stdout.write(`${result.records} records (${result.config}/${result.split} @ ${result.revision}) → ${result.out}\n`);
-    process.stdout.write(`provenance → ${result.provenanceFile}\npreview:\n`);
-    for (const record of result.preview) process.stdout.write(`  ${previewLine(record)}\n`);
+    io.out(`${result.records} records (${result.config}/${result.split} @ ${result.revision}) → ${result.out}\n`);
+    io.out(`provenance → ${result.provenanceFile}\npreview:\n`);
+    for (const record of result.preview) io.out(`  ${previewLine(record)}\n`);
     return 0;
   } catch (err) {
     if (err instanceof HubDatasetError && err.kind === 'cancelled') {
-      process.stderr.write(`ftune: ${err.message}\n`);
+      io.err(`ftune: ${err.message}\n`);
       return 130;
     }
     throw err;
@@ -193,7 +209,7 @@ async function runPull(args: string[]): Promise<number> {
 
 // ------------------------------------------------------------------ from-files, from-csv
 
-function runFromFiles(args: string[]): number {
+function runFromFiles(args: string[], io: CliIo): number {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -216,17 +232,17 @@ function runFromFiles(args: string[]): number {
     ...(globs.length > 0 ? { globs } : {}),
     chunk_chars: chunkChars,
   });
-  process.stdout.write(`${result.records.length} records from ${result.files.length} file(s) → ${values.out}\n`);
+  io.out(`${result.records.length} records from ${result.files.length} file(s) → ${values.out}\n`);
   if (result.skipped.length > 0) {
     const reasons = new Map<string, number>();
     for (const s of result.skipped) reasons.set(s.reason, (reasons.get(s.reason) ?? 0) + 1);
-    process.stdout.write(`skipped ${result.skipped.length} file(s): ${[...reasons].map(([r, n]) => `${n} ${r}`).join(', ')}\n`);
+    io.out(`skipped ${result.skipped.length} file(s): ${[...reasons].map(([r, n]) => `${n} ${r}`).join(', ')}\n`);
   }
-  process.stdout.write(`provenance → ${provenanceFile}\n`);
+  io.out(`provenance → ${provenanceFile}\n`);
   return 0;
 }
 
-function runFromCsv(args: string[]): number {
+function runFromCsv(args: string[], io: CliIo): number {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -247,37 +263,37 @@ function runFromCsv(args: string[]): number {
     source_file: path.resolve(positionals[0]),
     ...(Object.keys(fieldMap).length > 0 ? { field_map: fieldMap } : {}),
   });
-  process.stdout.write(`${records.length} records → ${values.out}\nprovenance → ${provenanceFile}\npreview:\n`);
-  for (const record of records.slice(0, 3)) process.stdout.write(`  ${previewLine(record)}\n`);
+  io.out(`${records.length} records → ${values.out}\nprovenance → ${provenanceFile}\npreview:\n`);
+  for (const record of records.slice(0, 3)) io.out(`  ${previewLine(record)}\n`);
   return 0;
 }
 
 // -------------------------------------------------------------------------------- entry
 
-export async function dataCommand(argv: string[]): Promise<number> {
+export async function dataCommand(argv: string[], io: CliIo = PROCESS_IO): Promise<number> {
   const [sub, ...rest] = argv;
   try {
     switch (sub) {
       case 'split':
-        return runSplit(rest);
+        return runSplit(rest, io);
       case 'pull':
-        return await runPull(rest);
+        return await runPull(rest, io);
       case 'from-files':
-        return runFromFiles(rest);
+        return runFromFiles(rest, io);
       case 'from-csv':
-        return runFromCsv(rest);
+        return runFromCsv(rest, io);
       case undefined:
       case 'help':
       case '--help':
       case '-h':
-        process.stdout.write(`${USAGE}\n`);
+        io.out(`${USAGE}\n`);
         return sub === undefined ? 1 : 0;
       default:
-        return fail(`unknown data subcommand "${sub}" (see ftune data --help)`);
+        return fail(io, `unknown data subcommand "${sub}" (see ftune data --help)`);
     }
   } catch (err) {
-    if (err instanceof UsageError) return fail(`${err.message} (see ftune data --help)`);
+    if (err instanceof UsageError) return fail(io, `${err.message} (see ftune data --help)`);
     // One line, as the CLI contract asks, even for multi-line messages.
-    return fail((err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' '));
+    return fail(io, (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' '));
   }
 }

@@ -237,11 +237,9 @@ function finishPreference(
   const promptMessages = typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : prompt;
   for (const key of ['chosen', 'rejected'] as const) {
     const response = key === 'chosen' ? chosen : rejected;
-    if (typeof response === 'string') {
-      if (response.trim() === '') return fail(`${columnLabel(fields, key)} is empty`);
-      continue;
-    }
-    const messages = [...promptMessages, ...response];
+    if (typeof response === 'string' && response.trim() === '') return fail(`${columnLabel(fields, key)} is empty`);
+    // a string response is the assistant's turn after the prompt, so it is order-checked like one
+    const messages = [...promptMessages, ...(typeof response === 'string' ? [{ role: 'assistant', content: response }] : response)];
     const order = checkTurnOrder(messages);
     if (order) return fail(`${key}: ${order}`);
     const trained = checkAssistantTurns(messages, promptMessages.length, key);

@@ -4,10 +4,10 @@
 import type { RunConfig } from '../core/runConfig';
 
 export function trainArgs(config: RunConfig, options: { resume?: boolean } = {}): string[] {
-  const args = ['train', '--model', config.model, '--data', config.data, '--out', config.out];
+  const args = ['train', '--model', config.model, '--data', config.data, '--out', config.out, '--method', config.method];
   if (config.eval_data) args.push('--eval-data', config.eval_data);
   else if (config.eval_split > 0) args.push('--eval-split', String(config.eval_split));
-  args.push('--format', config.format === 'preference' ? 'auto' : config.format);
+  args.push('--format', config.format);
   for (const [key, column] of Object.entries(config.fields)) args.push('--field', `${key}=${column}`);
   if (config.full) {
     args.push('--full');
@@ -23,6 +23,9 @@ export function trainArgs(config: RunConfig, options: { resume?: boolean } = {})
     '--grad-accum', String(config.grad_accum),
     '--lr', String(config.lr),
     '--weight-decay', String(config.weight_decay),
+    '--adam-beta1', String(config.adam_beta1),
+    '--adam-beta2', String(config.adam_beta2),
+    '--adam-eps', String(config.adam_eps),
     '--max-grad-norm', String(config.max_grad_norm),
     '--schedule', config.schedule,
     '--warmup-steps', String(config.warmup_steps),
@@ -32,6 +35,10 @@ export function trainArgs(config: RunConfig, options: { resume?: boolean } = {})
   if (!config.shuffle) args.push('--no-shuffle');
   args.push('--seed', String(config.seed), '--eval-every', String(config.eval_every), '--save-every', String(config.save_every));
   args.push('--backend', config.backend);
+  // method-specific knobs only where they mean something
+  if (config.method === 'dpo' || config.method === 'grpo') args.push('--beta', String(config.beta));
+  if (config.neftune_alpha > 0) args.push('--neftune-alpha', String(config.neftune_alpha));
+  for (const mix of config.mix) args.push('--mix', mix);
   if (options.resume) args.push('--resume');
   return args;
 }

@@ -112,6 +112,10 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
       services.inform(`${info.label} is not available yet: the trainer supports ${METHODS.filter((m) => m.available).map((m) => m.label).join(', ')}.`);
       return 'repeat';
     }
+    if (scan.format !== 'unknown' && !info.formats.includes(scan.format)) {
+      services.inform(`${info.label} trains on ${info.formats.map((f) => formatLabel(f)).join(' or ')} data; ${path.basename(dataFile)} is ${formatLabel(scan.format)}.`);
+      return 'repeat';
+    }
     s.method = answer;
     s.config.method = answer;
     return 'next';
@@ -138,7 +142,7 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
       s.format = mapped.format;
       s.fields = mapped.fields;
     }
-    s.config.format = s.format === 'preference' ? 'auto' : s.format;
+    s.config.format = s.format;
     s.config.fields = { ...s.fields };
     return 'next';
   };

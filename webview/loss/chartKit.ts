@@ -25,7 +25,7 @@ declare module 'chart.js' {
     nearestPerDataset: InteractionModeFunction;
   }
   interface PluginOptionsByType<TType extends ChartType> {
-    markers?: { lines: Marker[]; color: string };
+    markers?: { color: string };
   }
 }
 
@@ -65,10 +65,20 @@ const nearestPerDataset: InteractionModeFunction = (chart: Chart, event: ChartEv
   return items;
 };
 
+/**
+ * Marker lines per chart. Kept outside chart.options on purpose: chart.js wraps option objects in
+ * resolver proxies, and iterating an array of objects through them fails.
+ */
+const markersByChart = new WeakMap<Chart, Marker[]>();
+
+export function setMarkers(chart: Chart<'line', { x: number; y: number }[]>, markers: Marker[]): void {
+  markersByChart.set(chart as unknown as Chart, markers);
+}
+
 const markerPlugin: Plugin<'line'> = {
   id: 'markers',
-  afterDatasetsDraw(chart, _args, options: { lines?: Marker[]; color?: string }) {
-    const lines = options.lines ?? [];
+  afterDatasetsDraw(chart, _args, options: { color?: string }) {
+    const lines = markersByChart.get(chart as unknown as Chart) ?? [];
     if (lines.length === 0) return;
     const { ctx, chartArea } = chart;
     const scale = chart.scales.x;
@@ -135,21 +145,24 @@ export function createLineChart(canvas: HTMLCanvasElement, title: string, xTitle
             label: (item) => `${item.dataset.label ?? ''}: ${formatNumber(item.parsed.y ?? NaN)}`,
           },
         },
-        markers: { lines: [], color: colors.warning },
+        markers: { color: colors.warning },
       },
     },
   });
 }
 
-/** Re-applies theme colours (called at creation and when VS Code switches theme). */
+/**
+ * Re-applies theme colours (called at creation and when VS Code switches theme). Properties are set one
+ * by one: after creation chart.options are resolver proxies, which must not be spread.
+ */
 export function applyTheme(chart: Chart<'line', { x: number; y: number }[]>, colors: ThemeColors): void {
   const options = chart.options;
   for (const axis of ['x', 'y'] as const) {
     const scale = options.scales?.[axis];
     if (!scale || scale.type !== 'linear') continue;
-    scale.ticks = { ...scale.ticks, color: colors.muted };
-    scale.grid = { ...scale.grid, color: colors.grid };
-    scale.border = { ...scale.border, color: colors.grid };
+    if (scale.ticks) scale.ticks.color = colors.muted;
+    if (scale.grid) scale.grid.color = colors.grid;
+    if (scale.border) scale.border.color = colors.grid;
     if (scale.title) scale.title.color = colors.foreground;
   }
   if (options.plugins?.legend?.labels) options.plugins.legend.labels.color = colors.foreground;

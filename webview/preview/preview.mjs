@@ -5,9 +5,14 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import * as http from 'node:http';
+import { createRequire } from 'node:module';
 import { THEMES } from './themes.mjs';
+
+// the real HTML shell (CSP with nonce), compiled by `npx tsc -p .`
+const { webviewHtml } = createRequire(import.meta.url)('../../out/src/extension/panels/webviewHtml.js');
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const outDir = path.resolve(process.argv[2] ?? path.join(repo, 'test-output', 'preview'));
@@ -41,41 +46,84 @@ const lossInit = {
 
 const choices = [{ model: '/work/shared/models/tiny-gsm8k-base', label: 'tiny-gsm8k-base', adapters: [{ path: '/runs/lora-r16/adapter', label: 'lora-r16 (final)' }, { path: '/runs/lora-r16/checkpoints/step-100', label: 'lora-r16 step 100' }] }];
 
-function page(panel, theme) {
-  const t = THEMES[theme];
-  const vars = Object.entries(t.vars).map(([k, v]) => `${k}: ${v};`).join('\n');
-  return `<!DOCTYPE html><html><head><meta charset="utf-8">
-<style>:root { ${vars} }</style>
-<link rel="stylesheet" href="${pathToFileURL(path.join(repo, 'media/webview.css'))}">
-<script>
-  window.__posted = [];
-  window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => window.__state, setState: (s) => { window.__state = s; } });
-</script></head>
-<body class="${t.bodyClass}"><div id="root"></div>
-<script src="${pathToFileURL(path.join(repo, `media/build/${panel}.js`))}"></script></body></html>`;
+/** Serves the repository on loopback so the pages load like in VS Code: over http, under the real CSP. */
+function serveRepo() {
+  const types = { '.js': 'text/javascript', '.css': 'text/css', '.html': 'text/html' };
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    if (url.pathname.startsWith('/page/')) {
+      const [, , panel] = url.pathname.split('/');
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(webviewHtml({ title: panel, cspSource: origin, scriptUri: `${origin}/media/build/${panel}.js`, styleUri: `${origin}/media/build/webview.css` }));
+      return;
+    }
+    const file = path.join(repo, path.normalize(url.pathname));
+    if (!file.startsWith(path.join(repo, 'media', 'build')) || !fs.existsSync(file)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' });
+    res.end(fs.readFileSync(file));
+  });
+  let origin = '';
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
+    origin = `http://127.0.0.1:${server.address().port}`;
+    resolve({ origin, close: () => server.close() });
+  }));
+}
+
+/** What VS Code provides inside a webview: acquireVsCodeApi and the theme's CSS variables on <html>. */
+function fakeVsCode(theme) {
+  return `
+    Error.stackTraceLimit = 60;
+    window.__posted = [];
+    window.acquireVsCodeApi = () => ({ postMessage: (m) => window.__posted.push(m), getState: () => window.__state, setState: (s) => { window.__state = s; } });
+    document.addEventListener('DOMContentLoaded', () => {
+      for (const [k, v] of Object.entries(${JSON.stringify(THEMES[theme].vars)})) document.documentElement.style.setProperty(k, v);
+      document.body.classList.add(${JSON.stringify(THEMES[theme].bodyClass)});
+    }, { once: true });
+  `;
 }
 
 async function main() {
   fs.mkdirSync(outDir, { recursive: true });
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--allow-file-access-from-files'] });
+  const server = await serveRepo();
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
   try {
     for (const theme of Object.keys(THEMES)) {
       const context = await browser.newContext({ viewport: { width: 1200, height: 1000 }, deviceScaleFactor: 1 });
+      await context.addInitScript(fakeVsCode(theme));
       const p = await context.newPage();
       const errors = [];
-      p.on('pageerror', (e) => errors.push(String(e)));
+      p.on('pageerror', (e) => errors.push(String(e.stack ?? e)));
       p.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
 
-      const lossFile = path.join(outDir, `loss-${theme}.html`);
-      fs.writeFileSync(lossFile, page('lossPanel', theme));
-      await p.goto(pathToFileURL(lossFile).href);
+      await p.goto(`${server.origin}/page/lossPanel`);
       await p.evaluate((msg) => window.postMessage(msg, '*'), lossInit);
       await p.waitForTimeout(500);
       await p.screenshot({ path: path.join(outDir, `loss-${theme}.png`), fullPage: true });
+      if (theme === 'dark') {
+        // interactions: drag-to-zoom on the loss chart, hover tooltip, exports
+        const box = await p.locator('#chart-loss').boundingBox();
+        await p.mouse.move(box.x + box.width * 0.45, box.y + 60);
+        await p.mouse.down();
+        await p.mouse.move(box.x + box.width * 0.6, box.y + 80, { steps: 5 });
+        await p.mouse.move(box.x + box.width * 0.8, box.y + 80, { steps: 5 });
+        await p.screenshot({ path: path.join(outDir, `loss-${theme}-dragging.png`), clip: { x: 0, y: 0, width: 1200, height: 520 } });
+        await p.mouse.up();
+        await p.mouse.move(box.x + box.width * 0.6, box.y + 150);
+        await p.waitForTimeout(200);
+        const state = await p.evaluate(() => window.__state);
+        console.log('zoom range', JSON.stringify(state.range));
+        await p.screenshot({ path: path.join(outDir, `loss-${theme}-zoomed.png`), clip: { x: 0, y: 0, width: 1200, height: 520 } });
+        await p.locator('#export-png').click();
+        await p.locator('#export-csv').click();
+        const exports = await p.evaluate(() => window.__posted.filter((m) => m.type !== 'ready').map((m) => ({ type: m.type, size: (m.data_url ?? m.csv).length, head: (m.data_url ?? m.csv).slice(0, 60) })));
+        console.log('exports', JSON.stringify(exports));
+        await p.locator('#reset-zoom').click();
+      }
 
-      const pgFile = path.join(outDir, `playground-${theme}.html`);
-      fs.writeFileSync(pgFile, page('playground', theme));
-      await p.goto(pathToFileURL(pgFile).href);
+      await p.goto(`${server.origin}/page/playground`);
       await p.evaluate((msg) => window.postMessage(msg, '*'), { type: 'init', choices, preselect: { model: choices[0].model, adapter: choices[0].adapters[0].path } });
       await p.waitForTimeout(300);
       await p.locator('#prompt textarea').fill('Tom has 3 apples and buys 4 more. How many apples does he have?');
@@ -108,6 +156,7 @@ async function main() {
     }
   } finally {
     await browser.close();
+    server.close();
   }
   console.log(`screenshots in ${outDir}`);
 }

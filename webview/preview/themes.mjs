@@ -99,3 +99,33 @@ export const THEMES = {
     },
   },
 };
+
+THEMES.hc = {
+  bodyClass: 'vscode-high-contrast',
+  vars: {
+    ...THEMES.dark.vars,
+    '--vscode-foreground': '#ffffff',
+    '--vscode-descriptionForeground': '#ffffff',
+    '--vscode-editor-background': '#000000',
+    '--vscode-sideBar-background': '#000000',
+    '--vscode-panel-border': '#6fc3df',
+    '--vscode-widget-border': '#6fc3df',
+    '--vscode-contrastBorder': '#6fc3df',
+    '--vscode-focusBorder': '#f38518',
+    '--vscode-button-background': '#000000',
+    '--vscode-button-border': '#6fc3df',
+    '--vscode-input-background': '#000000',
+    '--vscode-input-border': '#6fc3df',
+    '--vscode-dropdown-background': '#000000',
+    '--vscode-dropdown-border': '#6fc3df',
+    '--vscode-charts-foreground': '#ffffff',
+    '--vscode-charts-lines': 'rgba(255, 255, 255, 0.5)',
+    '--vscode-charts-blue': '#3794ff',
+    '--vscode-charts-orange': '#d18616',
+    '--vscode-charts-green': '#89d185',
+    '--vscode-editorWarning-foreground': '#ff0000',
+    '--vscode-inputValidation-warningBackground': '#000000',
+    '--vscode-textBlockQuote-background': '#000000',
+    '--vscode-textBlockQuote-border': '#ffffff',
+  },
+};

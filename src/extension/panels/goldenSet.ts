@@ -4,7 +4,7 @@
 
 import { answersMatch, extractAnswer } from '../../core/answer';
 import { readJsonl, type JsonObject } from '../../core/jsonl';
-import type { ChatMessage, GoldenExampleResult, PlaygroundMode } from '../../core/protocol';
+import type { ChatMessage, GoldenExampleResult, ModelRef, PlaygroundMode } from '../../core/protocol';
 
 export interface GoldenExample {
   question: string;
@@ -66,4 +66,55 @@ export function scoreGoldenExample(index: number, example: GoldenExample, predic
     got: extractAnswer(prediction),
     pass: answersMatch(prediction, example.reference),
   };
+}
+
+export interface GoldenColumn {
+  column_id: string;
+  ref: ModelRef;
+}
+
+export interface GoldenRunHooks {
+  /** generates one answer (the column's server queues it); `cancelled` when Stop interrupted it. */
+  generate(column: GoldenColumn, id: string, prompt: { prompt?: string; messages?: ChatMessage[] }): Promise<{ text: string; cancelled: boolean }>;
+  onExample(column: GoldenColumn, result: GoldenExampleResult, total: number): void;
+  onDone(column: GoldenColumn, summary: { correct: number; scored: number; cancelled: boolean }): void;
+  onError(column: GoldenColumn, message: string): void;
+  /** checked before each example: true once the user pressed Stop. */
+  stopped(): boolean;
+}
+
+/**
+ * Asks every column every example and scores the answers. Columns run concurrently (columns on
+ * different base models use different servers), each column's examples in order.
+ */
+export async function runGoldenSet(
+  examples: readonly GoldenExample[],
+  columns: readonly GoldenColumn[],
+  mode: PlaygroundMode,
+  system: string,
+  requestId: string,
+  hooks: GoldenRunHooks,
+): Promise<void> {
+  await Promise.all(
+    columns.map(async (column) => {
+      let correct = 0;
+      let scored = 0;
+      for (const [index, example] of examples.entries()) {
+        if (hooks.stopped()) break;
+        let answer: { text: string; cancelled: boolean };
+        try {
+          answer = await hooks.generate(column, `${requestId}/${column.column_id}/${index}`, goldenPrompt(example, mode, system));
+        } catch (error) {
+          hooks.onError(column, error instanceof Error ? error.message : String(error));
+          return;
+        }
+        if (answer.cancelled) break;
+        const result = scoreGoldenExample(index, example, answer.text);
+        scored += 1;
+        if (result.pass) correct += 1;
+        hooks.onExample(column, result, examples.length);
+      }
+      hooks.onDone(column, { correct, scored, cancelled: scored < examples.length });
+    }),
+  );
 }

@@ -5,8 +5,8 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { DEFAULT_OVERFIT_PATIENCE, OverfitWatcher, overfitAdvice } from '../../core/overfit';
 import { isLossPanelToHost, type HostToLossPanel, type LossPanelToHost, type LossRunPayload } from '../../core/protocol';
-import { readConfig, readEvents } from '../../core/runStore';
-import type { PanelHostContract as PanelHost } from './hostContract';
+import { readConfig } from '../../core/runStore';
+import type { PanelHost } from '../panelHost';
 import { RunFeed } from './runFeed';
 import { panelOptions, panelHtml } from './webviewSetup';
 
@@ -30,9 +30,7 @@ export function openLossPanel(host: PanelHost, runDirs: string[]): LossPanel {
     existing.reveal();
     return existing;
   }
-  const panel = vscode.window.createWebviewPanel(LOSS_PANEL_VIEW_TYPE, 'Loss', vscode.ViewColumn.Active, {
-    ...panelOptions(host.extensionUri),
-  });
+  const panel = vscode.window.createWebviewPanel(LOSS_PANEL_VIEW_TYPE, 'Loss', vscode.ViewColumn.Active, panelOptions(host.extensionUri));
   return new LossPanel(host, panel, dirs);
 }
 
@@ -53,7 +51,6 @@ export class LossPanel {
     for (const dir of runDirs) this.labels.set(dir, known.get(dir) ?? path.basename(dir));
     const names = runDirs.map((d) => this.labels.get(d) as string);
     panel.title = names.length === 1 ? `Loss · ${names[0]}` : `Compare · ${names.join(', ')}`;
-    panel.iconPath = vscode.Uri.joinPath(host.extensionUri, 'media', 'build', 'webview.css').with({ path: '' }).scheme ? undefined : undefined;
     panel.webview.options = panelOptions(host.extensionUri);
     panel.webview.html = panelHtml(panel.webview, host.extensionUri, 'lossPanel', panel.title);
 
@@ -62,7 +59,7 @@ export class LossPanel {
       const watcher = new OverfitWatcher({ patience });
       const feed = new RunFeed(
         dir,
-        { readHistory: readEvents, subscribe: (d, listener) => host.subscribe(d, listener) },
+        { readHistory: (d) => host.readRunEvents(d), subscribe: (d, listener) => host.onRunEvent(d, listener) },
         (events) => {
           this.post({ type: 'events', run_dir: dir, events });
           for (const event of events) {

@@ -51,6 +51,7 @@ export class ServeClient {
   private readonly queue: Pending[] = [];
   private current: Pending | undefined;
   private exited = false;
+  private loaded = false;
   private stderrTail = '';
   private readonly ready: Promise<string>;
 
@@ -70,7 +71,10 @@ export class ServeClient {
         if (line.trim() !== '') this.log(`serve: ${line}`);
         return;
       }
-      if (response.type === 'ready') resolveReady(response.backend);
+      if (response.type === 'ready') {
+        this.loaded = true;
+        resolveReady(response.backend);
+      }
       else this.onResponse(response);
     });
     this.child.stderr.on('data', (chunk: Buffer) => {
@@ -87,6 +91,11 @@ export class ServeClient {
 
   get alive(): boolean {
     return !this.exited;
+  }
+
+  /** true once the server reported `ready` (its model is loaded). */
+  get isReady(): boolean {
+    return this.loaded && !this.exited;
   }
 
   /** The backend the server reported once its model was loaded. */

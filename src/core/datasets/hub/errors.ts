@@ -52,7 +52,9 @@ export function describeHubError(err: unknown, context: { datasetId: string; end
     return new HubDatasetError('offline', `cannot reach ${endpoint} (${code}): you appear to be offline, or the endpoint is wrong`);
   }
   if (err instanceof TypeError && err.message === 'fetch failed') {
-    return new HubDatasetError('offline', `cannot reach ${endpoint}: you appear to be offline, or the endpoint is wrong`);
+    const cause = (err as { cause?: unknown }).cause;
+    const detail = cause instanceof Error && cause.message ? ` (${cause.message})` : '';
+    return new HubDatasetError('offline', `cannot reach ${endpoint}${detail}: you appear to be offline, or the endpoint is wrong`);
   }
   return new HubDatasetError('other', err instanceof Error ? err.message : String(err));
 }

@@ -1,0 +1,147 @@
+// `ftune bench`: LoRA (or full) training steps on random tokens, then prefill and decode, on a named
+// shape with random weights or a real model folder. Prints throughput, peak memory and FLOP/s.
+import * as tf from '@tensorflow/tfjs-core';
+import * as path from 'path';
+import { parseModelConfig, readModelConfig, type ModelConfig } from '../core/modelConfig';
+import { ALL_LINEAR_TARGETS } from '../core/runConfig';
+import { mulberry32 } from '../core/random';
+import { initBackend } from '../engine/backend';
+import { generate } from '../engine/generate';
+import { LoraAdapter } from '../engine/lora';
+import { DecoderModel } from '../engine/model';
+import { causalLmObjective, type StepContext } from '../engine/objectives';
+import { AdamW } from '../engine/optimizer';
+import { randomModel, shapeConfig } from '../engine/shapes';
+import { optimizerStep } from '../engine/step';
+import { backendOption, number, parse, str, UsageError } from './args';
+import * as fs from 'fs';
+
+export const BENCH_USAGE = `usage: ftune bench [--shape tiny|qwen2.5-0.5b|llama-3.2-1b | --model DIR | --config FILE] [--batch 4] [--seq 128]
+    [--method lora|full] [--lora-r 8] [--steps 3] [--decode-tokens 16] [--backend B] [--json]`;
+
+export interface BenchResult {
+  backend: string;
+  shape: string;
+  batch: number;
+  seq: number;
+  method: 'lora' | 'full';
+  train_tokens_per_second: number;
+  seconds_per_step: number;
+  peak_memory_bytes: number;
+  max_rss_bytes: number;
+  prefill_tokens_per_second: number;
+  decode_tokens_per_second: number;
+  flops_per_second: number;
+  parameters: number;
+  trainable_parameters: number;
+}
+
+/** Matmul FLOPs of one forward pass over B×T tokens (2 per multiply-add), attention included. */
+export function forwardFlops(c: ModelConfig, B: number, T: number): number {
+  const hd = c.head_dim, D = c.hidden_size;
+  const perToken =
+    c.num_hidden_layers * (D * c.num_attention_heads * hd * 2 + D * c.num_key_value_heads * hd * 2 + 3 * D * c.intermediate_size) +
+    c.vocab_size * D;
+  const attention = c.num_hidden_layers * 2 * c.num_attention_heads * T * T * hd; // QKᵀ and PV per sequence
+  return 2 * (perToken * B * T + attention * B);
+}
+
+export async function benchCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    shape: { type: 'string' }, model: { type: 'string' }, config: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
+    method: { type: 'string' }, 'lora-r': { type: 'string' }, steps: { type: 'string' }, 'decode-tokens': { type: 'string' },
+    backend: { type: 'string' }, json: { type: 'boolean' },
+  }, BENCH_USAGE);
+  const method = (str(values, 'method') ?? 'lora') as 'lora' | 'full';
+  if (method !== 'lora' && method !== 'full') throw new UsageError('--method must be lora or full');
+  const B = number(values, 'batch', 4, 'positive-int');
+  const T = number(values, 'seq', 128, 'positive-int');
+  const steps = number(values, 'steps', 3, 'positive-int');
+  const r = number(values, 'lora-r', 8, 'positive-int');
+  const backend = await initBackend(backendOption(values));
+
+  let model: DecoderModel;
+  let shape: string;
+  const modelDir = str(values, 'model'), configFile = str(values, 'config');
+  if (modelDir) {
+    model = DecoderModel.load(modelDir);
+    shape = path.basename(path.resolve(modelDir));
+  } else if (configFile) {
+    model = randomModel(parseModelConfig(JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>, configFile));
+    shape = path.basename(configFile);
+  } else {
+    shape = str(values, 'shape') ?? 'tiny';
+    model = randomModel(shapeConfig(shape));
+  }
+  const c = model.config;
+  const rand = mulberry32(1);
+  const sequences = Array.from({ length: B }, () => {
+    const ids = Array.from({ length: T }, () => Math.floor(rand() * c.vocab_size));
+    return { input_ids: ids, labels: ids };
+  });
+
+  let vars: tf.Variable[];
+  let adapter: LoraAdapter | undefined;
+  if (method === 'full') {
+    vars = [];
+    for (const [name, t] of model.weights) {
+      const v = tf.variable(t, true, `bench.${name}`);
+      t.dispose();
+      model.weights.set(name, v);
+      vars.push(v);
+    }
+  } else {
+    adapter = LoraAdapter.create(model, { r, alpha: 2 * r, dropout: 0, targets: [...ALL_LINEAR_TARGETS] }, 0);
+    vars = adapter.variables();
+  }
+  const optimizer = new AdamW(vars, { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+  const ctx = (): StepContext => ({ model, adapter, padId: 0, training: true, seed: 0, neftuneAlpha: 0, headTrainable: method === 'full' });
+  const step = () => optimizerStep(causalLmObjective, [sequences], vars, optimizer, ctx, { lr: 1e-4, maxGradNorm: 1 });
+
+  // Warm-up step under the profiler for peak memory; then the timed steps.
+  const profile = await tf.profile(async () => {
+    await step();
+  });
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) await step();
+  const secondsPerStep = (performance.now() - t0) / 1000 / steps;
+
+  const decodeTokens = number(values, 'decode-tokens', 16, 'positive-int');
+  const prompt = sequences[0].input_ids;
+  const p0 = performance.now();
+  await generate(model, { promptIds: prompt, options: { max_new_tokens: 1, greedy: true, stop: false }, eosIds: [], adapter });
+  const prefillSeconds = (performance.now() - p0) / 1000;
+  const decode = await generate(model, { promptIds: prompt.slice(0, Math.min(16, T)), options: { max_new_tokens: decodeTokens, greedy: true, stop: false }, eosIds: [], adapter });
+
+  const trainFlops = forwardFlops(c, B, T) * (method === 'full' ? 3 : 2);
+  const result: BenchResult = {
+    backend: `${backend.name}`,
+    shape,
+    batch: B,
+    seq: T,
+    method,
+    train_tokens_per_second: (B * T) / secondsPerStep,
+    seconds_per_step: secondsPerStep,
+    peak_memory_bytes: profile.peakBytes,
+    max_rss_bytes: process.resourceUsage().maxRSS * 1024,
+    prefill_tokens_per_second: T / prefillSeconds,
+    decode_tokens_per_second: decode.tokenIds.length / decode.seconds,
+    flops_per_second: trainFlops / secondsPerStep,
+    parameters: model.parameterCount(),
+    trainable_parameters: vars.reduce((n, v) => n + v.size, 0),
+  };
+  optimizer.dispose();
+  adapter?.dispose();
+  model.dispose();
+  if (values.json === true) process.stdout.write(JSON.stringify(result) + '\n');
+  else {
+    const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+    process.stdout.write(
+      `backend ${result.backend} (${backend.device}), shape ${shape}, ${method}, batch ${B} × seq ${T}\n` +
+      `  train:   ${result.train_tokens_per_second.toFixed(1)} tokens/s (${secondsPerStep.toFixed(3)} s/step), ${(result.flops_per_second / 1e9).toFixed(2)} GFLOP/s\n` +
+      `  prefill: ${result.prefill_tokens_per_second.toFixed(1)} tokens/s   decode: ${result.decode_tokens_per_second.toFixed(1)} tokens/s\n` +
+      `  peak tensor memory ${mb(result.peak_memory_bytes)}, max RSS ${mb(result.max_rss_bytes)}; ${result.trainable_parameters} trainable of ${result.parameters} parameters\n`,
+    );
+  }
+  return 0;
+}

@@ -1,0 +1,74 @@
+// `ftune eval`: token-weighted loss / perplexity over a file, or a generation metric (greedy
+// decoding of each example's prompt, scored against its reference answer).
+import { loadExamples } from '../core/examples';
+import { readRecords, type NormalizedRecord } from '../core/formats';
+import { computeMetric, isMetricName, METRIC_NAMES, type MetricName } from '../core/metrics';
+import type { Tokenizer } from '../core/tokenizer';
+import { evaluateLoss } from '../engine/evaluate';
+import { generate } from '../engine/generate';
+import { backendOption, DATA_OPTIONS, fields, formatOption, number, parse, str, UsageError } from './args';
+import { loadModel } from './modelArgs';
+
+export const EVAL_USAGE = `usage: ftune eval --model DIR [--adapter DIR] --data FILE [--format ...] [--field KEY=COLUMN ...] [--max-length N]
+    [--metric loss|exact-match|bleu|rouge|f1] [--limit N] [--max-new-tokens N] [--batch-size N] [--json] [--backend B]`;
+
+export async function evalCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    ...DATA_OPTIONS, model: { type: 'string' }, adapter: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' },
+    backend: { type: 'string' }, metric: { type: 'string' }, limit: { type: 'string' }, 'max-new-tokens': { type: 'string' },
+    'batch-size': { type: 'string' },
+  }, EVAL_USAGE);
+  const modelDir = str(values, 'model'), data = str(values, 'data');
+  if (!modelDir) throw new UsageError('--model is required');
+  if (!data) throw new UsageError('--data is required');
+  const metric = str(values, 'metric') ?? 'loss';
+  if (metric !== 'loss' && !isMetricName(metric)) throw new UsageError(`--metric must be loss or one of ${METRIC_NAMES.join(', ')}`);
+  const format = formatOption(values);
+  const fieldMap = fields(values);
+  const maxLength = number(values, 'max-length', 512, 'positive-int');
+  const limit = number(values, 'limit', 0, 'int');
+  const loaded = await loadModel(modelDir, str(values, 'adapter'), backendOption(values));
+  try {
+    let result: Record<string, number>;
+    if (metric === 'loss') {
+      const set = await loadExamples(data, loaded.tokenizer, { format, fields: fieldMap, maxLength });
+      const examples = limit > 0 ? set.examples.slice(0, limit) : set.examples;
+      const padId = loaded.tokenizer.padTokenId ?? loaded.tokenizer.eosTokenId ?? 0;
+      const r = await evaluateLoss(loaded.model, loaded.adapter, examples, { batchSize: number(values, 'batch-size', 4, 'positive-int'), padId });
+      result = { loss: r.loss, perplexity: r.perplexity, label_tokens: r.label_tokens, examples: r.examples, skipped: set.skipped_too_long };
+    } else {
+      const { records } = await readRecords(data, { format, fields: fieldMap });
+      const pairs = records.map((r) => promptAndReference(r.record, loaded.tokenizer)).filter((p): p is PromptPair => p !== undefined);
+      const chosen = limit > 0 ? pairs.slice(0, limit) : pairs;
+      const predictions: string[] = [];
+      for (const p of chosen) {
+        const out = await generate(loaded.model, {
+          promptIds: loaded.tokenizer.encode(p.prompt), eosIds: loaded.model.config.eos_token_id, adapter: loaded.adapter,
+          options: { max_new_tokens: number(values, 'max-new-tokens', 256, 'positive-int'), greedy: true, stop: true },
+        });
+        predictions.push(loaded.tokenizer.decode(out.tokenIds, { skipSpecialTokens: true }));
+      }
+      const score = computeMetric(metric as MetricName, predictions, chosen.map((p) => p.reference));
+      result = { [metric]: score, examples: chosen.length, skipped: records.length - pairs.length };
+    }
+    if (values.json === true) process.stdout.write(JSON.stringify(result) + '\n');
+    else for (const [k, v] of Object.entries(result)) process.stdout.write(`${k}: ${Number.isInteger(v) ? v : v.toFixed(6)}\n`);
+    return 0;
+  } finally {
+    loaded.dispose();
+  }
+}
+
+interface PromptPair {
+  prompt: string;
+  reference: string;
+}
+
+/** What the model is asked and what it should answer: the last assistant turn of a chat, or the completion. */
+export function promptAndReference(record: NormalizedRecord, tokenizer: Tokenizer): PromptPair | undefined {
+  if (record.kind === 'prompt-completion') return { prompt: record.prompt, reference: record.completion };
+  if (record.kind !== 'messages') return undefined;
+  const last = record.messages.map((m) => m.role).lastIndexOf('assistant');
+  if (last < 0) return undefined;
+  return { prompt: tokenizer.applyChatTemplate(record.messages.slice(0, last), true), reference: record.messages[last].content };
+}

@@ -1,0 +1,83 @@
+// `ftune generate`: one completion of a raw prompt or a chat, printed as it is produced.
+import type { ChatMessage, DecodingOptions } from '../core/protocol';
+import { generate } from '../engine/generate';
+import { backendOption, number, parse, str, UsageError, type Parsed } from './args';
+import { loadModel } from './modelArgs';
+
+export const GENERATE_USAGE = `usage: ftune generate --model DIR [--adapter DIR] (--prompt TEXT | --messages JSON) [--max-new-tokens N]
+    [--greedy | --temperature T --top-p P --top-k K] [--seed N] [--no-stop] [--json] [--backend B]`;
+
+export function decodingOptions(values: Parsed): DecodingOptions {
+  const sampling = ['temperature', 'top-p', 'top-k'].some((k) => str(values, k) !== undefined);
+  if (values.greedy === true && sampling) throw new UsageError('--greedy cannot be combined with --temperature / --top-p / --top-k');
+  return {
+    max_new_tokens: number(values, 'max-new-tokens', 128, 'positive-int'),
+    greedy: !sampling,
+    temperature: number(values, 'temperature', 1, 'nonneg'),
+    top_p: number(values, 'top-p', 1, 'nonneg'),
+    top_k: number(values, 'top-k', 0, 'int'),
+    seed: number(values, 'seed', 0, 'int'),
+    stop: values['no-stop'] !== true,
+  };
+}
+
+export function parseMessages(raw: string): ChatMessage[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (err) {
+    throw new UsageError(`--messages is not valid JSON (${(err as Error).message})`);
+  }
+  if (!Array.isArray(value) || !value.every((m) => typeof m === 'object' && m !== null && typeof m.role === 'string' && typeof m.content === 'string')) {
+    throw new UsageError('--messages must be a JSON list of {"role": ..., "content": ...} objects');
+  }
+  return value as ChatMessage[];
+}
+
+export const DECODING_OPTIONS = {
+  'max-new-tokens': { type: 'string' },
+  greedy: { type: 'boolean' },
+  temperature: { type: 'string' },
+  'top-p': { type: 'string' },
+  'top-k': { type: 'string' },
+  seed: { type: 'string' },
+  'no-stop': { type: 'boolean' },
+} as const;
+
+export async function generateCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    model: { type: 'string' }, adapter: { type: 'string' }, prompt: { type: 'string' }, messages: { type: 'string' },
+    json: { type: 'boolean' }, backend: { type: 'string' }, ...DECODING_OPTIONS,
+  }, GENERATE_USAGE);
+  const modelDir = str(values, 'model');
+  if (!modelDir) throw new UsageError('--model is required');
+  const prompt = str(values, 'prompt'), messages = str(values, 'messages');
+  if ((prompt === undefined) === (messages === undefined)) throw new UsageError('give exactly one of --prompt or --messages');
+  const options = decodingOptions(values);
+  const loaded = await loadModel(modelDir, str(values, 'adapter'), backendOption(values));
+  try {
+    const text = prompt ?? loaded.tokenizer.applyChatTemplate(parseMessages(messages!), true);
+    const promptIds = loaded.tokenizer.encode(text);
+    const json = values.json === true;
+    let printed = '';
+    const newIds: number[] = [];
+    const result = await generate(loaded.model, {
+      promptIds, options, eosIds: loaded.model.config.eos_token_id, adapter: loaded.adapter,
+      onToken: (id) => {
+        if (json) return;
+        newIds.push(id);
+        const decoded = loaded.tokenizer.decode(newIds, { skipSpecialTokens: true });
+        if (!decoded.endsWith('\uFFFD')) {
+          process.stdout.write(decoded.slice(printed.length));
+          printed = decoded;
+        }
+      },
+    });
+    const textOut = loaded.tokenizer.decode(result.tokenIds, { skipSpecialTokens: true });
+    if (json) process.stdout.write(JSON.stringify({ text: textOut, token_ids: result.tokenIds, prompt_tokens: promptIds.length }) + '\n');
+    else process.stdout.write(textOut.slice(printed.length) + '\n');
+    return 0;
+  } finally {
+    loaded.dispose();
+  }
+}

@@ -1,0 +1,70 @@
+// `ftune train`: TrainerEvents as JSON lines on stdout (the extension's protocol), the same in
+// <out>/metrics.jsonl, readable progress on stderr when a person is watching.
+import * as fs from 'fs';
+import * as path from 'path';
+import type { TrainerEvent } from '../core/protocol';
+import type { RunConfig } from '../core/runConfig';
+import { runTraining } from '../engine/trainer';
+import { parse, runConfigFromArgs, TRAIN_OPTIONS } from './args';
+
+export const TRAIN_USAGE = `usage: ftune train --model DIR --data FILE --out DIR [--method sft|cpt|dpo|reward|grpo]
+    [--eval-data FILE | --eval-split F] [--format auto|messages|prompt-completion|text|preference] [--field KEY=COLUMN ...]
+    [--lora-r 8] [--lora-alpha 16] [--lora-dropout 0.05] [--lora-targets all-linear|q_proj,v_proj,...] [--full] [--init-adapter DIR]
+    [--epochs N | --max-steps N] [--batch-size N] [--grad-accum N] [--lr X] [--weight-decay X] [--adam-beta1 X] [--adam-beta2 X]
+    [--adam-eps X] [--max-grad-norm X] [--schedule constant|linear|cosine] [--warmup-steps N] [--max-length N] [--limit N]
+    [--no-shuffle] [--seed N] [--eval-every N] [--save-every N] [--backend auto|tensorflow|webgpu|wasm|cpu] [--resume]
+    [--beta X] [--neftune-alpha X] [--mix FILE:RATIO]`;
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, TRAIN_OPTIONS, TRAIN_USAGE);
+  let config: RunConfig;
+  const out = typeof values.out === 'string' ? values.out : undefined;
+  const saved = out ? path.join(out, 'run_config.json') : undefined;
+  if (values.resume && saved && fs.existsSync(saved)) {
+    // Resume: the saved configuration, with any flag given now taking precedence (e.g. more --max-steps).
+    config = runConfigFromArgs(values, JSON.parse(fs.readFileSync(saved, 'utf8')) as RunConfig);
+  } else {
+    config = runConfigFromArgs(values);
+  }
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  const human = process.stdout.isTTY === true;
+  try {
+    const outcome = await runTraining({
+      config,
+      resume: values.resume === true,
+      signal: controller.signal,
+      emit: (event) => {
+        process.stdout.write(JSON.stringify(event) + '\n');
+        if (human) process.stderr.write(describe(event));
+      },
+    });
+    return outcome === 'failed' ? 1 : 0;
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+}
+
+function describe(e: TrainerEvent): string {
+  switch (e.type) {
+    case 'started':
+      return `training ${e.model} on ${e.examples} examples, ${e.total_steps} steps, backend ${e.backend}\n`;
+    case 'step':
+      return `step ${e.step}/${e.total_steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  grad ${e.grad_norm.toFixed(3)}  ${Math.round(e.tokens_per_second)} tok/s\n`;
+    case 'eval':
+      return `eval at step ${e.step}: loss ${e.eval_loss.toFixed(4)}  perplexity ${e.perplexity.toFixed(2)}\n`;
+    case 'checkpoint':
+      return `checkpoint ${e.path}\n`;
+    case 'log':
+      return `${e.message}\n`;
+    case 'done':
+      return `done in ${e.elapsed.toFixed(1)} s: ${e.adapter_path}\n`;
+    case 'stopped':
+      return `stopped at step ${e.step}; resume with --resume\n`;
+    case 'failed':
+      return `failed: ${e.error}\n`;
+  }
+}

@@ -1,0 +1,43 @@
+// Named model shapes for benchmarks (random weights, no download): the same as
+// ../shared/bench/torch_lora_step.py, so both engines time the same step.
+import * as tf from '@tensorflow/tfjs-core';
+import { parseModelConfig, type ModelConfig } from '../core/modelConfig';
+import { DecoderModel, expectedWeightNames } from './model';
+
+export const SHAPES: Record<string, Record<string, unknown>> = {
+  tiny: { model_type: 'llama', hidden_size: 256, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 4, intermediate_size: 688, vocab_size: 2000, tie_word_embeddings: true },
+  'qwen2.5-0.5b': { model_type: 'qwen2', hidden_size: 896, num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, intermediate_size: 4864, vocab_size: 151936, tie_word_embeddings: true },
+  'llama-3.2-1b': { model_type: 'llama', hidden_size: 2048, num_hidden_layers: 16, num_attention_heads: 32, num_key_value_heads: 8, intermediate_size: 8192, vocab_size: 128256, tie_word_embeddings: true },
+};
+
+export function shapeConfig(name: string): ModelConfig {
+  const raw = SHAPES[name];
+  if (!raw) throw new Error(`unknown shape ${JSON.stringify(name)} (known: ${Object.keys(SHAPES).join(', ')})`);
+  return parseModelConfig({ rms_norm_eps: 1e-6, rope_theta: 10000, ...raw }, `shape ${name}`);
+}
+
+/** A model of `config` with weights ~ N(0, 0.02), norms 1, biases 0 (as the PyTorch reference). */
+export function randomModel(config: ModelConfig, seed = 0): DecoderModel {
+  const weights = new Map<string, tf.Tensor>();
+  const c = config, hd = c.head_dim;
+  const shapeOf = (name: string): number[] => {
+    if (name.endsWith('norm.weight')) return name.includes('q_norm') || name.includes('k_norm') ? [hd] : [c.hidden_size];
+    if (name === 'model.embed_tokens.weight' || name === 'lm_head.weight') return [c.vocab_size, c.hidden_size];
+    const proj = /\.(\w+_proj)\.(weight|bias)$/.exec(name);
+    if (!proj) throw new Error(`no shape rule for ${name}`);
+    const out: Record<string, number> = {
+      q_proj: c.num_attention_heads * hd, k_proj: c.num_key_value_heads * hd, v_proj: c.num_key_value_heads * hd,
+      o_proj: c.hidden_size, gate_proj: c.intermediate_size, up_proj: c.intermediate_size, down_proj: c.hidden_size,
+    };
+    const inp: Record<string, number> = { o_proj: c.num_attention_heads * hd, down_proj: c.intermediate_size };
+    return proj[2] === 'bias' ? [out[proj[1]]] : [out[proj[1]], inp[proj[1]] ?? c.hidden_size];
+  };
+  let s = seed;
+  for (const name of expectedWeightNames(config)) {
+    const shape = shapeOf(name);
+    if (name.endsWith('norm.weight')) weights.set(name, tf.ones(shape));
+    else if (name.endsWith('.bias')) weights.set(name, tf.zeros(shape));
+    else weights.set(name, tf.randomNormal(shape, 0, 0.02, 'float32', s++));
+  }
+  return new DecoderModel(config, weights);
+}

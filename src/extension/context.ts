@@ -1,0 +1,310 @@
+// The one object that owns the extension's state (rust-analyzer style): settings, the run manager
+// and its trainer processes, the three views, the status bar and the output channel. Commands get
+// it as their only argument. It also implements PanelHost for the webview panels.
+
+import { spawn, type ChildProcessWithoutNullStreams } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { TrainerEvent } from '../core/protocol';
+import type { BackendName } from '../core/runConfig';
+import { parseTrainerEvent } from '../core/protocol';
+import { readEvents, type RunSummary } from '../core/runStore';
+import { cliInvocation, locateCli } from './cliInvocation';
+import { readSettings, resolveWorkspacePath, type Settings } from './config';
+import type { PanelHost } from './panelHost';
+import { RunManager } from './runManager';
+import { TrainingStatusBar } from './statusBar';
+import { CheckpointsProvider, type CheckpointEntry } from './views/checkpointsView';
+import { DatasetsProvider } from './views/datasetsView';
+import { RunsProvider } from './views/runsView';
+import type { ModelChoice } from './wizard';
+
+const RECENT_MODELS_KEY = 'finetuneStudio.recentModels';
+const MAX_RECENT_MODELS = 10;
+
+export class Ctx implements PanelHost, vscode.Disposable {
+  readonly output = vscode.window.createOutputChannel('Finetune Studio');
+  readonly cliPath: string;
+  readonly datasets = new DatasetsProvider();
+  readonly runs: RunsProvider;
+  readonly checkpoints: CheckpointsProvider;
+  readonly runsTree: vscode.TreeView<RunSummary>;
+  readonly checkpointsTree: vscode.TreeView<CheckpointEntry>;
+  readonly statusBar = new TrainingStatusBar();
+  settings: Settings = readSettings();
+  private managerInstance: RunManager | undefined;
+  private readonly runsChanged = new vscode.EventEmitter<void>();
+  readonly onDidChangeRuns = this.runsChanged.event;
+  private readonly eventListeners = new Map<string, Set<(event: TrainerEvent) => void>>();
+  /** bytes of each metrics.jsonl already delivered to listeners (runs trained outside this window). */
+  private readonly tailOffsets = new Map<string, number>();
+  private readonly disposables: vscode.Disposable[] = [];
+  private refreshTimer: NodeJS.Timeout | undefined;
+
+  constructor(readonly extensionContext: vscode.ExtensionContext) {
+    this.cliPath = locateCli(extensionContext.extensionPath);
+    const source = { list: () => this.listRuns(), queuePosition: (id: string) => this.managerInstance?.queuePosition(id) ?? 0, onDidChange: this.onDidChangeRuns };
+    this.runs = new RunsProvider(source);
+    this.checkpoints = new CheckpointsProvider(source);
+    this.runsTree = vscode.window.createTreeView('finetuneStudio.runs', { treeDataProvider: this.runs, showCollapseAll: false });
+    this.checkpointsTree = vscode.window.createTreeView('finetuneStudio.checkpoints', { treeDataProvider: this.checkpoints, showCollapseAll: true });
+    this.disposables.push(
+      vscode.window.registerTreeDataProvider('finetuneStudio.datasets', this.datasets),
+      this.datasets, this.runs, this.checkpoints, this.runsTree, this.checkpointsTree, this.statusBar, this.output, this.runsChanged,
+      vscode.workspace.onDidChangeConfiguration((e) => { if (e.affectsConfiguration('finetuneStudio')) this.reloadSettings(); }),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => this.reloadSettings()),
+    );
+    this.watchRunsDirectory();
+    this.onDidChangeRuns(() => this.statusBar.update(this.listRuns()));
+    this.statusBar.update(this.listRuns());
+  }
+
+  /** The workspace folder runs belong to (the first one). */
+  get folder(): vscode.WorkspaceFolder | undefined {
+    return vscode.workspace.workspaceFolders?.[0];
+  }
+
+  get runsDir(): string | undefined {
+    return this.folder ? resolveWorkspacePath(this.settings.runsDirectory, this.folder) : undefined;
+  }
+
+  /** The run manager; undefined without a workspace folder (runs live inside one). */
+  get manager(): RunManager | undefined {
+    const runsDir = this.runsDir;
+    if (!runsDir) return undefined;
+    if (this.managerInstance?.runsDir !== runsDir) {
+      void this.managerInstance?.dispose();
+      this.managerInstance = this.createManager(runsDir);
+    }
+    return this.managerInstance;
+  }
+
+  private createManager(runsDir: string): RunManager {
+    const manager = new RunManager({
+      runsDir,
+      invocation: (args) => this.invocation(args),
+      maxConcurrent: this.settings.maxConcurrentRuns,
+      stopTimeoutMs: this.settings.stopTimeoutSeconds * 1000,
+    });
+    manager.onDidChange.on(() => this.fireRunsChanged());
+    manager.onEvent.on(({ runId, event }) => {
+      this.logEvent(runId, event);
+      this.deliver(manager.dirOf(runId), event);
+    });
+    manager.onOutput.on(({ runId, line }) => this.output.appendLine(`[${runId}] ${line}`));
+    manager.onFinished.on((f) => this.notifyFinished(f.runId, f.status, f.error));
+    return manager;
+  }
+
+  listRuns(): RunSummary[] {
+    return this.manager?.list() ?? [];
+  }
+
+  readRunEvents(runDir: string): TrainerEvent[] {
+    return readEvents(runDir);
+  }
+
+  onRunEvent(runDir: string, listener: (event: TrainerEvent) => void): vscode.Disposable {
+    const key = path.resolve(runDir);
+    let set = this.eventListeners.get(key);
+    if (!set) {
+      set = new Set();
+      this.eventListeners.set(key, set);
+      // start tailing from the current end: history is read separately
+      this.tailOffsets.set(key, fileSize(path.join(key, 'metrics.jsonl')));
+    }
+    set.add(listener);
+    return new vscode.Disposable(() => {
+      set!.delete(listener);
+      if (set!.size === 0) {
+        this.eventListeners.delete(key);
+        this.tailOffsets.delete(key);
+      }
+    });
+  }
+
+  async knownModels(): Promise<ModelChoice[]> {
+    const recent = this.extensionContext.globalState.get<string[]>(RECENT_MODELS_KEY, []).filter((dir) => fs.existsSync(path.join(dir, 'config.json')));
+    const choices: ModelChoice[] = recent.map((dir) => ({ dir, label: path.basename(dir), source: 'recent' }));
+    const configs = await vscode.workspace.findFiles('**/config.json', '{**/node_modules/**,**/.finetune/**,**/.git/**}', 200);
+    for (const uri of configs) {
+      const dir = path.dirname(uri.fsPath);
+      if (recent.includes(dir) || checkModelFolder(dir)) continue;
+      choices.push({ dir, label: path.basename(dir), source: 'workspace' });
+    }
+    return choices;
+  }
+
+  async rememberModel(dir: string): Promise<void> {
+    const recent = this.extensionContext.globalState.get<string[]>(RECENT_MODELS_KEY, []).filter((d) => d !== dir);
+    await this.extensionContext.globalState.update(RECENT_MODELS_KEY, [dir, ...recent].slice(0, MAX_RECENT_MODELS));
+  }
+
+  backend(): BackendName {
+    return this.settings.backend;
+  }
+
+  invocation(args: readonly string[]) {
+    return cliInvocation(this.cliPath, args, { nodePath: this.settings.nodePath });
+  }
+
+  spawnCli(args: readonly string[], options: { cwd?: string } = {}): ChildProcessWithoutNullStreams {
+    const inv = this.invocation(args);
+    return spawn(inv.command, inv.args, { cwd: options.cwd ?? this.folder?.uri.fsPath, env: inv.env, stdio: 'pipe' });
+  }
+
+  get extensionUri(): vscode.Uri {
+    return this.extensionContext.extensionUri;
+  }
+
+  /** Where Hub downloads go: the setting, or the extension's global storage. */
+  get modelCacheDir(): string {
+    const setting = this.settings.modelCacheDirectory.trim();
+    if (setting) return this.folder ? resolveWorkspacePath(setting, this.folder) : setting;
+    return path.join(this.extensionContext.globalStorageUri.fsPath, 'models');
+  }
+
+  private reloadSettings(): void {
+    this.settings = readSettings();
+    this.managerInstance?.setMaxConcurrent(this.settings.maxConcurrentRuns);
+    this.watchRunsDirectory();
+    this.fireRunsChanged();
+  }
+
+  private runsWatcher: vscode.Disposable | undefined;
+
+  /**
+   * Runs may be written by other windows or by `ftune train` in a terminal: watch the runs folder
+   * so the views follow them, and tail metrics.jsonl for panels subscribed to such runs.
+   */
+  private watchRunsDirectory(): void {
+    this.runsWatcher?.dispose();
+    const runsDir = this.runsDir;
+    if (!runsDir) return;
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(runsDir), '**/{status.json,metrics.jsonl,trainer_state.json}'));
+    const onChange = (uri: vscode.Uri): void => {
+      if (path.basename(uri.fsPath) === 'metrics.jsonl') this.tail(path.dirname(uri.fsPath));
+      this.fireRunsChanged();
+    };
+    const watching = [watcher, watcher.onDidChange(onChange), watcher.onDidCreate(onChange), watcher.onDidDelete(onChange)];
+    this.runsWatcher = new vscode.Disposable(() => watching.forEach((d) => d.dispose()));
+  }
+
+  /** Delivers new metrics.jsonl lines of a run this window does not train. */
+  private tail(runDir: string): void {
+    const key = path.resolve(runDir);
+    if (!this.eventListeners.has(key)) return;
+    if (this.managerInstance?.isOwned(path.basename(key))) {
+      this.tailOffsets.set(key, fileSize(path.join(key, 'metrics.jsonl')));
+      return; // its stdout already delivered these events
+    }
+    const file = path.join(key, 'metrics.jsonl');
+    const start = this.tailOffsets.get(key) ?? 0;
+    const size = fileSize(file);
+    if (size <= start) return;
+    const buffer = Buffer.alloc(size - start);
+    const fd = fs.openSync(file, 'r');
+    try {
+      fs.readSync(fd, buffer, 0, buffer.length, start);
+    } finally {
+      fs.closeSync(fd);
+    }
+    const text = buffer.toString('utf8');
+    const complete = text.lastIndexOf('\n') + 1; // a half-written line waits for the next change
+    this.tailOffsets.set(key, start + Buffer.byteLength(text.slice(0, complete)));
+    for (const line of text.slice(0, complete).split('\n')) {
+      const event = parseTrainerEvent(line);
+      if (event) this.deliver(key, event);
+    }
+  }
+
+  private deliver(runDir: string, event: TrainerEvent): void {
+    const listeners = this.eventListeners.get(path.resolve(runDir));
+    if (listeners) for (const listener of [...listeners]) listener(event);
+  }
+
+  /** Coalesces bursts (a step event, status.json and metrics.jsonl change together). */
+  private fireRunsChanged(): void {
+    if (this.refreshTimer) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      this.runsChanged.fire();
+    }, 150);
+  }
+
+  private logEvent(runId: string, event: TrainerEvent): void {
+    const line = formatEvent(event);
+    if (line) this.output.appendLine(`[${runId}] ${line}`);
+  }
+
+  private notifyFinished(runId: string, status: string, error?: string): void {
+    const run = this.managerInstance?.get(runId);
+    const name = run?.name ?? runId;
+    if (status === 'completed') {
+      const loss = run?.loss !== undefined ? ` (final loss ${run.loss.toFixed(4)})` : '';
+      void vscode.window.showInformationMessage(`Finetune Studio: run ${name} completed${loss}.`, 'Open loss curves', 'Open playground').then((choice) => {
+        if (choice === 'Open loss curves') void vscode.commands.executeCommand('finetuneStudio.openLossCurves', run);
+        if (choice === 'Open playground') void vscode.commands.executeCommand('finetuneStudio.openPlayground', run);
+      });
+    } else if (status === 'failed') {
+      this.output.appendLine(`[${runId}] failed: ${error ?? 'unknown error'}`);
+      void vscode.window.showErrorMessage(`Finetune Studio: run ${name} failed: ${error ?? 'unknown error'}`, 'Show log').then((choice) => {
+        if (choice === 'Show log') this.output.show(true);
+      });
+    } else if (status === 'stopped') {
+      void vscode.window.showInformationMessage(`Finetune Studio: run ${name} stopped at step ${run?.step ?? 0}; Resume continues from its last checkpoint.`);
+    }
+  }
+
+  async dispose(): Promise<void> {
+    clearTimeout(this.refreshTimer);
+    this.runsWatcher?.dispose();
+    await this.managerInstance?.dispose();
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+/** An error message when `dir` is not a model folder the trainer can load, else undefined. */
+export function checkModelFolder(dir: string): string | undefined {
+  if (!fs.existsSync(path.join(dir, 'config.json'))) return `${dir} is not a Hugging Face model folder: it has no config.json`;
+  if (!fs.existsSync(path.join(dir, 'tokenizer.json'))) return `${dir} has no tokenizer.json (the trainer needs the fast tokenizer file)`;
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return `${dir} cannot be read`;
+  }
+  if (!names.some((n) => n.endsWith('.safetensors'))) return `${dir} has no .safetensors weights`;
+  return undefined;
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** One readable output-channel line per trainer event. */
+export function formatEvent(event: TrainerEvent): string | undefined {
+  switch (event.type) {
+    case 'started':
+      return `started: ${event.model} on ${event.backend}, ${event.examples} examples (${event.skipped} skipped), ${event.total_steps} steps, ${event.trainable_parameters} trainable parameters${event.resumed_from_step ? `, resumed from step ${event.resumed_from_step}` : ''}`;
+    case 'step':
+      return `step ${event.step}/${event.total_steps} loss ${event.loss.toFixed(4)} lr ${event.lr.toExponential(2)} grad_norm ${event.grad_norm.toFixed(3)} ${Math.round(event.tokens_per_second)} tok/s`;
+    case 'eval':
+      return `eval at step ${event.step}: loss ${event.eval_loss.toFixed(4)} perplexity ${event.perplexity.toFixed(2)}`;
+    case 'checkpoint':
+      return `checkpoint step ${event.step}: ${event.path}`;
+    case 'log':
+      return `${event.level}: ${event.message}`;
+    case 'done':
+      return `done at step ${event.step} in ${event.elapsed.toFixed(1)}s: adapter ${event.adapter_path}`;
+    case 'stopped':
+      return `stopped at step ${event.step}${event.checkpoint ? `, checkpoint ${event.checkpoint}` : ''}`;
+    case 'failed':
+      return `failed: ${event.error}`;
+  }
+}

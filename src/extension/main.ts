@@ -1,0 +1,53 @@
+// Extension entry point. Every command is registered from the single table below; each handler gets
+// the context object (context.ts), which owns settings, views, processes and the output channel.
+
+import * as vscode from 'vscode';
+import * as commands from './commands';
+import { Ctx } from './context';
+
+type Handler = (ctx: Ctx, ...args: unknown[]) => unknown;
+
+/** command id (without the `finetuneStudio.` prefix) → handler. Titles, icons and menus are in package.json. */
+const COMMANDS: Record<string, Handler> = {
+  fineTune: commands.fineTune,
+  stopRun: commands.stopRun,
+  resumeRun: commands.resumeRun,
+  deleteRun: commands.deleteRun,
+  revealRunFolder: commands.revealRunFolder,
+  showRunLog: commands.showRunLog,
+  openLossCurves: commands.openLossCurves,
+  compareRuns: (ctx, arg, selected) => commands.compareRuns(ctx, arg, selected as unknown[] | undefined),
+  openPlayground: commands.openPlayground,
+  copyCheckpointPath: commands.copyCheckpointPath,
+  setHuggingFaceToken: commands.setHubToken,
+  refresh: commands.refresh,
+  showOutput: (ctx) => ctx.output.show(true),
+};
+
+let ctx: Ctx | undefined;
+
+export function activate(context: vscode.ExtensionContext): void {
+  ctx = new Ctx(context);
+  const owner = ctx;
+  for (const [name, handler] of Object.entries(COMMANDS)) {
+    context.subscriptions.push(
+      vscode.commands.registerCommand(`finetuneStudio.${name}`, async (...args: unknown[]) => {
+        try {
+          return await handler(owner, ...args);
+        } catch (error) {
+          owner.output.appendLine(`${name}: ${(error as Error).stack ?? String(error)}`);
+          void vscode.window.showErrorMessage(`Finetune Studio: ${(error as Error).message}`, 'Show log').then((c) => c && owner.output.show(true));
+          return undefined;
+        }
+      }),
+    );
+  }
+  // runs left queued by a previous window start now (one at a time, as always)
+  if (vscode.workspace.isTrusted) owner.manager?.restoreQueued();
+}
+
+/** Stops this window's trainers; each saves a checkpoint, so the runs show as stopped and resumable. */
+export async function deactivate(): Promise<void> {
+  await ctx?.dispose();
+  ctx = undefined;
+}

@@ -1,0 +1,217 @@
+// The extension in a real VS Code (code-server + Chromium): install, views, Explorer context menu,
+// the fine-tune wizard on the tiny model, a real training run to completion, checkpoints, dataset
+// errors, Stop/Resume and Delete. Each step leaves a screenshot in test-output/e2e/.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { Page } from 'playwright-core';
+import {
+  contextMenu, contextMenuLabels, explorerItem, installExtension, launch, notification, openContainer, packageVsix, pickQuickItem,
+  REPO_ROOT, runCommand, screenshot, setupCodeServer, treeItem, typeQuickInput, viewPane, type Session,
+} from './harness';
+
+const SHARED = path.resolve(REPO_ROOT, '..', 'shared');
+const TINY_MODEL = path.join(SHARED, 'models', 'tiny-gsm8k-base');
+const GSM8K = path.join(SHARED, 'data', 'gsm8k', 'train.jsonl');
+
+let tools = '';
+let vsix = '';
+let session: Session | undefined;
+let page: Page;
+let workspace = '';
+
+function makeWorkspace(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ftune-ws-'));
+  const rows = fs.readFileSync(GSM8K, 'utf8').split('\n').slice(0, 30).join('\n') + '\n';
+  fs.writeFileSync(path.join(dir, 'gsm8k-30.jsonl'), rows);
+  fs.writeFileSync(path.join(dir, 'broken.jsonl'), [
+    '{"question": "1+1?", "answer": "#### 2"}',
+    '{"question": "unterminated", ',
+    '[1, 2, 3]',
+    '{"question": "no answer here"}',
+  ].join('\n') + '\n');
+  fs.cpSync(TINY_MODEL, path.join(dir, 'tiny-gsm8k-base'), { recursive: true });
+  for (const f of fs.readdirSync(path.join(dir, 'tiny-gsm8k-base'))) fs.chmodSync(path.join(dir, 'tiny-gsm8k-base', f), 0o644);
+  return dir;
+}
+
+/** Polls a Runs row until its text matches `done`, recording every text seen on the way. */
+async function watchRun(name: string, done: RegExp, timeoutMs: number): Promise<string[]> {
+  const seen: string[] = [];
+  const deadline = Date.now() + timeoutMs;
+  const row = treeItem(page, 'Runs', name);
+  for (;;) {
+    const text = (await row.count()) ? await row.innerText().catch(() => '') : '';
+    if (text && seen[seen.length - 1] !== text) seen.push(text.replace(/\s+/g, ' '));
+    if (done.test(text)) return seen;
+    if (Date.now() > deadline) throw new Error(`run ${name} did not reach ${done} in ${timeoutMs} ms; seen: ${seen.join(' | ')}`);
+    await page.waitForTimeout(250);
+  }
+}
+
+/** The wizard from its first step: model → SFT → detected format → LoRA → CPU preset → edits → start. */
+async function completeWizard(edits: Record<string, string>, shot: string): Promise<string> {
+  await page.locator('.quick-input-widget input[placeholder*="Base model"]').waitFor({ timeout: 30_000 });
+  await screenshot(page, `${shot}-1-model`);
+  await pickQuickItem(page, 'tiny-gsm8k-base');
+  await page.locator('.quick-input-widget input[placeholder*="Training method"]').waitFor();
+  // Back returns to the model step, and forward again
+  await page.locator('.quick-input-widget .quick-input-titlebar .action-label[aria-label="Back"]').click();
+  await page.locator('.quick-input-widget input[placeholder*="Base model"]').waitFor();
+  await pickQuickItem(page, 'tiny-gsm8k-base');
+  await page.locator('.quick-input-widget input[placeholder*="Training method"]').waitFor();
+  await screenshot(page, `${shot}-2-method`);
+  await pickQuickItem(page, 'Supervised fine-tuning');
+  await page.locator('.quick-input-widget input[placeholder*="Detected prompt"]').waitFor();
+  await screenshot(page, `${shot}-3-format`);
+  await pickQuickItem(page, 'Use prompt → completion');
+  await page.locator('.quick-input-widget input[placeholder*="What to train"]').waitFor();
+  await pickQuickItem(page, 'LoRA adapter');
+  await page.locator('.quick-input-widget input[placeholder*="Hardware preset"]').waitFor();
+  await screenshot(page, `${shot}-4-preset`);
+  await pickQuickItem(page, 'CPU (small)');
+  for (const [field, value] of Object.entries(edits)) {
+    await page.locator('.quick-input-widget input[placeholder*="Start, or pick a field"]').waitFor();
+    await pickQuickItem(page, field);
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: field }).waitFor();
+    await typeQuickInput(page, value);
+  }
+  await page.locator('.quick-input-widget input[placeholder*="Start, or pick a field"]').waitFor();
+  const review = await page.locator('.quick-input-widget .quick-input-list').innerText();
+  await screenshot(page, `${shot}-5-review`);
+  const name = /Run name\s*\n?\s*(\S+)/.exec(review)?.[1];
+  assert.ok(name, `run name in review: ${review}`);
+  assert.match(review, /memory/, 'the review shows the estimate');
+  await pickQuickItem(page, 'Start training');
+  return name;
+}
+
+before(async () => {
+  tools = setupCodeServer();
+  vsix = packageVsix();
+  workspace = makeWorkspace();
+});
+
+after(async () => {
+  if (session && page) await screenshot(page, 'zz-final').catch(() => undefined);
+  await session?.close();
+});
+
+test('the VSIX installs into code-server', () => {
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'ftune-install-'));
+  const listed = installExtension(tools, vsix, path.join(data, 'ext'), path.join(data, 'data'));
+  assert.match(listed, /finetune-studio\.finetune-studio@0\.1\.0/);
+});
+
+test('the Finetune Studio container shows Datasets, Runs and Checkpoints', { timeout: 120_000 }, async () => {
+  session = await launch({ tools, vsix, workspace });
+  page = session.page;
+  await openContainer(page, 'Finetune Studio');
+  for (const view of ['Datasets', 'Runs', 'Checkpoints']) await viewPane(page, view).waitFor({ timeout: 30_000 });
+  await treeItem(page, 'Datasets', 'gsm8k-30.jsonl').waitFor({ timeout: 30_000 });
+  await page.locator('.sidebar .pane', { hasText: 'No training runs yet' }).waitFor();
+  await screenshot(page, '01-container');
+  const row = await treeItem(page, 'Datasets', 'gsm8k-30.jsonl').innerText();
+  assert.match(row, /prompt → completion · 30 rows · valid/);
+});
+
+test('a malformed JSONL shows its line errors, and a click opens the file at that line', { timeout: 60_000 }, async () => {
+  const file = treeItem(page, 'Datasets', 'broken.jsonl');
+  await file.waitFor();
+  assert.match(await file.innerText(), /3 problems/);
+  if ((await file.getAttribute('aria-expanded')) !== 'true') await file.click();
+  const issue = treeItem(page, 'Datasets', /^line 4: /);
+  await issue.waitFor({ timeout: 15_000 });
+  const texts = await viewPane(page, 'Datasets').locator('.monaco-list-row').allInnerTexts();
+  const issues = texts.filter((t) => /^line \d+: /.test(t.trim()));
+  assert.deepEqual(issues.map((t) => Number(/^line (\d+)/.exec(t.trim())![1])), [2, 3, 4]);
+  await issue.click();
+  await page.locator('.tab.active', { hasText: 'broken.jsonl' }).waitFor({ timeout: 15_000 });
+  await page.locator('.statusbar-item', { hasText: /Ln 4, Col 1/ }).waitFor({ timeout: 15_000 });
+  await screenshot(page, '02-dataset-errors');
+  await page.keyboard.press('Control+K');
+  await page.keyboard.press('W');
+});
+
+test('right-click on a .jsonl in the Explorer offers Fine-tune…', { timeout: 60_000 }, async () => {
+  await page.locator('.activitybar .action-item [aria-label^="Explorer"]').first().click();
+  const item = explorerItem(page, 'gsm8k-30.jsonl');
+  await item.waitFor({ timeout: 30_000 });
+  const labels = await contextMenuLabels(page, item);
+  assert.ok(labels.includes('Fine-tune…'), labels.join(', '));
+  const folder = explorerItem(page, 'tiny-gsm8k-base');
+  assert.ok(!(await contextMenuLabels(page, folder)).includes('Fine-tune…'), 'not on folders');
+});
+
+let firstRun = '';
+
+test('the wizard starts a tiny SFT run that progresses and completes', { timeout: 300_000 }, async () => {
+  await contextMenu(page, explorerItem(page, 'gsm8k-30.jsonl'), 'Fine-tune…');
+  firstRun = await completeWizard({ 'Gradient accumulation steps': '2', 'Max steps': '4' }, '03-wizard');
+  const toast = notification(page, `run ${firstRun} started`);
+  await toast.waitFor({ timeout: 30_000 });
+  await screenshot(page, '04-started');
+  await toast.locator('.monaco-button', { hasText: 'Show run' }).click();
+  await treeItem(page, 'Runs', firstRun).waitFor({ timeout: 30_000 });
+  const seen = await watchRun(firstRun, /completed/, 240_000);
+  await screenshot(page, '05-completed');
+  assert.ok(seen.some((t) => /\b[0-4]\/4 \(\d+%\)/.test(t)), `progress was shown: ${seen.join(' | ')}`);
+  assert.match(seen[seen.length - 1], /completed · loss \d+\.\d{4}/);
+  const runDir = path.join(workspace, '.finetune', 'runs', firstRun);
+  assert.ok(fs.existsSync(path.join(runDir, 'adapter', 'adapter_model.safetensors')));
+  assert.equal(JSON.parse(fs.readFileSync(path.join(runDir, 'status.json'), 'utf8')).status, 'completed');
+});
+
+test('the completed run’s checkpoints appear with their step', { timeout: 60_000 }, async () => {
+  const runRow = treeItem(page, 'Checkpoints', firstRun);
+  await runRow.waitFor({ timeout: 30_000 });
+  await treeItem(page, 'Checkpoints', /^step 4/).waitFor({ timeout: 15_000 });
+  await treeItem(page, 'Checkpoints', /adapter \(final, step 4\)/).waitFor();
+  await screenshot(page, '06-checkpoints');
+  const labels = await contextMenuLabels(page, treeItem(page, 'Checkpoints', /^step 4/));
+  assert.ok(labels.includes('Copy Checkpoint Path') && labels.includes('Open Playground'), labels.join(', '));
+});
+
+test('Stop leaves a running run stopped and resumable; Resume continues; Delete asks first', { timeout: 300_000 }, async () => {
+  await runCommand(page, 'Finetune Studio: Fine-tune…');
+  await page.locator('.quick-input-widget input[placeholder*="Dataset to fine-tune on"]').waitFor({ timeout: 15_000 });
+  await pickQuickItem(page, 'gsm8k-30.jsonl');
+  // a second run in the same minute gets a unique name: rename it to tell the two apart
+  const name = await completeWizard({ 'Gradient accumulation steps': '2', 'Max steps': '200', 'Run name': 'long-run' }, '07-wizard');
+  assert.equal(name, 'long-run');
+  await treeItem(page, 'Runs', 'long-run').waitFor({ timeout: 30_000 });
+  await watchRun('long-run', /\b[1-9]\d*\/200 \(/, 120_000);
+  await screenshot(page, '08-running');
+  assert.match(await page.locator('.statusbar-item', { hasText: 'long-run' }).innerText(), /long-run \d+%/);
+  const runningMenu = await contextMenuLabels(page, treeItem(page, 'Runs', 'long-run'));
+  assert.ok(runningMenu.includes('Stop Run') && !runningMenu.includes('Resume Run'), runningMenu.join(', '));
+  await contextMenu(page, treeItem(page, 'Runs', 'long-run'), 'Stop Run');
+  const seen = await watchRun('long-run', /stopped/, 120_000);
+  await screenshot(page, '09-stopped');
+  assert.match(seen[seen.length - 1], /stopped · step \d+\/200/);
+  const stoppedMenu = await contextMenuLabels(page, treeItem(page, 'Runs', 'long-run'));
+  assert.ok(stoppedMenu.includes('Resume Run') && !stoppedMenu.includes('Stop Run'), stoppedMenu.join(', '));
+  assert.equal(JSON.parse(fs.readFileSync(path.join(workspace, '.finetune', 'runs', 'long-run', 'status.json'), 'utf8')).status, 'stopped');
+  // the stop saved a checkpoint to resume from
+  const runDir = path.join(workspace, '.finetune', 'runs', 'long-run');
+  assert.ok(fs.readdirSync(path.join(runDir, 'checkpoints')).some((d) => /^step-\d+$/.test(d)));
+  await treeItem(page, 'Checkpoints', 'long-run').waitFor({ timeout: 15_000 });
+  const stoppedAt = Number(/step (\d+)\/200/.exec(seen[seen.length - 1])![1]);
+
+  // Resume continues from the checkpoint: the step count goes on past where it stopped
+  await contextMenu(page, treeItem(page, 'Runs', 'long-run'), 'Resume Run');
+  const resumed = await watchRun('long-run', new RegExp(`\\b(${stoppedAt + 1}|${stoppedAt + 2}|${stoppedAt + 3})/200 \\(`), 120_000);
+  assert.ok(!resumed.some((t) => /\b[1-9]\/200 \(/.test(t) && Number(/(\d+)\/200/.exec(t)![1]) < stoppedAt), `no restart from 0: ${resumed.join(' | ')}`);
+  await screenshot(page, '09b-resumed');
+
+  await contextMenu(page, treeItem(page, 'Runs', 'long-run'), 'Delete Run…');
+  const dialog = page.locator('.monaco-dialog-box', { hasText: 'Delete run long-run?' });
+  await dialog.waitFor({ timeout: 15_000 });
+  await screenshot(page, '10-delete-confirm');
+  await dialog.locator('.monaco-button', { hasText: 'Delete' }).first().click();
+  await treeItem(page, 'Runs', 'long-run').waitFor({ state: 'detached', timeout: 15_000 });
+  assert.equal(fs.existsSync(runDir), false);
+  assert.ok(await treeItem(page, 'Runs', firstRun).isVisible(), 'the other run is untouched');
+});

@@ -1,0 +1,216 @@
+// End-to-end harness: a real VS Code (code-server 4.100.3, installed by scripts/setup-code-server.sh)
+// with the packaged VSIX, driven through Debian's Chromium by playwright-core. Each session gets a
+// free loopback port, a fresh user-data dir and a temporary workspace; screenshots go to
+// test-output/e2e/.
+
+import { execFileSync, spawn, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+export const SHOTS_DIR = path.join(REPO_ROOT, 'test-output', 'e2e');
+const CHROMIUM = '/usr/bin/chromium';
+
+/** Installs (or finds the cached) code-server; returns its tools folder. */
+export function setupCodeServer(): string {
+  const out = execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'setup-code-server.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 20 * 60_000 });
+  const lines = out.trim().split('\n');
+  return lines[lines.length - 1];
+}
+
+/** Packages the extension (dist/ must be built) into a temp VSIX. */
+export function packageVsix(): string {
+  for (const file of ['dist/extension.js', 'dist/ftune.js']) {
+    if (!fs.existsSync(path.join(REPO_ROOT, file))) throw new Error(`${file} is missing: run npm run build first`);
+  }
+  const vsix = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ftune-vsix-')), 'finetune-studio.vsix');
+  execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--skip-license', '--allow-missing-repository', '-o', vsix], { cwd: REPO_ROOT, stdio: 'pipe' });
+  return vsix;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+export interface Session {
+  page: Page;
+  workspace: string;
+  extensionsDir: string;
+  userDataDir: string;
+  close(): Promise<void>;
+}
+
+export interface LaunchOptions {
+  tools: string;
+  vsix: string;
+  workspace: string;
+  settings?: Record<string, unknown>;
+}
+
+export function installExtension(tools: string, vsix: string, extensionsDir: string, userDataDir: string): string {
+  const entry = path.join(tools, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
+  execFileSync(process.execPath, [entry, '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--install-extension', vsix], { stdio: 'pipe', timeout: 120_000 });
+  return execFileSync(process.execPath, [entry, '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--list-extensions', '--show-versions'], { encoding: 'utf8', timeout: 120_000 });
+}
+
+/** Starts code-server with the VSIX installed and opens the workspace in Chromium. */
+export async function launch(options: LaunchOptions): Promise<Session> {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ftune-e2e-'));
+  const userDataDir = path.join(base, 'data');
+  const extensionsDir = path.join(base, 'extensions');
+  fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
+  fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify({
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'workbench.welcomePage.walkthroughs.openOnInstall': false,
+    'telemetry.telemetryLevel': 'off',
+    'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false,
+    'update.mode': 'none',
+    'chat.disableAIFeatures': true,
+    'workbench.secondarySideBar.defaultVisibility': 'hidden',
+    'window.zoomLevel': 0,
+    ...options.settings,
+  }, null, 2));
+  installExtension(options.tools, options.vsix, extensionsDir, userDataDir);
+
+  const port = await freePort();
+  const entry = path.join(options.tools, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
+  const server: ChildProcess = spawn(process.execPath, [
+    entry, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir,
+    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', options.workspace,
+  ], { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+  const log = fs.createWriteStream(path.join(base, 'code-server.log'));
+  server.stdout!.pipe(log);
+  server.stderr!.pipe(log);
+  await waitForHttp(`http://127.0.0.1:${port}/healthz`, 60_000);
+
+  const browser: Browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(options.workspace)}`);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  return {
+    page, workspace: options.workspace, extensionsDir, userDataDir,
+    close: async () => {
+      await browser.close().catch(() => undefined);
+      server.kill('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      if (server.exitCode === null) server.kill('SIGKILL');
+    },
+  };
+}
+
+async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`code-server did not answer at ${url}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Saves a screenshot as test-output/e2e/<name>.png and returns its path. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  fs.mkdirSync(SHOTS_DIR, { recursive: true });
+  const file = path.join(SHOTS_DIR, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+/** Runs a command from the palette by its full title ("Finetune Studio: Fine-tune…"). */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+  await page.keyboard.press('Enter');
+}
+
+/** The quick input (QuickPick / InputBox) currently shown. */
+export function quickInput(page: Page): Locator {
+  return page.locator('.quick-input-widget');
+}
+
+/** Waits for a QuickPick whose title or placeholder matches, then picks the row containing `text`. */
+export async function pickQuickItem(page: Page, text: string): Promise<void> {
+  const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text }).first();
+  await row.waitFor({ timeout: 30_000 });
+  await row.click();
+}
+
+/** Types into the visible InputBox and accepts. */
+export async function typeQuickInput(page: Page, value: string): Promise<void> {
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(value);
+  await page.keyboard.press('Enter');
+}
+
+/** Opens the activity-bar container by its title. */
+export async function openContainer(page: Page, title: string): Promise<void> {
+  const item = page.locator(`.activitybar .action-item a[aria-label^="${title}"], .activitybar .action-item [aria-label^="${title}"]`).first();
+  await item.waitFor({ timeout: 60_000 });
+  const expanded = await item.getAttribute('aria-expanded');
+  if (expanded !== 'true') await item.click();
+}
+
+/** A view pane of the sidebar by its name (e.g. "Runs"). */
+export function viewPane(page: Page, name: string): Locator {
+  return page.locator('.sidebar .pane', { has: page.locator('.pane-header h3.title', { hasText: new RegExp(`^${name}$`, 'i') }) });
+}
+
+/** A row of a tree view whose text contains `text`. */
+export function treeItem(page: Page, view: string, text: string | RegExp): Locator {
+  return viewPane(page, view).locator('.monaco-list-row', { hasText: text }).first();
+}
+
+/** Explorer rows are `.explorer-item`. */
+export function explorerItem(page: Page, name: string): Locator {
+  return page.locator('.explorer-folders-view .monaco-list-row', { has: page.locator('.explorer-item', { hasText: name }) }).first();
+}
+
+/** Opens the context menu of `target` and clicks the entry `label`. */
+export async function contextMenu(page: Page, target: Locator, label: string): Promise<void> {
+  await target.click({ button: 'right' });
+  const entry = page.locator('.monaco-menu .action-item .action-label', { hasText: label }).first();
+  await entry.waitFor({ timeout: 15_000 });
+  // VS Code's web menus ignore a click that arrives right after they open: hover, then accept with Enter.
+  await entry.hover();
+  await page.waitForTimeout(150);
+  await page.keyboard.press('Enter');
+  await page.locator('.monaco-menu').first().waitFor({ state: 'hidden', timeout: 15_000 });
+}
+
+/** The labels of the context menu of `target` (the menu is closed again with Escape). */
+export async function contextMenuLabels(page: Page, target: Locator): Promise<string[]> {
+  await target.click({ button: 'right' });
+  const menu = page.locator('.monaco-menu');
+  await menu.first().waitFor({ timeout: 15_000 });
+  const labels = await page.locator('.monaco-menu .action-item .action-label').allInnerTexts();
+  await page.keyboard.press('Escape');
+  return labels.map((l) => l.trim()).filter(Boolean);
+}
+
+/** A notification toast containing `text`. */
+export function notification(page: Page, text: string | RegExp): Locator {
+  return page.locator('.notification-toast', { hasText: text }).first();
+}
