@@ -23,12 +23,13 @@ import {
   type PlaygroundState,
 } from './lib/playgroundState.js';
 import { vscodeApi } from './lib/vscodeApi.js';
-import { button, checkbox, dropdown, initUi, textArea, textField, type ButtonElement, type ValueElement } from './ui.js';
+import { button, checkbox, dropdown, initUi, textArea, textField, type ButtonElement, type Dropdown, type ValueElement } from './ui.js';
 
 type ColumnStatus = 'idle' | 'queued' | 'loading' | 'generating' | 'done' | 'stopped' | 'error';
 
 interface ColumnView {
   root: HTMLElement;
+  select: Dropdown;
   transcript: HTMLElement;
   stats: HTMLElement;
   golden: HTMLElement;
@@ -77,6 +78,10 @@ const goldenBox = el('section', { class: 'golden', id: 'golden' });
 let sendButton: ButtonElement;
 let stopButton: ButtonElement;
 let goldenButton: ButtonElement;
+/** controls that change the set of columns or the mode: disabled while a request streams into them. */
+const structuralControls: (ButtonElement | ValueElement)[] = [];
+/** a structural change (preselect, new column) that arrived while busy, applied once idle. */
+let renderWhenIdle = false;
 
 function buildControls(): void {
   const mode = dropdown(
@@ -121,6 +126,7 @@ function buildControls(): void {
     renderAll();
   }, { appearance: 'secondary', id: 'add-column' });
   const pickModel = button('Add model folder…', () => post({ type: 'pick', purpose: 'model' }), { appearance: 'secondary', id: 'pick-model' });
+  structuralControls.push(mode.element, addColumn, pickModel);
   controls.replaceChildren(mode.element, greedy, ...sampling, numberField('Max new tokens', 'max_new_tokens', false), addColumn, pickModel);
 }
 
@@ -143,6 +149,7 @@ function buildComposer(): void {
   sendButton = button('Send', send, { id: 'send' });
   stopButton = button('Stop', () => post({ type: 'stop' }), { appearance: 'secondary', id: 'stop' });
   const clear = button('Clear', () => {
+    if (activeRequest !== undefined) return;
     state.user_turns = [];
     state.replies = {};
     state.raw_prompt = '';
@@ -206,6 +213,7 @@ function renderColumn(column: ColumnState): HTMLElement {
     title: 'Load an adapter folder (checkpoint) on this column’s base model',
   });
   const remove = button('✕', () => {
+    if (activeRequest !== undefined) return;
     state.columns = state.columns.filter((c) => c.id !== column.id);
     delete state.replies[column.id];
     delete state.raw_outputs[column.id];
@@ -220,7 +228,7 @@ function renderColumn(column: ColumnState): HTMLElement {
   const stats = el('div', { class: 'stats' });
   const golden = el('div', { class: 'column-golden' });
   rootEl.append(head, transcript, stats, golden);
-  const view: ColumnView = { root: rootEl, transcript, stats, golden, status: 'idle', tokens: 0, startedAt: 0 };
+  const view: ColumnView = { root: rootEl, select, transcript, stats, golden, status: 'idle', tokens: 0, startedAt: 0 };
   views.set(column.id, view);
   renderTranscript(column, view);
   renderColumnGolden(column.id);
@@ -265,8 +273,30 @@ function setStatus(columnId: string, status: ColumnStatus, detail?: string): voi
   view.stats.classList.toggle('error', status === 'error');
 }
 
+/** New model choices without re-rendering: a re-render would drop the streaming state of the columns. */
+function refreshColumnChoices(): void {
+  for (const column of state.columns) {
+    const view = views.get(column.id);
+    if (!view) continue;
+    const current: ModelRef | undefined = column.model ? { model: column.model, adapter: column.adapter } : undefined;
+    const options = columnChoices(choices, state.extra_models, current);
+    view.select.setChoices(options.length > 0 ? options : [{ value: '', label: 'pick a model folder…' }], current ? refKey(current) : '');
+  }
+}
+
+/** Re-renders the columns now, or once the running request has finished. */
+function renderColumnsSafely(): void {
+  if (activeRequest !== undefined) {
+    renderWhenIdle = true;
+    return;
+  }
+  renderColumns();
+  updateButtons();
+}
+
 function updateButtons(): void {
   const busy = activeRequest !== undefined;
+  for (const control of structuralControls) control.disabled = busy;
   const ready = state.columns.length > 0 && state.columns.every((c) => c.model !== '');
   if (sendButton) sendButton.disabled = busy || !ready;
   if (stopButton) stopButton.disabled = !busy;
@@ -323,6 +353,10 @@ function finishRequestIfIdle(): void {
   const running = [...views.values()].some((v) => v.status === 'queued' || v.status === 'loading' || v.status === 'generating');
   if (running) return;
   activeRequest = undefined;
+  if (renderWhenIdle) {
+    renderWhenIdle = false;
+    renderColumns();
+  }
   updateButtons();
 }
 
@@ -448,13 +482,11 @@ function onMessage(message: HostToPlayground): void {
       return;
     case 'choices':
       choices = message.choices;
-      renderColumns();
-      updateButtons();
+      refreshColumnChoices();
       return;
     case 'preselect':
       applyPreselect(message.ref, false);
-      renderColumns();
-      updateButtons();
+      renderColumnsSafely();
       return;
     case 'picked':
       onPicked(message.purpose, message.path, message.column_id);
@@ -547,6 +579,9 @@ function onPicked(purpose: 'model' | 'adapter' | 'golden', path: string, columnI
       target.adapter = undefined;
     } else {
       state.columns.push({ id: newId('c'), model: path });
+      saveState();
+      renderColumnsSafely();
+      return;
     }
   } else {
     const target = state.columns.find((c) => c.id === columnId);
@@ -554,7 +589,7 @@ function onPicked(purpose: 'model' | 'adapter' | 'golden', path: string, columnI
     target.adapter = path;
   }
   saveState();
-  renderColumns();
+  refreshColumnChoices();
   updateButtons();
 }
 

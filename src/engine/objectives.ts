@@ -26,13 +26,15 @@ export interface ObjectiveResult {
   weight: number;
   /** real tokens processed (throughput). */
   tokens: number;
-  /** extra per-step metrics as sums over items (also divided by `weight`... unless noted by the objective). */
+  /** extra per-step metrics as sums over items; the step divides them by the total `weight`. */
   metrics?: Record<string, tf.Scalar>;
 }
 
-export interface Objective<Item> {
+export interface Objective<Item, Aux = undefined> {
   readonly name: string;
-  loss(items: readonly Item[], ctx: StepContext): ObjectiveResult;
+  /** work done once per micro-batch outside the gradient tape (e.g. DPO's reference log-probs). */
+  prepare?(items: readonly Item[], ctx: StepContext): Promise<Aux>;
+  loss(items: readonly Item[], ctx: StepContext, aux?: Aux): ObjectiveResult;
 }
 
 /** Masked next-token cross-entropy (SFT and continued pre-training). */

@@ -22,8 +22,8 @@ export interface StepOptions {
 }
 
 /** Sum of the gradients of `items` split into micro-batches, each `ctxFor(i)` giving its context. */
-export async function accumulate<Item>(
-  objective: Objective<Item>,
+export async function accumulate<Item, Aux>(
+  objective: Objective<Item, Aux>,
   microBatches: readonly (readonly Item[])[],
   vars: tf.Variable[],
   ctxFor: (micro: number) => StepContext,
@@ -33,10 +33,11 @@ export async function accumulate<Item>(
   const metrics: Record<string, number> = {};
   for (let i = 0; i < microBatches.length; i++) {
     const ctx = ctxFor(i);
+    const aux = objective.prepare ? await objective.prepare(microBatches[i], ctx) : undefined;
     let extra: Record<string, tf.Scalar> = {};
     let w = 0, tok = 0;
     const { value, grads: g } = tf.variableGrads(() => {
-      const r = objective.loss(microBatches[i], ctx);
+      const r = objective.loss(microBatches[i], ctx, aux);
       w = r.weight;
       tok = r.tokens;
       extra = Object.fromEntries(Object.entries(r.metrics ?? {}).map(([k, t]) => [k, tf.keep(t)]));
@@ -62,8 +63,8 @@ export async function accumulate<Item>(
 }
 
 /** Accumulates, averages, clips and applies one AdamW update. */
-export async function optimizerStep<Item>(
-  objective: Objective<Item>,
+export async function optimizerStep<Item, Aux>(
+  objective: Objective<Item, Aux>,
   microBatches: readonly (readonly Item[])[],
   vars: tf.Variable[],
   optimizer: AdamW,

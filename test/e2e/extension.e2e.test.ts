@@ -58,7 +58,7 @@ async function completeWizard(edits: Record<string, string>, shot: string): Prom
   await pickQuickItem(page, 'tiny-gsm8k-base');
   await page.locator('.quick-input-widget input[placeholder*="Training method"]').waitFor();
   // Back returns to the model step, and forward again
-  await page.locator('.quick-input-widget .quick-input-titlebar .action-label[aria-label="Back"]').click();
+  await page.locator('.quick-input-widget .quick-input-titlebar .action-label.codicon-quick-input-back').click();
   await page.locator('.quick-input-widget input[placeholder*="Base model"]').waitFor();
   await pickQuickItem(page, 'tiny-gsm8k-base');
   await page.locator('.quick-input-widget input[placeholder*="Training method"]').waitFor();

@@ -110,8 +110,8 @@ after(async () => {
 });
 
 test('the loss panel charts a finished run: train, smoothed and eval series, hyper-parameters', { timeout: 120_000 }, async () => {
-  await runCommand(page, 'Finetune Studio: Open Loss Curves');
-  await pickQuickItem(page, 'run-a');
+  await openContainer(page, 'Finetune Studio');
+  await contextMenu(page, treeItem(page, 'Runs', 'run-a'), 'Open Loss Curves');
   const frame = await webviewFrame('#charts[data-train-points]');
   await waitFor('8 train points', async () => (await datasetNumber(frame, '#charts', 'train-points')) === 8, 30_000);
   assert.equal(await datasetNumber(frame, '#charts', 'eval-points'), 4);
@@ -131,8 +131,8 @@ test('the loss panel follows a run while it trains', { timeout: 240_000 }, async
   liveTrainer = spawn(process.execPath, trainArgs(out, path.join(workspace, 'additions.jsonl'), 60), { stdio: 'ignore' });
   const metrics = path.join(out, 'metrics.jsonl');
   await waitFor('the first step', async () => fs.existsSync(metrics) && fs.readFileSync(metrics, 'utf8').includes('"type":"step"'), 120_000);
-  await runCommand(page, 'Finetune Studio: Open Loss Curves');
-  await pickQuickItem(page, 'live-run');
+  await treeItem(page, 'Runs', 'live-run').waitFor({ timeout: 30_000 });
+  await contextMenu(page, treeItem(page, 'Runs', 'live-run'), 'Open Loss Curves');
   await page.locator('.tab.active', { hasText: 'live-run' }).waitFor({ timeout: 30_000 });
   const frame = await webviewFrame('#charts[data-train-points]:not([data-train-points="0"])');
   // the panel's own copy of the run grows step by step, and the canvas is redrawn with it
@@ -221,6 +221,8 @@ test('the golden set reports an exact-match accuracy per column', { timeout: 240
 
 test('both panels follow a light theme', { timeout: 120_000 }, async () => {
   await runCommand(page, 'Preferences: Color Theme');
+  // the theme list is virtualised: filter it so the row is rendered
+  await page.locator('.quick-input-widget input').fill('Light Modern');
   await pickQuickItem(page, 'Light Modern');
   await waitFor('light playground', async () => (await playground.evaluate(() => document.body.className)).includes('vscode-light'), 30_000);
   await screenshot(page, 'webview-playground-light');
