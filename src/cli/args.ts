@@ -110,6 +110,10 @@ export const TRAIN_OPTIONS: Options = {
   'neftune-alpha': { type: 'string' },
   'gradient-checkpointing': { type: 'boolean' },
   mix: { type: 'string', multiple: true },
+  'num-generations': { type: 'string' },
+  'max-completion-length': { type: 'string' },
+  temperature: { type: 'string' },
+  reward: { type: 'string' },
 };
 
 export const FORMATS: readonly DataFormat[] = ['auto', 'messages', 'prompt-completion', 'text', 'preference'];
@@ -173,7 +177,14 @@ export function runConfigFromArgs(values: Parsed, base?: RunConfig): RunConfig {
     neftune_alpha: number(values, 'neftune-alpha', d.neftune_alpha, 'nonneg'),
     gradient_checkpointing: values['gradient-checkpointing'] === true ? true : d.gradient_checkpointing,
     mix: Array.isArray(values.mix) ? values.mix : d.mix,
+    num_generations: number(values, 'num-generations', d.num_generations, 'positive-int'),
+    max_completion_length: number(values, 'max-completion-length', d.max_completion_length, 'positive-int'),
+    temperature: number(values, 'temperature', d.temperature, 'nonneg'),
+    reward: str(values, 'reward') ?? d.reward,
   };
+  for (const m of config.mix) {
+    if (!/^.+:(0(\.\d+)?|\.\d+)$/.test(m)) throw new UsageError(`--mix expects FILE:RATIO with 0 <= RATIO < 1, got ${JSON.stringify(m)}`);
+  }
   if (!config.model) throw new UsageError('--model is required');
   if (!config.data) throw new UsageError('--data is required');
   if (!config.out) throw new UsageError('--out is required');

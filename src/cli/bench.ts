@@ -17,7 +17,8 @@ import { backendOption, number, parse, str, UsageError } from './args';
 import * as fs from 'fs';
 
 export const BENCH_USAGE = `usage: ftune bench [--shape tiny|qwen2.5-0.5b|llama-3.2-1b | --model DIR | --config FILE] [--batch 4] [--seq 128]
-    [--method lora|full] [--lora-r 8] [--steps 3] [--decode-tokens 16] [--backend B] [--json]`;
+    [--method lora|full] [--lora-r 8] [--steps 3] [--decode-tokens 16] [--backend B] [--gradient-checkpointing]
+    [--profile] [--json]`;
 
 export interface BenchResult {
   backend: string;
@@ -50,7 +51,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
     shape: { type: 'string' }, model: { type: 'string' }, config: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
     method: { type: 'string' }, 'lora-r': { type: 'string' }, steps: { type: 'string' }, 'decode-tokens': { type: 'string' },
-    backend: { type: 'string' }, json: { type: 'boolean' },
+    backend: { type: 'string' }, json: { type: 'boolean' }, profile: { type: 'boolean' }, 'gradient-checkpointing': { type: 'boolean' },
   }, BENCH_USAGE);
   const method = (str(values, 'method') ?? 'lora') as 'lora' | 'full';
   if (method !== 'lora' && method !== 'full') throw new UsageError('--method must be lora or full');

@@ -1,9 +1,9 @@
 // `ftune eval`: token-weighted loss / perplexity over a file, or a generation metric (greedy
 // decoding of each example's prompt, scored against its reference answer).
 import { loadExamples } from '../core/examples';
-import { readRecords, type NormalizedRecord } from '../core/formats';
+import { readRecords } from '../core/formats';
+import { promptAndReference, type PromptPair } from '../core/prompts';
 import { computeMetric, isMetricName, METRIC_NAMES, type MetricName } from '../core/metrics';
-import type { Tokenizer } from '../core/tokenizer';
 import { evaluateLoss } from '../engine/evaluate';
 import { generate } from '../engine/generate';
 import { backendOption, DATA_OPTIONS, fields, formatOption, number, parse, str, UsageError } from './args';
@@ -57,18 +57,4 @@ export async function evalCommand(argv: string[]): Promise<number> {
   } finally {
     loaded.dispose();
   }
-}
-
-interface PromptPair {
-  prompt: string;
-  reference: string;
-}
-
-/** What the model is asked and what it should answer: the last assistant turn of a chat, or the completion. */
-export function promptAndReference(record: NormalizedRecord, tokenizer: Tokenizer): PromptPair | undefined {
-  if (record.kind === 'prompt-completion') return { prompt: record.prompt, reference: record.completion };
-  if (record.kind !== 'messages') return undefined;
-  const last = record.messages.map((m) => m.role).lastIndexOf('assistant');
-  if (last < 0) return undefined;
-  return { prompt: tokenizer.applyChatTemplate(record.messages.slice(0, last), true), reference: record.messages[last].content };
 }

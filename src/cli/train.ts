@@ -13,7 +13,8 @@ export const TRAIN_USAGE = `usage: ftune train --model DIR --data FILE --out DIR
     [--epochs N | --max-steps N] [--batch-size N] [--grad-accum N] [--lr X] [--weight-decay X] [--adam-beta1 X] [--adam-beta2 X]
     [--adam-eps X] [--max-grad-norm X] [--schedule constant|linear|cosine] [--warmup-steps N] [--max-length N] [--limit N]
     [--no-shuffle] [--seed N] [--eval-every N] [--save-every N] [--backend auto|tensorflow|webgpu|wasm|cpu] [--resume]
-    [--beta X] [--neftune-alpha X] [--mix FILE:RATIO]`;
+    [--beta X] [--neftune-alpha X] [--mix FILE:RATIO] [--gradient-checkpointing]
+    GRPO: [--num-generations 4] [--max-completion-length 64] [--temperature 1] [--reward exact-match|format|exact-match+format|ADAPTER_DIR]`;
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, TRAIN_OPTIONS, TRAIN_USAGE);
@@ -31,6 +32,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   const human = process.stdout.isTTY === true;
+  let failure: string | undefined;
   try {
     const outcome = await runTraining({
       config,
@@ -38,10 +40,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
       signal: controller.signal,
       emit: (event) => {
         process.stdout.write(JSON.stringify(event) + '\n');
+        if (event.type === 'failed') failure = event.error;
         if (human) process.stderr.write(describe(event));
       },
     });
-    return outcome === 'failed' ? 1 : 0;
+    if (outcome !== 'failed') return 0;
+    // The CLI's error contract: exit 1 with one `ftune: error:` line, as for any other failure.
+    process.stderr.write(`ftune: error: ${(failure ?? 'training failed').split('\n')[0]}\n`);
+    return 1;
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);

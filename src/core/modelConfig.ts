@@ -4,6 +4,7 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
+import { countParameters } from './estimate';
 
 export type ModelType = 'llama' | 'mistral' | 'qwen2' | 'qwen3';
 const SUPPORTED: readonly ModelType[] = ['llama', 'mistral', 'qwen2', 'qwen3'];
@@ -66,6 +67,20 @@ function posInt(raw: Raw, key: string, file: string, fallback?: number): number 
   return v;
 }
 
+/**
+ * A width, count or vocabulary above this is refused: no real decoder comes near it, and a corrupt or
+ * hostile config.json must fail here, before anything sized from it is allocated.
+ */
+export const MAX_DIMENSION = 1_000_000;
+/** float32 weights beyond this (16B parameters) cannot be held by this engine, which trains in float32. */
+export const MAX_FLOAT32_WEIGHT_BYTES = 64 * 2 ** 30;
+
+function dim(raw: Raw, key: string, file: string, fallback?: number): number {
+  const v = posInt(raw, key, file, fallback);
+  if (v > MAX_DIMENSION) throw new ModelConfigError(`${file}: "${key}" is ${v}, above the ${MAX_DIMENSION} this engine accepts (is config.json corrupt?)`);
+  return v;
+}
+
 function ids(v: unknown): number[] {
   if (typeof v === 'number') return [v];
   if (Array.isArray(v)) return v.filter((x): x is number => typeof x === 'number');
@@ -78,11 +93,11 @@ export function parseModelConfig(raw: Raw, file = 'config.json'): ModelConfig {
     throw new ModelConfigError(`${file}: unsupported model_type ${JSON.stringify(modelType)} (supported: ${SUPPORTED.join(', ')})`);
   }
   const type = modelType as ModelType;
-  const hidden = posInt(raw, 'hidden_size', file);
-  const heads = posInt(raw, 'num_attention_heads', file);
-  const kvHeads = posInt(raw, 'num_key_value_heads', file, heads);
+  const hidden = dim(raw, 'hidden_size', file);
+  const heads = dim(raw, 'num_attention_heads', file);
+  const kvHeads = dim(raw, 'num_key_value_heads', file, heads);
   if (heads % kvHeads !== 0) throw new ModelConfigError(`${file}: num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`);
-  const headDim = raw.head_dim === undefined || raw.head_dim === null ? hidden / heads : posInt(raw, 'head_dim', file);
+  const headDim = raw.head_dim === undefined || raw.head_dim === null ? hidden / heads : dim(raw, 'head_dim', file);
   if (!Number.isInteger(headDim) || headDim % 2 !== 0) throw new ModelConfigError(`${file}: head_dim ${headDim} must be an even integer`);
   const act = raw.hidden_act ?? 'silu';
   if (act !== 'silu') throw new ModelConfigError(`${file}: unsupported hidden_act ${JSON.stringify(act)} (only silu)`);
@@ -90,15 +105,15 @@ export function parseModelConfig(raw: Raw, file = 'config.json'): ModelConfig {
   const ropeParams = (raw.rope_parameters ?? undefined) as Raw | undefined;
   const ropeTheta = ropeParams && typeof ropeParams.rope_theta === 'number' ? ropeParams.rope_theta : num(raw, 'rope_theta', file, 10000);
   const attentionBias = raw.attention_bias === true;
-  return {
+  const config: ModelConfig = {
     model_type: type,
     hidden_size: hidden,
-    intermediate_size: posInt(raw, 'intermediate_size', file),
-    num_hidden_layers: posInt(raw, 'num_hidden_layers', file),
+    intermediate_size: dim(raw, 'intermediate_size', file),
+    num_hidden_layers: dim(raw, 'num_hidden_layers', file),
     num_attention_heads: heads,
     num_key_value_heads: kvHeads,
     head_dim: headDim,
-    vocab_size: posInt(raw, 'vocab_size', file),
+    vocab_size: dim(raw, 'vocab_size', file),
     rms_norm_eps: num(raw, 'rms_norm_eps', file, 1e-6),
     rope_theta: ropeTheta,
     rope_scaling: parseRopeScaling((raw.rope_scaling ?? ropeParams ?? null) as Raw | null, file),
@@ -114,6 +129,24 @@ export function parseModelConfig(raw: Raw, file = 'config.json'): ModelConfig {
     pad_token_id: typeof raw.pad_token_id === 'number' ? raw.pad_token_id : undefined,
     bos_token_id: typeof raw.bos_token_id === 'number' ? raw.bos_token_id : undefined,
   };
+  checkModelSize(config, file);
+  return config;
+}
+
+/** Refuses a model whose float32 weights could not be allocated, before any weight is read. */
+function checkModelSize(c: ModelConfig, file: string): void {
+  const { total } = countParameters({
+    model_type: c.model_type, vocab_size: c.vocab_size, hidden_size: c.hidden_size, intermediate_size: c.intermediate_size,
+    num_hidden_layers: c.num_hidden_layers, num_attention_heads: c.num_attention_heads, num_key_value_heads: c.num_key_value_heads,
+    head_dim: c.head_dim, tie_word_embeddings: c.tie_word_embeddings, attention_bias: c.qkv_bias,
+  });
+  const bytes = total * 4;
+  if (bytes > MAX_FLOAT32_WEIGHT_BYTES) {
+    const gib = (b: number) => `${(b / 2 ** 30).toFixed(0)} GiB`;
+    throw new ModelConfigError(
+      `${file}: ${total.toExponential(2)} parameters need ${gib(bytes)} as float32, above the ${gib(MAX_FLOAT32_WEIGHT_BYTES)} this engine can hold`,
+    );
+  }
 }
 
 function parseRopeScaling(raw: Raw | null, file: string): RopeScaling {

@@ -53,8 +53,14 @@ export interface RunConfig {
   beta: number;
   neftune_alpha: number;
   gradient_checkpointing: boolean;
-  /** FILE:ratio entries for multitask mixing. */
+  /** FILE:ratio entries for multitask mixing: general data making up `ratio` of the training mix. */
   mix: string[];
+  /** GRPO: completions sampled per prompt, their length cap and sampling temperature. */
+  num_generations: number;
+  max_completion_length: number;
+  temperature: number;
+  /** GRPO reward: 'exact-match', 'format', 'exact-match+format', or a reward adapter folder (--method reward output). */
+  reward: string;
 }
 
 export const DEFAULT_RUN_CONFIG: Omit<RunConfig, 'model' | 'data' | 'out'> = {
@@ -90,6 +96,10 @@ export const DEFAULT_RUN_CONFIG: Omit<RunConfig, 'model' | 'data' | 'out'> = {
   neftune_alpha: 0,
   gradient_checkpointing: false,
   mix: [],
+  num_generations: 4,
+  max_completion_length: 64,
+  temperature: 1.0,
+  reward: 'exact-match',
 };
 
 /** The seven projections LoRA wraps by default ("all-linear" in PEFT terms for Llama-family models). */

@@ -213,30 +213,35 @@ export function fromFloat32(data: Float32Array, dtype: 'F32' | 'F16' | 'BF16'): 
   return Buffer.from(out.buffer);
 }
 
+const scratchF32 = new Float32Array(1);
+const scratchU32 = new Uint32Array(scratchF32.buffer);
+
+/** float32 → float16 bits, rounding to nearest, ties to even (as torch's `.half()`); overflow → ±inf. */
 function floatToHalf(value: number): number {
-  const f32 = new Float32Array([value]);
-  const x = new Uint32Array(f32.buffer)[0];
+  scratchF32[0] = value;
+  const x = scratchU32[0];
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
+  const mant = x & 0x7fffff;
   if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
+  const e = exp - 127 + 15;
   if (e >= 31) return sign | 0x7c00;
   if (e <= 0) {
-    if (e < -10) return sign;
-    mant = (mant | 0x800000) >> (1 - e);
-    if (mant & 0x1000) mant += 0x2000;
-    return sign | (mant >> 13);
+    // Half subnormal: value = q · 2^-24 with q = significand / 2^shift, rounded to nearest even.
+    const shift = 126 - exp;
+    if (shift > 25) return sign; // below half the smallest subnormal (float32 subnormals included)
+    const sig = mant | 0x800000;
+    let q = sig >>> shift;
+    const rem = sig & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && (q & 1) === 1)) q += 1;
+    return sign | q; // q may reach 0x400: the smallest normal, which is exactly its encoding
   }
-  if (mant & 0x1000) {
-    mant += 0x2000;
-    if (mant & 0x800000) {
-      mant = 0;
-      e += 1;
-      if (e >= 31) return sign | 0x7c00;
-    }
-  }
-  return sign | (e << 10) | (mant >> 13);
+  let q = mant >>> 13;
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (q & 1) === 1)) q += 1;
+  // A carry out of the mantissa bumps the exponent (and turns 65520 and above into inf), as it should.
+  return sign | ((e << 10) + q);
 }
 
 // ---------------------------------------------------------------- writing

@@ -63,20 +63,32 @@ export async function saveCheckpoint(inputs: SaveInputs): Promise<string> {
   fs.mkdirSync(tmp, { recursive: true });
   if (inputs.adapter) await inputs.adapter.save(tmp, inputs.baseModel);
   else if (inputs.saveFullWeights) await inputs.saveFullWeights(tmp);
+  await testPause();
   const opt = await inputs.optimizer.state();
   const moments = inputs.vars.flatMap((v, i) => [
     { name: `m.${i}`, shape: v.shape, data: opt.m[i] },
     { name: `v.${i}`, shape: v.shape, data: opt.v[i] },
   ]);
   writeSafetensors(path.join(tmp, 'optimizer.safetensors'), moments, { metadata: { step: String(opt.step) } });
+  await testPause();
   // trainer_state.json last: its presence marks the checkpoint complete.
   writeFileAtomic(path.join(tmp, 'trainer_state.json'), [JSON.stringify({ ...inputs.state, optimizer_step: opt.step }, null, 2) + '\n']);
+  await testPause();
   fs.rmSync(final, { recursive: true, force: true });
   fs.renameSync(tmp, final);
   if (inputs.keep && inputs.keep > 0) {
     for (const old of listCheckpoints(inputs.out).slice(0, -inputs.keep)) fs.rmSync(old.dir, { recursive: true, force: true });
   }
   return final;
+}
+
+/**
+ * Test hook: FTUNE_TEST_SLOW_CHECKPOINT_MS pauses between the writes of a checkpoint, so that the
+ * kill tests (test/resume.test.ts) can land a SIGKILL inside one. Unset in normal use: no pause.
+ */
+async function testPause(): Promise<void> {
+  const ms = Number(process.env.FTUNE_TEST_SLOW_CHECKPOINT_MS ?? 0);
+  if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export function readTrainerState(dir: string): TrainerState & { optimizer_step: number } {

@@ -38,6 +38,11 @@ export class LoraModule {
 
 export class LoraAdapter {
   private readonly modules = new Map<string, LoraModule>();
+  /**
+   * Other trainable tensors saved with the adapter under their PEFT names, e.g. a reward model's
+   * scalar head `base_model.model.score.weight` (PEFT's modules_to_save).
+   */
+  readonly extras = new Map<string, tf.Variable>();
   /** when false the model runs as the plain base (DPO's reference pass without a second weight copy). */
   enabled = true;
 
@@ -57,9 +62,10 @@ export class LoraAdapter {
     return [...this.modules.values()];
   }
 
-  /** Trainable variables in a fixed order (layer, projection, A then B). */
+  /** Trainable variables in a fixed order (layer, projection, A then B; then the extras by name). */
   variables(): tf.Variable[] {
-    return this.allModules().flatMap((m) => [m.A, m.B]);
+    const extras = [...this.extras.keys()].sort().map((k) => this.extras.get(k)!);
+    return [...this.allModules().flatMap((m) => [m.A, m.B]), ...extras];
   }
 
   parameterCount(): number {
@@ -73,8 +79,8 @@ export class LoraAdapter {
     for (const prefix of targetPrefixes(model, settings.targets)) {
       const [out, inp] = model.weights.get(`${prefix}.weight`)!.shape;
       const bound = 1 / Math.sqrt(inp); // kaiming_uniform_(a=√5): gain·√(3/fan_in) = √(1/3)·√(3/in)
-      const A = tf.variable(tf.randomUniform([settings.r, inp], -bound, bound, 'float32', s++), true, `${prefix}.lora_A`);
-      const B = tf.variable(tf.zeros([out, settings.r]), true, `${prefix}.lora_B`);
+      const A = tf.variable(tf.randomUniform([settings.r, inp], -bound, bound, 'float32', s++), true, `${prefix}.lora_A#${++variableCounter}`);
+      const B = tf.variable(tf.zeros([out, settings.r]), true, `${prefix}.lora_B#${++variableCounter}`);
       modules.push(new LoraModule(prefix, A, B, settings.alpha / settings.r, settings.dropout));
     }
     return new LoraAdapter(settings, modules);
@@ -105,14 +111,20 @@ export class LoraAdapter {
           const name = `base_model.model.${prefix}.lora_${which}.weight`;
           const { data, shape: got } = file.readFloat32(name);
           if (got.join(',') !== shape.join(',')) throw new Error(`${file.file}: ${name} has shape [${got}], expected [${shape}]`);
-          return tf.variable(tf.tensor(data, shape), true, `${prefix}.lora_${which}`);
+          return tf.variable(tf.tensor(data, shape), true, `${prefix}.lora_${which}#${++variableCounter}`);
         };
         modules.push(new LoraModule(prefix, read('A', [settings.r, inp]), read('B', [out, settings.r]), settings.alpha / settings.r, settings.dropout));
       }
+      const adapter = new LoraAdapter(settings, modules);
+      for (const name of file.tensors.keys()) {
+        if (/\.lora_[AB]\.weight$/.test(name)) continue;
+        const { data, shape } = file.readFloat32(name);
+        adapter.extras.set(name, tf.variable(tf.tensor(data, shape), true, `${name}#${++variableCounter}`));
+      }
+      return adapter;
     } finally {
       file.close();
     }
-    return new LoraAdapter(settings, modules);
   }
 
   /** Writes adapter_model.safetensors and adapter_config.json (PEFT names), each atomically. */
@@ -123,10 +135,13 @@ export class LoraAdapter {
       tensors.push({ name: `base_model.model.${m.prefix}.lora_A.weight`, shape: m.A.shape, data: (await m.A.data()) as Float32Array });
       tensors.push({ name: `base_model.model.${m.prefix}.lora_B.weight`, shape: m.B.shape, data: (await m.B.data()) as Float32Array });
     }
+    for (const [name, v] of this.extras) tensors.push({ name, shape: v.shape, data: (await v.data()) as Float32Array });
     writeSafetensors(path.join(dir, 'adapter_model.safetensors'), tensors, { metadata: { format: 'pt' } });
+    const scoreHead = this.extras.has(SCORE_HEAD);
     const config = {
       peft_type: 'LORA',
-      task_type: 'CAUSAL_LM',
+      task_type: scoreHead ? 'SEQ_CLS' : 'CAUSAL_LM',
+      ...(scoreHead ? { modules_to_save: ['score'] } : {}),
       r: this.settings.r,
       lora_alpha: this.settings.alpha,
       lora_dropout: this.settings.dropout,
@@ -156,6 +171,12 @@ export class LoraAdapter {
     for (const v of this.variables()) v.dispose();
   }
 }
+
+/** PEFT's name for a sequence-classification (reward) head saved with the adapter. */
+export const SCORE_HEAD = 'base_model.model.score.weight';
+
+/** tfjs variable names are global: a counter keeps two loads of the same adapter apart. */
+let variableCounter = 0;
 
 /** `model.layers.{i}.self_attn.q_proj`-style prefixes of every targeted projection, in layer order. */
 export function targetPrefixes(model: DecoderModel, targets: readonly string[]): string[] {

@@ -12,16 +12,14 @@ import { resolveLoraTargets, type RunConfig } from '../core/runConfig';
 import { writeFileAtomic } from '../core/safetensors';
 import { loadTokenizer, type Tokenizer } from '../core/tokenizer';
 import { initBackend } from './backend';
-import type { Sequence } from './batch';
 import { cleanPartialCheckpoints, listCheckpoints, readOptimizerState, readTrainerState, saveCheckpoint, type TrainerState } from './checkpoint';
-import { evaluateLoss } from './evaluate';
 import { saveFullModel } from './export';
 import { LoraAdapter } from './lora';
 import { DecoderModel } from './model';
-import { causalLmObjective, type Objective, type StepContext } from './objectives';
+import { planMethod } from './methods';
+import type { StepContext } from './objectives';
 import { AdamW, learningRate } from './optimizer';
 import { optimizerStep } from './step';
-import { loadTrainingData, type TrainingData } from './trainingData';
 
 export type TrainOutcome = 'done' | 'stopped' | 'failed';
 
@@ -48,11 +46,15 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
   const backend = await initBackend(config.backend);
   const tokenizer = await loadTokenizer(config.model);
   const padId = padTokenId(tokenizer, config.model);
-  const data = await loadTrainingData(config, tokenizer);
-  if (data.train.length === 0) throw new Error(`${config.data}: no training examples left (${data.skipped} longer than --max-length ${config.max_length})`);
-
   const model = DecoderModel.load(config.model);
-  const { vars, adapter } = setUpTrainableWeights(model, config);
+  const { adapter } = setUpTrainableWeights(model, config);
+  const data = await planMethod({ config, tokenizer, model, adapter, padId });
+  if (data.train.length === 0) {
+    model.dispose();
+    throw new Error(`${config.data}: no training examples left (${data.skipped} longer than --max-length ${config.max_length})`);
+  }
+  // After planning: a method may add trainable tensors to the adapter (the reward head).
+  const vars = adapter ? adapter.variables() : [...model.weights.values()].filter((t): t is tf.Variable => t instanceof tf.Variable);
   const optimizer = new AdamW(vars, {
     lr: config.lr, beta1: config.adam_beta1, beta2: config.adam_beta2, eps: config.adam_eps, weightDecay: config.weight_decay,
   });
@@ -71,8 +73,9 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
     if (last) {
       state = restore(last.dir, model, adapter, vars, optimizer);
       state.total_steps = totalSteps;
-      truncateMetrics(metricsFile, state.global_step);
     }
+    // Killed before its first checkpoint: the run restarts from step 0, so its old step lines go too.
+    truncateMetrics(metricsFile, state.global_step);
   } else if (fs.existsSync(metricsFile)) {
     fs.rmSync(metricsFile);
   }
@@ -87,18 +90,21 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
   });
   for (const note of data.notes) emit({ type: 'log', level: 'info', message: note });
 
-  const objective: Objective<Sequence> = causalLmObjective;
+  const objective = data.objective;
   const save = () => saveCheckpoint({
     out: config.out, state, optimizer, vars, adapter, baseModel: config.model,
     saveFullWeights: config.full ? (dir) => saveFullModel(model, config.model, dir) : undefined,
   });
   const evaluate = async () => {
     if (data.eval.length === 0) return undefined;
-    const r = await evaluateLoss(model, adapter, data.eval, { batchSize: config.batch_size, padId });
-    const event: TrainerEvent = { type: 'eval', step: state.global_step, eval_loss: r.loss, perplexity: Math.exp(r.loss) };
-    state.log_history.push({ step: state.global_step, eval_loss: r.loss });
-    emit(event);
-    return r.loss;
+    const r = await data.evaluate(data.eval);
+    const { perplexity, ...extra } = r.extra ?? {};
+    emit({
+      type: 'eval', step: state.global_step, eval_loss: r.eval_loss, perplexity: perplexity ?? Math.exp(r.eval_loss),
+      extra: Object.keys(extra).length > 0 ? extra : undefined,
+    });
+    state.log_history.push({ step: state.global_step, eval_loss: r.eval_loss });
+    return r.eval_loss;
   };
 
   const started = Date.now();
@@ -109,7 +115,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
       const start = (step % stepsPerEpoch) * perStep;
       const order = config.shuffle ? permutation(data.train.length, mixSeed(config.seed, epoch)) : [...data.train.keys()];
       const slice = order.slice(start, start + perStep).map((i) => data.train[i]);
-      const micro: Sequence[][] = [];
+      const micro: (typeof slice)[] = [];
       for (let i = 0; i < slice.length; i += config.batch_size) micro.push(slice.slice(i, i + config.batch_size));
 
       const lr = learningRate(config.schedule, config.lr, step, totalSteps, config.warmup_steps);
@@ -143,6 +149,9 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
         elapsed: (Date.now() - started) / 1000, extra: Object.keys(outcome.metrics).length > 0 ? outcome.metrics : undefined,
       });
 
+      // The loop otherwise only awaits already-resolved promises (wasm/cpu reads), so SIGTERM/SIGINT
+      // handlers — which run on the event loop — would never fire before the run ended.
+      await new Promise((resolve) => setImmediate(resolve));
       const last = state.global_step === totalSteps;
       if (!last && config.eval_every > 0 && state.global_step % config.eval_every === 0) await evaluate();
       if (!last && config.save_every > 0 && state.global_step % config.save_every === 0) {
@@ -165,6 +174,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
     emit({ type: 'done', step: state.global_step, adapter_path: finalDir, elapsed: (Date.now() - started) / 1000 });
     return 'done';
   } finally {
+    data.dispose?.();
     optimizer.dispose();
     adapter?.dispose();
     model.dispose();
@@ -177,23 +187,21 @@ function padTokenId(tokenizer: Tokenizer, modelDir: string): number {
   return id;
 }
 
-function setUpTrainableWeights(model: DecoderModel, config: RunConfig): { vars: tf.Variable[]; adapter?: LoraAdapter } {
+function setUpTrainableWeights(model: DecoderModel, config: RunConfig): { adapter?: LoraAdapter } {
   if (config.full) {
-    const vars: tf.Variable[] = [];
     for (const [name, t] of model.weights) {
       const v = tf.variable(t, true, `full.${name}`);
       t.dispose();
       model.weights.set(name, v);
-      vars.push(v);
     }
-    return { vars };
+    return {};
   }
   const adapter = config.init_adapter
     ? LoraAdapter.load(config.init_adapter, model, { dropout: config.lora_dropout })
     : LoraAdapter.create(model, {
         r: config.lora_r, alpha: config.lora_alpha, dropout: config.lora_dropout, targets: resolveLoraTargets(config.lora_targets),
       }, mixSeed(config.seed, 0x10a));
-  return { vars: adapter.variables(), adapter };
+  return { adapter };
 }
 
 function restore(dir: string, model: DecoderModel, adapter: LoraAdapter | undefined, vars: tf.Variable[], optimizer: AdamW): TrainerState {
@@ -228,5 +236,3 @@ function truncateMetrics(file: string, step: number): void {
   });
   writeFileAtomic(file, [kept.map((l) => l + '\n').join('')]);
 }
-
-export type { TrainingData };

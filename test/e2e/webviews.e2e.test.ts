@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Frame, Page } from 'playwright-core';
-import { contextMenu, launch, packageVsix, pickQuickItem, REPO_ROOT, runCommand, screenshot, setupCodeServer, treeItem, typeQuickInput, openContainer, type Session } from './harness';
+import { contextMenu, launch, openContainer, packageVsix, REPO_ROOT, runCommand, screenshot, setupCodeServer, treeItem, typeQuickInput, viewPane, type Session } from './harness';
 
 const SHARED = [process.env.FTUNE_SHARED, path.join(REPO_ROOT, 'shared'), path.join(REPO_ROOT, '..', 'shared')]
   .find((p): p is string => p !== undefined && fs.existsSync(path.join(p, 'models'))) ?? path.join(REPO_ROOT, '..', 'shared');
@@ -130,7 +130,9 @@ test('the loss panel follows a run while it trains', { timeout: 240_000 }, async
   const out = path.join(runsDir, 'live-run');
   liveTrainer = spawn(process.execPath, trainArgs(out, path.join(workspace, 'additions.jsonl'), 60), { stdio: 'ignore' });
   const metrics = path.join(out, 'metrics.jsonl');
+  const t0 = Date.now();
   await waitFor('the first step', async () => fs.existsSync(metrics) && fs.readFileSync(metrics, 'utf8').includes('"type":"step"'), 120_000);
+  console.log(`live: first step after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   await treeItem(page, 'Runs', 'live-run').waitFor({ timeout: 30_000 });
   await contextMenu(page, treeItem(page, 'Runs', 'live-run'), 'Open Loss Curves');
   await page.locator('.tab.active', { hasText: 'live-run' }).waitFor({ timeout: 30_000 });
@@ -142,6 +144,7 @@ test('the loss panel follows a run while it trains', { timeout: 240_000 }, async
     const points = await datasetNumber(frame, '#charts', 'train-points');
     if (seen[seen.length - 1] !== points) {
       seen.push(points);
+      console.log(`live: ${points} points at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       pictures.add(await frame.evaluate(() => (document.querySelector('#chart-loss') as HTMLCanvasElement).toDataURL()));
     }
     return seen.length >= 4;
@@ -179,7 +182,7 @@ test('Compare Runs overlays two runs with both legends and a hyper-parameter dif
 let playground: Frame;
 
 test('the playground streams the base model and the checkpoint side by side, equal to ftune generate', { timeout: 180_000 }, async () => {
-  await openContainer(page, 'Finetune Studio');
+  if (!(await viewPane(page, 'Runs').isVisible())) await openContainer(page, 'Finetune Studio');
   await contextMenu(page, treeItem(page, 'Runs', 'run-a'), 'Open Playground');
   playground = await webviewFrame('#columns .column');
   await waitFor('two columns', async () => (await playground.locator('#columns .column').count()) === 2, 30_000);
@@ -220,10 +223,10 @@ test('the golden set reports an exact-match accuracy per column', { timeout: 240
 });
 
 test('both panels follow a light theme', { timeout: 120_000 }, async () => {
-  await runCommand(page, 'Preferences: Color Theme');
-  // the theme list is virtualised: filter it so the row is rendered
-  await page.locator('.quick-input-widget input').fill('Light Modern');
-  await pickQuickItem(page, 'Light Modern');
+  // switch the theme the way a user's settings.json does; VS Code applies it live
+  const settingsFile = path.join(session!.userDataDir, 'User', 'settings.json');
+  const settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as Record<string, unknown>;
+  fs.writeFileSync(settingsFile, JSON.stringify({ ...settings, 'workbench.colorTheme': 'Default Light Modern' }, null, 2));
   await waitFor('light playground', async () => (await playground.evaluate(() => document.body.className)).includes('vscode-light'), 30_000);
   await screenshot(page, 'webview-playground-light');
   await page.locator('.tab', { hasText: 'Compare' }).first().click();
