@@ -106,6 +106,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) await step();
   const secondsPerStep = (performance.now() - t0) / 1000 / steps;
+  const kernels = values.profile === true ? await kernelProfile(step) : undefined;
 
   const decodeTokens = number(values, 'decode-tokens', 16, 'positive-int');
   const prompt = sequences[0].input_ids;
@@ -134,7 +135,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   optimizer.dispose();
   adapter?.dispose();
   model.dispose();
-  if (values.json === true) process.stdout.write(JSON.stringify(result) + '\n');
+  if (values.json === true) process.stdout.write(JSON.stringify(kernels ? { ...result, kernels } : result) + '\n');
   else {
     const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
     process.stdout.write(
@@ -143,6 +144,36 @@ export async function benchCommand(argv: string[]): Promise<number> {
       `  prefill: ${result.prefill_tokens_per_second.toFixed(1)} tokens/s   decode: ${result.decode_tokens_per_second.toFixed(1)} tokens/s\n` +
       `  peak tensor memory ${mb(result.peak_memory_bytes)}, max RSS ${mb(result.max_rss_bytes)}; ${result.trainable_parameters} trainable of ${result.parameters} parameters\n`,
     );
+    if (kernels) process.stdout.write(formatKernelProfile(kernels));
   }
   return 0;
+}
+
+export interface KernelTime {
+  kernel: string;
+  calls: number;
+  ms: number;
+}
+
+/** Time per kernel name over one more training step (forward, backward and optimiser together). */
+async function kernelProfile(step: () => Promise<unknown>): Promise<KernelTime[]> {
+  const info = await tf.profile(async () => {
+    await step();
+  });
+  const byName = new Map<string, KernelTime>();
+  for (const k of info.kernels) {
+    const entry = byName.get(k.name) ?? { kernel: k.name, calls: 0, ms: 0 };
+    entry.calls += 1;
+    const ms = await k.kernelTimeMs;
+    entry.ms += typeof ms === 'number' ? ms : 0;
+    byName.set(k.name, entry);
+  }
+  return [...byName.values()].sort((a, b) => b.ms - a.ms);
+}
+
+function formatKernelProfile(kernels: KernelTime[]): string {
+  const total = kernels.reduce((s, k) => s + k.ms, 0);
+  const lines = kernels.slice(0, 15).map((k) =>
+    `    ${k.kernel.padEnd(22)} ${k.ms.toFixed(0).padStart(7)} ms ${((100 * k.ms) / total).toFixed(1).padStart(5)}%  ${String(k.calls).padStart(5)} calls`);
+  return `  kernels (one profiled step, ${total.toFixed(0)} ms in kernels):\n${lines.join('\n')}\n`;
 }

@@ -9,6 +9,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
   train: { summary: 'fine-tune a model (LoRA or full; sft, cpt, dpo, reward, grpo)', load: () => require('./train').trainCommand },
   eval: { summary: 'loss / perplexity or a generation metric over a data file', load: () => require('./eval').evalCommand },
   generate: { summary: 'complete a prompt or a chat', load: () => require('./generate').generateCommand },
+  score: { summary: 'reward of a response under a trained reward model', load: () => require('./score').scoreCommand },
   serve: { summary: 'generation server for the playground (JSON lines on stdin/stdout)', load: () => require('./serve').serveCommand },
   bench: { summary: 'time training steps and generation on named shapes', load: () => require('./bench').benchCommand },
   validate: { summary: 'check a data file: every problem as file:line: reason', load: () => require('./validate').validateCommand },

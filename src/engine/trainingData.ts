@@ -51,5 +51,28 @@ export async function loadTrainingData(config: RunConfig, tokenizer: Tokenizer):
     pool = pool.slice(0, config.limit);
     notes.push(`training on the first ${config.limit} examples (--limit)`);
   }
+  for (const entry of config.mix) {
+    const { file, ratio } = parseMix(entry);
+    const general = await load(file, config, tokenizer);
+    const wanted = mixCount(pool.length, ratio);
+    const order = permutation(general.examples.length, mixSeed(config.seed, 0x313));
+    // Sample without replacement while the file lasts, then cycle (a small general set is reused).
+    const picked = Array.from({ length: wanted }, (_, i) => general.examples[order[i % order.length]]);
+    notes.push(`mixed in ${picked.length} general examples from ${file} (${Math.round(ratio * 100)}% of the training mix, against forgetting)`);
+    pool = [...pool, ...picked];
+  }
   return { train: pool, eval: evalSet, skipped, notes };
+}
+
+/** `FILE:RATIO` → the file and the share (0 ≤ ratio < 1) its examples take in the final training mix. */
+export function parseMix(entry: string): { file: string; ratio: number } {
+  const colon = entry.lastIndexOf(':');
+  const ratio = Number(entry.slice(colon + 1));
+  if (colon <= 0 || !Number.isFinite(ratio) || ratio < 0 || ratio >= 1) throw new Error(`--mix expects FILE:RATIO with 0 <= RATIO < 1, got ${JSON.stringify(entry)}`);
+  return { file: entry.slice(0, colon), ratio };
+}
+
+/** How many general examples make them `ratio` of a mix with `n` task examples: m / (n + m) = ratio. */
+export function mixCount(n: number, ratio: number): number {
+  return Math.round((n * ratio) / (1 - ratio));
 }

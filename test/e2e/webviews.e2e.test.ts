@@ -130,9 +130,7 @@ test('the loss panel follows a run while it trains', { timeout: 240_000 }, async
   const out = path.join(runsDir, 'live-run');
   liveTrainer = spawn(process.execPath, trainArgs(out, path.join(workspace, 'additions.jsonl'), 60), { stdio: 'ignore' });
   const metrics = path.join(out, 'metrics.jsonl');
-  const t0 = Date.now();
   await waitFor('the first step', async () => fs.existsSync(metrics) && fs.readFileSync(metrics, 'utf8').includes('"type":"step"'), 120_000);
-  console.log(`live: first step after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   await treeItem(page, 'Runs', 'live-run').waitFor({ timeout: 30_000 });
   await contextMenu(page, treeItem(page, 'Runs', 'live-run'), 'Open Loss Curves');
   await page.locator('.tab.active', { hasText: 'live-run' }).waitFor({ timeout: 30_000 });
@@ -144,7 +142,6 @@ test('the loss panel follows a run while it trains', { timeout: 240_000 }, async
     const points = await datasetNumber(frame, '#charts', 'train-points');
     if (seen[seen.length - 1] !== points) {
       seen.push(points);
-      console.log(`live: ${points} points at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       pictures.add(await frame.evaluate(() => (document.querySelector('#chart-loss') as HTMLCanvasElement).toDataURL()));
     }
     return seen.length >= 4;
@@ -227,7 +224,9 @@ test('both panels follow a light theme', { timeout: 120_000 }, async () => {
   const settingsFile = path.join(session!.userDataDir, 'User', 'settings.json');
   const settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as Record<string, unknown>;
   fs.writeFileSync(settingsFile, JSON.stringify({ ...settings, 'workbench.colorTheme': 'Default Light Modern' }, null, 2));
+  await page.locator('.monaco-workbench.vs').waitFor({ timeout: 30_000 });
   await waitFor('light playground', async () => (await playground.evaluate(() => document.body.className)).includes('vscode-light'), 30_000);
+  await page.waitForTimeout(500);
   await screenshot(page, 'webview-playground-light');
   await page.locator('.tab', { hasText: 'Compare' }).first().click();
   const frame = await webviewFrame('#charts[data-runs="2"]');
@@ -235,4 +234,9 @@ test('both panels follow a light theme', { timeout: 120_000 }, async () => {
   await page.waitForTimeout(500);
   assert.ok((await canvasColours(frame, '#chart-loss')) > 3);
   await screenshot(page, 'webview-compare-light');
+  await page.locator('.tab', { hasText: 'Loss · run-a' }).first().click();
+  const single = await webviewFrame('#charts[data-runs="1"][data-train-points="8"]');
+  await waitFor('light single-run panel', async () => (await single.evaluate(() => document.body.className)).includes('vscode-light'), 30_000);
+  await page.waitForTimeout(500);
+  await screenshot(page, 'webview-loss-light');
 });
