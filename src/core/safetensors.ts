@@ -113,7 +113,11 @@ function readHeader(file: string, fd: number): { tensors: Map<string, TensorInfo
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      metadata = (raw ?? {}) as Record<string, string>;
+      // As the reference implementation: a map of strings, so that callers can trust its type.
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || !Object.values(raw).every((v) => typeof v === 'string')) {
+        throw new SafetensorsError(file, '__metadata__ is not an object of strings');
+      }
+      metadata = raw as Record<string, string>;
       continue;
     }
     tensors.set(name, checkEntry(file, name, raw, dataLen, dataStart));

@@ -150,11 +150,23 @@ export function quickInput(page: Page): Locator {
   return page.locator('.quick-input-widget');
 }
 
-/** Waits for a QuickPick whose title or placeholder matches, then picks the row containing `text`. */
+/**
+ * Picks the QuickPick row containing `text` with the keyboard (arrow down to it, Enter): a mouse click
+ * can land on a hover tooltip that happens to cover the row.
+ */
 export async function pickQuickItem(page: Page, text: string): Promise<void> {
-  const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text }).first();
-  await row.waitFor({ timeout: 30_000 });
-  await row.click();
+  const rows = page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
+  await rows.filter({ hasText: text }).first().waitFor({ timeout: 30_000 });
+  const count = await rows.count();
+  for (let i = 0; i <= count + 1; i++) {
+    const focused = await rows.and(page.locator('.focused')).first().innerText().catch(() => '');
+    if (focused.includes(text)) {
+      await page.keyboard.press('Enter');
+      return;
+    }
+    await page.keyboard.press('ArrowDown');
+  }
+  throw new Error(`no quick pick row "${text}" could be focused`);
 }
 
 /** Types into the visible InputBox and accepts. */
