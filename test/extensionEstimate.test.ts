@@ -56,6 +56,10 @@ test('estimate: LoRA needs less memory than full fine-tuning, longer sequences n
   assert.equal(lora.tokens_per_step, 2 * 4 * 512);
   assert.ok(full.flops_per_step > lora.flops_per_step);
   assert.equal(lora.total_seconds, lora.seconds_per_step * 100);
+  // the time is compute plus a per-layer, per-micro-batch overhead
+  assert.ok(Math.abs(lora.seconds_per_step - (lora.flops_per_step / 400e9 + 4 * 22 * 0.02)) < 1e-9);
+  const cpu = estimateTraining({ ...base, full: false, backend: 'cpu' });
+  assert.ok(cpu.seconds_per_step > lora.seconds_per_step, 'the plain-JS backend is slower than WebGPU');
 });
 
 test('estimate: a measured throughput replaces the backend guess', () => {

@@ -55,18 +55,25 @@ const CHARTS: ChartSpec[] = [
 const vscode = vscodeApi<LossPanelState>();
 const post = (message: LossPanelToHost): void => vscode.postMessage(message);
 
-let state: LossPanelState = {
-  run_dirs: [],
-  x_axis: 'step',
-  smoothing: 0.6,
-  only_differences: false,
-  hidden: [],
-  ...vscode.getState(),
-};
+let state = restoreState(vscode.getState());
 let runs: RunView[] = [];
 let patience = DEFAULT_OVERFIT_PATIENCE;
 let colors: ThemeColors;
 const charts = new Map<string, Chart<'line', XY[]>>();
+
+/** The saved state over the defaults; anything malformed (an older version's state) is dropped. */
+function restoreState(saved: Partial<LossPanelState> | undefined): LossPanelState {
+  const state: LossPanelState = { run_dirs: [], x_axis: 'step', smoothing: 0.6, only_differences: false, hidden: [] };
+  if (!saved || typeof saved !== 'object') return state;
+  if (Array.isArray(saved.run_dirs)) state.run_dirs = saved.run_dirs.filter((d) => typeof d === 'string');
+  if (saved.x_axis === 'tokens') state.x_axis = 'tokens';
+  if (typeof saved.smoothing === 'number' && saved.smoothing >= 0 && saved.smoothing < 1) state.smoothing = saved.smoothing;
+  if (typeof saved.only_differences === 'boolean') state.only_differences = saved.only_differences;
+  if (Array.isArray(saved.hidden)) state.hidden = saved.hidden.filter((h) => typeof h === 'string');
+  const range = saved.range;
+  if (range && Number.isFinite(range.min) && Number.isFinite(range.max) && range.max > range.min) state.range = { min: range.min, max: range.max };
+  return state;
+}
 
 function saveState(): void {
   vscode.setState(state);

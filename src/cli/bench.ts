@@ -5,7 +5,7 @@ import * as path from 'path';
 import { parseModelConfig, readModelConfig, type ModelConfig } from '../core/modelConfig';
 import { ALL_LINEAR_TARGETS } from '../core/runConfig';
 import { mulberry32 } from '../core/random';
-import { initBackend } from '../engine/backend';
+import { backendHeapBytes, initBackend } from '../engine/backend';
 import { generate } from '../engine/generate';
 import { LoraAdapter } from '../engine/lora';
 import { DecoderModel } from '../engine/model';
@@ -28,7 +28,11 @@ export interface BenchResult {
   method: 'lora' | 'full';
   train_tokens_per_second: number;
   seconds_per_step: number;
+  cpu_seconds_per_step: number;
+  /** tfjs's count of live tensor bytes at its peak (a buffer shared by several tensors counts for each). */
   peak_memory_bytes: number;
+  /** the wasm heap's size after the training steps (its high-water mark; the wasm backend's hard limit is 4 GiB). */
+  wasm_heap_bytes?: number;
   max_rss_bytes: number;
   prefill_tokens_per_second: number;
   decode_tokens_per_second: number;
@@ -75,6 +79,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     model = randomModel(shapeConfig(shape));
   }
   const c = model.config;
+  model.gradientCheckpointing = values['gradient-checkpointing'] === true;
   const rand = mulberry32(1);
   const sequences = Array.from({ length: B }, () => {
     const ids = Array.from({ length: T }, () => Math.floor(rand() * c.vocab_size));
@@ -104,8 +109,14 @@ export async function benchCommand(argv: string[]): Promise<number> {
     await step();
   });
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < steps; i++) await step();
   const secondsPerStep = (performance.now() - t0) / 1000 / steps;
+  // CPU time of this process (all its threads): on a busy machine wall time also counts other
+  // processes' turns, CPU time does not.
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSecondsPerStep = (cpu.user + cpu.system) / 1e6 / steps;
+  const heapAfterTraining = backendHeapBytes();
   const kernels = values.profile === true ? await kernelProfile(step) : undefined;
 
   const decodeTokens = number(values, 'decode-tokens', 16, 'positive-int');
@@ -124,7 +135,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
     method,
     train_tokens_per_second: (B * T) / secondsPerStep,
     seconds_per_step: secondsPerStep,
+    cpu_seconds_per_step: cpuSecondsPerStep,
     peak_memory_bytes: profile.peakBytes,
+    wasm_heap_bytes: heapAfterTraining,
     max_rss_bytes: process.resourceUsage().maxRSS * 1024,
     prefill_tokens_per_second: T / prefillSeconds,
     decode_tokens_per_second: decode.tokenIds.length / decode.seconds,
@@ -140,9 +153,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
     process.stdout.write(
       `backend ${result.backend} (${backend.device}), shape ${shape}, ${method}, batch ${B} × seq ${T}\n` +
-      `  train:   ${result.train_tokens_per_second.toFixed(1)} tokens/s (${secondsPerStep.toFixed(3)} s/step), ${(result.flops_per_second / 1e9).toFixed(2)} GFLOP/s\n` +
+      `  train:   ${result.train_tokens_per_second.toFixed(1)} tokens/s (${secondsPerStep.toFixed(3)} s/step, ${cpuSecondsPerStep.toFixed(3)} CPU s/step), ${(result.flops_per_second / 1e9).toFixed(2)} GFLOP/s\n` +
       `  prefill: ${result.prefill_tokens_per_second.toFixed(1)} tokens/s   decode: ${result.decode_tokens_per_second.toFixed(1)} tokens/s\n` +
-      `  peak tensor memory ${mb(result.peak_memory_bytes)}, max RSS ${mb(result.max_rss_bytes)}; ${result.trainable_parameters} trainable of ${result.parameters} parameters\n`,
+      `  peak tensor memory ${mb(result.peak_memory_bytes)}${result.wasm_heap_bytes ? `, wasm heap ${mb(result.wasm_heap_bytes)}` : ''}, max RSS ${mb(result.max_rss_bytes)}; ${result.trainable_parameters} trainable of ${result.parameters} parameters\n`,
     );
     if (kernels) process.stdout.write(formatKernelProfile(kernels));
   }

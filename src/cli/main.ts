@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
   validate: { summary: 'check a data file: every problem as file:line: reason', load: () => require('./validate').validateCommand },
   preview: { summary: 'show examples as the model sees them, trained tokens highlighted', load: () => require('./preview').previewCommand },
   data: { summary: 'datasets: pull from the Hub, split, build from files or CSV', load: () => require('./data').dataCommand },
+  export: { summary: 'take the model anywhere: PEFT adapter, merged weights, GGUF + Ollama Modelfile, TRL scripts', load: () => require('./export').exportCommand },
   doctor: { summary: 'which backends load and what they run on', load: () => require('./doctor').doctorCommand },
 };
 

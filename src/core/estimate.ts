@@ -114,6 +114,18 @@ export const BACKEND_FLOPS: Readonly<Record<BackendName, number>> = {
   auto: 8e9,
 };
 
+/**
+ * Fixed cost per decoder layer per micro-batch (kernel dispatch, JS overhead), in seconds. It dominates
+ * for small models, where FLOPs alone would promise steps far faster than any backend delivers.
+ */
+export const BACKEND_LAYER_OVERHEAD_SECONDS: Readonly<Record<BackendName, number>> = {
+  cpu: 0.3,
+  wasm: 0.1,
+  tensorflow: 0.01,
+  webgpu: 0.02,
+  auto: 0.1,
+};
+
 export interface EstimateInput {
   shape: ModelShape;
   full: boolean;
@@ -170,7 +182,7 @@ export function estimateTraining(input: EstimateInput): Estimate {
   const secondsPerStep =
     input.measured_tokens_per_second && input.measured_tokens_per_second > 0
       ? tokensPerStep / input.measured_tokens_per_second
-      : flopsPerStep / BACKEND_FLOPS[input.backend];
+      : flopsPerStep / BACKEND_FLOPS[input.backend] + input.grad_accum * shape.num_hidden_layers * BACKEND_LAYER_OVERHEAD_SECONDS[input.backend];
   return {
     total_parameters: params.total,
     trainable_parameters: trainable,

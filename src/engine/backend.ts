@@ -9,6 +9,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { BackendName } from '../core/runConfig';
+import { installWasmKernels } from './kernels/wasm';
 
 // Gradients of tfjs's kernels: `npm run build` bundles them into tfjs-gradients.js next to this file
 // (scripts/build-gradients.mjs); the packaged CLI bundle inlines the same module.
@@ -67,6 +68,7 @@ async function tryInit(name: Exclude<BackendName, 'auto'>): Promise<BackendInfo>
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
       const dir = wasmDirectory();
       if (dir) wasm.setWasmPaths(dir.endsWith(path.sep) ? dir : dir + path.sep);
+      installWasmKernels();
       if (!(await tf.setBackend('wasm'))) throw new Error('tfjs-backend-wasm did not start');
       return { name, device: 'CPU (wasm SIMD, 1 thread)' };
     }
@@ -80,6 +82,16 @@ async function tryInit(name: Exclude<BackendName, 'auto'>): Promise<BackendInfo>
 function wasmDirectory(): string | undefined {
   const candidates = [__dirname, path.join(__dirname, '..'), path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist'];
   return candidates.find((d) => fs.existsSync(path.join(d, 'tfjs-backend-wasm-simd.wasm')));
+}
+
+/**
+ * Bytes the backend's own heap has reached, where it has one: the wasm backend's linear memory
+ * (it only grows, so this is the high-water mark, and it cannot pass 4 GiB). Undefined elsewhere.
+ */
+export function backendHeapBytes(): number | undefined {
+  if (tf.getBackend() !== 'wasm') return undefined;
+  const backend = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  return backend.wasm?.HEAPU8?.buffer.byteLength;
 }
 
 /** Reads a tensor without blocking backends that only support async reads (webgpu). */

@@ -33,6 +33,8 @@ export interface SavedModelFolder {
   weightFiles: string[];
   /** bytes of tensor data (the index's metadata.total_size). */
   totalBytes: number;
+  /** the base folder's config / tokenizer files copied alongside. */
+  copiedFiles: string[];
 }
 
 /**
@@ -76,13 +78,11 @@ export async function writeModelFolder(model: DecoderModel, baseDir: string, dir
     writeFileAtomic(path.join(dir, 'model.safetensors.index.json'), [JSON.stringify(index, null, 2) + '\n']);
   }
 
-  for (const f of COPIED_FILES) {
-    const src = path.join(baseDir, f);
-    if (fs.existsSync(src)) fs.copyFileSync(src, path.join(dir, f));
-  }
+  const copiedFiles = COPIED_FILES.filter((f) => fs.existsSync(path.join(baseDir, f)));
+  for (const f of copiedFiles) copyWritable(path.join(baseDir, f), path.join(dir, f));
   updateConfigDtype(path.join(dir, 'config.json'), dtype);
   if (opts.chatTemplate !== undefined) writeChatTemplate(dir, opts.chatTemplate);
-  return { weightFiles: fileNames, totalBytes };
+  return { weightFiles: fileNames, totalBytes, copiedFiles };
 }
 
 /** Greedy in-order packing (as transformers' shard_checkpoint): a new shard starts when the next tensor would overflow. */
@@ -101,6 +101,13 @@ export function planShards<T extends { bytes: number }>(tensors: readonly T[], m
     }
   }
   return shards;
+}
+
+/** Copies a file as a fresh, writable one (model folders are often read-only caches). */
+export function copyWritable(src: string, dest: string): void {
+  fs.rmSync(dest, { force: true });
+  fs.copyFileSync(src, dest);
+  fs.chmodSync(dest, 0o644);
 }
 
 function removeOldWeights(dir: string): void {

@@ -50,15 +50,18 @@ export function crossEntropySum(hidden: tf.Tensor2D, head: tf.Tensor2D, position
     return out;
   };
 
+  // The target logit of row i is x_i·w[target_i]: a gather of head rows and a row-wise dot product,
+  // so neither pass needs a [rows, V] one-hot.
   const forward = (h: tf.Tensor2D, w: tf.Tensor2D) => {
     const rowsT = tf.tensor1d(positions.rows, 'int32');
     const targetsT = tf.tensor1d(positions.targets, 'int32');
     const selected = tf.gather(h, rowsT) as tf.Tensor2D; // [n, D]
     const sums = perChunk((start, size) =>
       tf.tidy(() => {
-        const logits = tf.matMul(tf.slice(selected, [start, 0], [size, -1]), w, false, true); // [size, V]
-        const picked = tf.sum(tf.mul(logits, tf.oneHot(tf.slice(targetsT, start, size), V)), -1);
-        return tf.sum(tf.sub(tf.logSumExp(logits, -1), picked));
+        const x = tf.slice(selected, [start, 0], [size, -1]);
+        const logits = tf.matMul(x, w, false, true); // [size, V]
+        const picked = tf.sum(tf.mul(x, tf.gather(w, tf.slice(targetsT, start, size))));
+        return tf.sub(tf.sum(tf.logSumExp(logits, -1)), picked);
       }),
     );
     return { saved: [selected, rowsT, targetsT], value: tf.addN(sums) as tf.Scalar };
@@ -68,14 +71,17 @@ export function crossEntropySum(hidden: tf.Tensor2D, head: tf.Tensor2D, position
   // forward pass created before backpropagation starts.
   const backward = (dy: tf.Tensor, h: tf.Tensor2D, w: tf.Tensor2D, saved: tf.Tensor[]) => {
     const [selected, rowsT, targetsT] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
-    // d/dlogits of −log softmax = softmax − onehot.
+    // d/dlogits of −log softmax = softmax − onehot, so
+    //   dx = (softmax·w − w[target])·dy   and   dw = (softmaxᵀ·x − scatter(x into the target rows))·dy.
     const parts = perChunk((start, size) =>
       tf.tidy(() => {
         const x = tf.slice(selected, [start, 0], [size, -1]);
-        const logits = tf.matMul(x, w, false, true);
-        const dLogits = tf.mul(tf.sub(tf.softmax(logits), tf.oneHot(tf.slice(targetsT, start, size), V)), dy);
-        const dx = tf.matMul(dLogits, w); // [size, D]
-        const dw = headTrainable ? tf.matMul(dLogits, x, true, false) : undefined; // [V, D]
+        const targets = tf.slice(targetsT, start, size);
+        const probs = tf.softmax(tf.matMul(x, w, false, true));
+        const dx = tf.mul(tf.sub(tf.matMul(probs, w), tf.gather(w, targets)), dy); // [size, D]
+        const dw = headTrainable
+          ? tf.mul(tf.sub(tf.matMul(probs, x, true, false), tf.scatterND(tf.reshape(targets, [-1, 1]), x, w.shape)), dy) // [V, D]
+          : undefined;
         return { dx, dw };
       }),
     );

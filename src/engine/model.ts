@@ -29,6 +29,24 @@ export interface ForwardOptions {
   cache?: KVCache;
   /** [B, P+T] with 1 for real tokens, 0 for padding (left-padded batches). Right padding needs none. */
   attentionMask?: tf.Tensor2D;
+  /**
+   * Keep only each decoder layer's input for the backward pass and recompute the layer's activations
+   * there (activation memory O(layers·T·D) instead of O(layers·T·(intermediate + heads·T))), at the
+   * cost of a second forward pass. Defaults to `model.gradientCheckpointing`. Ignored with a cache.
+   */
+  gradientCheckpointing?: boolean;
+}
+
+/** What every decoder layer of one forward pass shares. */
+interface LayerContext {
+  B: number;
+  T: number;
+  cos: tf.Tensor2D;
+  sin: tf.Tensor2D;
+  mask: tf.Tensor;
+  options: ForwardOptions;
+  cache?: KVCache;
+  newCache?: KVCache;
 }
 
 export interface ForwardResult {
@@ -40,6 +58,10 @@ export interface ForwardResult {
 
 export class DecoderModel {
   private ropeCache = new Map<string, { cos: tf.Tensor2D; sin: tf.Tensor2D }>();
+  private causalCache = new Map<string, tf.Tensor4D>();
+  private rotation?: tf.Tensor2D;
+  /** the default of ForwardOptions.gradientCheckpointing (the trainer sets it from the run config). */
+  gradientCheckpointing = false;
 
   constructor(
     readonly config: ModelConfig,
@@ -125,18 +147,58 @@ export class DecoderModel {
     const { cos, sin } = this.rope(past, T);
     const mask = this.attentionBias(B, T, past, options.attentionMask); // [B|1, 1, T, P+T]
     const newCache: KVCache | undefined = options.cache ? { layers: [], length: past + T } : undefined;
+    const checkpointing = (options.gradientCheckpointing ?? this.gradientCheckpointing) && !options.cache;
+    // Recomputing a layer must draw the same dropout masks as its first pass, so it needs a seed.
+    const layerOptions = checkpointing && options.training && options.dropoutSeed === undefined
+      ? { ...options, dropoutSeed: Math.floor(Math.random() * 2 ** 31) }
+      : options;
+    const ctx: LayerContext = { B, T, cos, sin, mask, options: layerOptions, cache: options.cache, newCache };
 
     for (let i = 0; i < c.num_hidden_layers; i++) {
-      const p = `model.layers.${i}`;
-      const h = rmsNorm(x, this.w(`${p}.input_layernorm.weight`), c.rms_norm_eps);
-      const layerCache = options.cache?.layers[i];
-      const attn = this.attention(h, B, T, p, cos, sin, mask, options, i, layerCache, newCache);
-      x = tf.add(x, attn);
-      const h2 = rmsNorm(x, this.w(`${p}.post_attention_layernorm.weight`), c.rms_norm_eps);
-      x = tf.add(x, this.mlp(h2, p, options, i));
+      x = checkpointing ? this.checkpointedLayer(x, i, ctx) : this.layer(x, i, ctx);
     }
     const hidden = rmsNorm(x, this.w('model.norm.weight'), c.rms_norm_eps) as tf.Tensor2D;
     return { hidden, cache: newCache };
+  }
+
+  /** Decoder layer i: x + attention(norm(x)), then + mlp(norm(·)). */
+  private layer(x: tf.Tensor2D, i: number, ctx: LayerContext): tf.Tensor2D {
+    const c = this.config;
+    const p = `model.layers.${i}`;
+    const h = rmsNorm(x, this.w(`${p}.input_layernorm.weight`), c.rms_norm_eps);
+    const attn = this.attention(h, ctx.B, ctx.T, p, ctx.cos, ctx.sin, ctx.mask, ctx.options, i, ctx.cache?.layers[i], ctx.newCache);
+    const x2: tf.Tensor2D = tf.add(x, attn);
+    const h2 = rmsNorm(x2, this.w(`${p}.post_attention_layernorm.weight`), c.rms_norm_eps);
+    return tf.add(x2, this.mlp(h2, p, ctx.options, i));
+  }
+
+  /**
+   * The same layer under tf.customGrad: the forward pass runs off the tape (its activations are
+   * freed at once) and the backward pass recomputes them with a nested gradient computation.
+   */
+  private checkpointedLayer(x: tf.Tensor2D, i: number, ctx: LayerContext): tf.Tensor2D {
+    const params = this.trainableTensorsOfLayer(i, ctx.options);
+    const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const save = args[args.length - 1] as tf.GradSaveFunc;
+      const input = args[0] as tf.Tensor2D;
+      save([input]);
+      return {
+        value: this.layer(input, i, ctx),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => recomputeGradients(() => this.layer(saved[0] as tf.Tensor2D, i, ctx), [saved[0], ...params], dy),
+      };
+    });
+    return run(x, ...params) as tf.Tensor2D;
+  }
+
+  /** Tensors of layer i that receive gradients: its LoRA matrices and, in full fine-tuning, its weights. */
+  private trainableTensorsOfLayer(i: number, options: ForwardOptions): tf.Tensor[] {
+    const p = `model.layers.${i}.`;
+    const out: tf.Tensor[] = [];
+    for (const [name, t] of this.weights) if (name.startsWith(p) && t instanceof tf.Variable && t.trainable) out.push(t);
+    for (const m of options.adapter?.allModules() ?? []) {
+      if (m.prefix.startsWith(p) && options.adapter?.module(m.prefix)) out.push(m.A, m.B);
+    }
+    return out;
   }
 
   /** Logits [N, V] for hidden states [N, D]. Training uses chunked cross-entropy instead (loss.ts). */
@@ -187,8 +249,9 @@ export class DecoderModel {
       k = rmsNorm(k, this.w(`${p}.self_attn.k_norm.weight`), c.rms_norm_eps);
     }
     // [B, heads, T, hd], rotated by position.
-    const qr = applyRope(tf.transpose(q, [0, 2, 1, 3]), cos, sin);
-    let kr = applyRope(tf.transpose(k, [0, 2, 1, 3]), cos, sin) as tf.Tensor4D;
+    const rotation = this.rotateHalfMatrix();
+    const qr = applyRope(tf.transpose(q as tf.Tensor4D, [0, 2, 1, 3]), cos, sin, rotation);
+    let kr = applyRope(tf.transpose(k as tf.Tensor4D, [0, 2, 1, 3]), cos, sin, rotation);
     let v = tf.transpose(v0, [0, 2, 1, 3]) as tf.Tensor4D;
     if (layerCache) {
       kr = tf.concat([layerCache.k, kr], 2);
@@ -241,14 +304,40 @@ export class DecoderModel {
       sin.dispose();
     }
     this.ropeCache.clear();
+    for (const t of this.causalCache.values()) t.dispose();
+    this.causalCache.clear();
+  }
+
+  /**
+   * R [hd, hd] with x·R = rotate_half(x) = [-x2, x1]: a signed permutation, so the product is exact.
+   * WHY a product: split + neg + concat over the last axis are three strided copies that cost more
+   * than the q/k projections on the wasm backend; one small matmul is cheap and differentiable.
+   */
+  private rotateHalfMatrix(): tf.Tensor2D {
+    if (!this.rotation) {
+      const hd = this.config.head_dim, half = hd / 2;
+      const r = new Float32Array(hd * hd);
+      for (let j = 0; j < half; j++) {
+        r[(j + half) * hd + j] = -1; // out[j] = -x[j + half]
+        r[j * hd + j + half] = 1; // out[j + half] = x[j]
+      }
+      this.rotation = tf.keep(tf.tensor2d(r, [hd, hd]));
+    }
+    return this.rotation;
   }
 
   /** Additive attention bias: causal over P+T keys, plus key padding when a mask is given. */
   private attentionBias(B: number, T: number, past: number, attentionMask?: tf.Tensor2D): tf.Tensor {
     const S = past + T;
-    const causal = new Float32Array(T * S);
-    for (let t = 0; t < T; t++) causal.fill(MASKED, t * S + past + t + 1, (t + 1) * S);
-    const bias = tf.tensor4d(causal, [1, 1, T, S]);
+    const key = `${past}:${T}`;
+    let bias = this.causalCache.get(key);
+    if (!bias) {
+      const causal = new Float32Array(T * S);
+      for (let t = 0; t < T; t++) causal.fill(MASKED, t * S + past + t + 1, (t + 1) * S);
+      if (this.causalCache.size > 64) this.clearRopeCache();
+      bias = tf.keep(tf.tensor4d(causal, [1, 1, T, S]));
+      this.causalCache.set(key, bias);
+    }
     if (!attentionMask) return bias;
     if (attentionMask.shape[1] !== S) throw new Error(`attention mask has ${attentionMask.shape[1]} positions, expected ${S}`);
     const keyBias = tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask, 'float32')), MASKED), [B, 1, 1, S]);
@@ -258,6 +347,8 @@ export class DecoderModel {
   dispose(): void {
     for (const t of this.weights.values()) t.dispose();
     this.clearRopeCache();
+    this.rotation?.dispose();
+    this.rotation = undefined;
   }
 }
 
@@ -266,11 +357,32 @@ export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor, eps: numbe
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight) as T;
 }
 
-/** x·cos + rotate_half(x)·sin with rotate_half(x) = [-x2, x1] (transformers' convention). */
-function applyRope(x: tf.Tensor, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor4D {
-  const [x1, x2] = tf.split(x, 2, -1);
-  const rotated = tf.concat([tf.neg(x2), x1], -1);
+/** x·cos + rotate_half(x)·sin with rotate_half(x) = [-x2, x1] = x·R (transformers' convention). */
+function applyRope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D, rotation: tf.Tensor2D): tf.Tensor4D {
+  const hd = x.shape[3];
+  const rotated = tf.reshape(tf.matMul(tf.reshape(x, [-1, hd]), rotation), x.shape);
   return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;
+}
+
+/**
+ * Gradients of f() with respect to `xs`, given the upstream gradient `dy`, from inside a customGrad
+ * gradFunc. WHY the tape juggling: tfjs has one global tape; a nested gradients() call starts a
+ * fresh one (the outer backward pass runs at gradient depth 0) and sets it to null when done, after
+ * which the outer pass would fail to release its own saved tensors. Restore the outer tape.
+ */
+function recomputeGradients(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor): tf.Tensor[] {
+  const engine = tf.engine() as unknown as {
+    state: { activeTape: unknown };
+    gradients(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor, allowNoGradients: boolean): { value: tf.Tensor; grads: (tf.Tensor | undefined)[] };
+  };
+  const outerTape = engine.state.activeTape;
+  try {
+    const { value, grads } = engine.gradients(f, xs, dy, true);
+    value.dispose();
+    return xs.map((x, i) => grads[i] ?? tf.zerosLike(x));
+  } finally {
+    engine.state.activeTape = outerTape;
+  }
 }
 
 /** A distinct dropout seed for each layer and projection; undefined seeds draw from tfjs's global RNG. */

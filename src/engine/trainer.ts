@@ -127,12 +127,13 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
       const outcome = await optimizerStep(objective, micro, vars, optimizer, ctxFor, {
         lr, maxGradNorm: config.max_grad_norm, explodeAt: EXPLODING_GRAD_NORM,
       });
+      const advice = `try a lower learning rate (--lr ${formatLr(config.lr / 10)})${config.max_grad_norm > 0 ? '' : ' or gradient clipping (--max-grad-norm 1)'}`;
       if (!outcome.applied) {
         const checkpoint = await save();
         emit({
           type: 'failed', step,
-          error: `training diverged at step ${step + 1}: loss ${outcome.loss}, grad norm ${outcome.gradNorm}. ` +
-            `The last good weights are saved in ${checkpoint}; try a lower learning rate (--lr ${config.lr / 10}) or gradient clipping (--max-grad-norm 1).`,
+          error: `training diverged at step ${step + 1}: loss ${outcome.loss}, grad norm ${outcome.gradNorm}; that update was not applied. ` +
+            `The weights from before it are saved in ${checkpoint}; ${advice}.`,
           checkpoint,
         });
         return 'failed';
@@ -149,6 +150,19 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
         elapsed: (Date.now() - started) / 1000, extra: Object.keys(outcome.metrics).length > 0 ? outcome.metrics : undefined,
       });
 
+      // Cross-entropy over real label tokens never has an exactly-zero gradient in a live network: zero
+      // means activations overflowed (RMSNorm then outputs 0, the loss is ln(vocab)) and no later step
+      // can recover. (Reward-weighted objectives can legitimately give zero; this is for causal-lm.)
+      if (objective.name === 'causal-lm' && outcome.gradNorm === 0 && outcome.weight > 0) {
+        const checkpoint = await save();
+        emit({
+          type: 'failed', step: state.global_step,
+          error: `training stalled at step ${state.global_step}: the gradient is exactly zero (loss ${outcome.loss}), so no weight can change any more, ` +
+            `usually because activations overflowed after too large an update. The weights are saved in ${checkpoint}; ${advice}.`,
+          checkpoint,
+        });
+        return 'failed';
+      }
       // The loop otherwise only awaits already-resolved promises (wasm/cpu reads), so SIGTERM/SIGINT
       // handlers — which run on the event loop — would never fire before the run ended.
       await new Promise((resolve) => setImmediate(resolve));
@@ -179,6 +193,12 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
     adapter?.dispose();
     model.dispose();
   }
+}
+
+/** A learning rate as a person would type it: 2e-05 → "2e-5", 1e19 → "1e19", 0.02 → "0.02". */
+function formatLr(lr: number): string {
+  if (lr >= 1e-3 && lr < 1e4) return String(Number(lr.toPrecision(3)));
+  return Number(lr.toPrecision(3)).toExponential().replace('e+', 'e').replace(/e-0*/, 'e-');
 }
 
 function padTokenId(tokenizer: Tokenizer, modelDir: string): number {

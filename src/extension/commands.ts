@@ -87,8 +87,17 @@ export async function fineTune(ctx: Ctx, arg?: unknown): Promise<void> {
 
 async function showRun(ctx: Ctx, runId: string): Promise<void> {
   await vscode.commands.executeCommand('finetuneStudio.runs.focus');
-  const run = ctx.runs.find(runId);
-  if (run) await ctx.runsTree.reveal(run, { select: true, focus: true });
+  // reveal needs the object the tree holds; a progress refresh can replace it in between: retry
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const run = await ctx.runs.shown(runId);
+    if (!run) return;
+    try {
+      await ctx.runsTree.reveal(run, { select: true, focus: true });
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
 }
 
 /** Downloads with a cancellable progress notification; failures are explained by kind. */
@@ -206,6 +215,7 @@ function openLossPanelFor(ctx: Ctx, runDirs: string[]): void {
 }
 
 export async function openPlayground(ctx: Ctx, arg?: unknown): Promise<void> {
+  if (!(await requireTrust())) return; // it runs `ftune serve` on the model and adapter folders
   const playground = loadPlayground();
   if (!playground) {
     void vscode.window.showWarningMessage('Finetune Studio: the playground is not available in this build yet. Use `ftune generate --model DIR --adapter DIR` meanwhile.');

@@ -4,6 +4,7 @@
 import * as vscode from 'vscode';
 import * as commands from './commands';
 import { Ctx } from './context';
+import { registerPanelSerializers } from './panelLoader';
 
 type Handler = (ctx: Ctx, ...args: unknown[]) => unknown;
 
@@ -42,6 +43,7 @@ export function activate(context: vscode.ExtensionContext): void {
       }),
     );
   }
+  context.subscriptions.push(...registerPanelSerializers(owner));
   // runs left queued by a previous window start now (one at a time, as always)
   if (vscode.workspace.isTrusted) owner.manager?.restoreQueued();
 }

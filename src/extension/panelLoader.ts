@@ -6,10 +6,24 @@ import type { PanelHost } from './panelHost';
 
 export interface LossPanelModule {
   openLossPanel(host: PanelHost, runDirs: string[]): void;
+  /** restores loss panels after a window reload (optional). */
+  registerLossPanelSerializer?(host: PanelHost): Disposable;
 }
 
 export interface PlaygroundModule {
   openPlayground(host: PanelHost, preselect?: { model: string; adapter?: string }): void;
+  registerPlaygroundSerializer?(host: PanelHost): Disposable;
+}
+
+interface Disposable {
+  dispose(): unknown;
+}
+
+/** Registers the panels' webview serializers, where the panels provide them. */
+export function registerPanelSerializers(host: PanelHost): Disposable[] {
+  const loss = loadLossPanel();
+  const playground = loadPlayground();
+  return [loss?.registerLossPanelSerializer?.(host), playground?.registerPlaygroundSerializer?.(host)].filter((d): d is Disposable => d !== undefined);
 }
 
 export function loadLossPanel(): LossPanelModule | undefined {

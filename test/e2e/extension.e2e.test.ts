@@ -38,17 +38,23 @@ function makeWorkspace(): string {
 }
 
 /** Polls a Runs row until its description matches `done`, recording every description seen on the way. */
-async function watchRun(name: string, done: RegExp, timeoutMs: number): Promise<string[]> {
+async function watchRun(name: string, done: RegExp | ((description: string) => boolean), timeoutMs: number): Promise<string[]> {
+  const matches = typeof done === 'function' ? done : (t: string) => done.test(t);
   const seen: string[] = [];
   const deadline = Date.now() + timeoutMs;
   const row = treeItem(page, 'Runs', name);
   for (;;) {
     const text = (await row.count()) ? await row.locator('.label-description').innerText().catch(() => '') : '';
     if (text && seen[seen.length - 1] !== text) seen.push(text.replace(/\s+/g, ' '));
-    if (done.test(text)) return seen;
+    if (matches(text)) return seen;
     if (Date.now() > deadline) throw new Error(`run ${name} did not reach ${done} in ${timeoutMs} ms; seen: ${seen.join(' | ')}`);
     await page.waitForTimeout(250);
   }
+}
+
+/** Error notifications currently shown (the extension reports failures this way). */
+async function errorToasts(): Promise<number> {
+  return page.locator('.notification-toast', { has: page.locator('.codicon-error') }).count();
 }
 
 /** The wizard from its first step: model → SFT → detected format → LoRA → CPU preset → edits → start. */
@@ -155,6 +161,8 @@ test('the wizard starts a tiny SFT run that progresses and completes', { timeout
   await screenshot(page, '04-started');
   await toast.locator('.monaco-button', { hasText: 'Show run' }).click();
   await treeItem(page, 'Runs', firstRun).waitFor({ timeout: 30_000 });
+  // Show run selects the new run in the Runs view
+  await viewPane(page, 'Runs').locator('.monaco-list-row.selected', { hasText: firstRun }).waitFor({ timeout: 15_000 });
   const seen = await watchRun(firstRun, /completed/, 240_000);
   await screenshot(page, '05-completed');
   assert.ok(seen.some((t) => /^[1-3]\/4 \(\d+%\) · ETA \d+/.test(t)), `progress and ETA were shown: ${seen.join(' | ')}`);
@@ -162,6 +170,7 @@ test('the wizard starts a tiny SFT run that progresses and completes', { timeout
   const runDir = path.join(workspace, '.finetune', 'runs', firstRun);
   assert.ok(fs.existsSync(path.join(runDir, 'adapter', 'adapter_model.safetensors')));
   assert.equal(JSON.parse(fs.readFileSync(path.join(runDir, 'status.json'), 'utf8')).status, 'completed');
+  assert.equal(await errorToasts(), 0, 'no error notification');
 });
 
 test('the completed run’s checkpoints appear with their step', { timeout: 60_000 }, async () => {
@@ -172,6 +181,15 @@ test('the completed run’s checkpoints appear with their step', { timeout: 60_0
   await screenshot(page, '06-checkpoints');
   const labels = await contextMenuLabels(page, treeItem(page, 'Checkpoints', /^step 4/));
   assert.ok(labels.includes('Copy Checkpoint Path') && labels.includes('Open Playground'), labels.join(', '));
+});
+
+test('Open Loss Curves on a run opens the loss panel', { timeout: 60_000 }, async () => {
+  await contextMenu(page, treeItem(page, 'Runs', firstRun), 'Open Loss Curves');
+  await page.locator('.tab', { hasText: 'Loss' }).first().waitFor({ timeout: 30_000 });
+  await page.locator('iframe.webview').first().waitFor({ state: 'attached', timeout: 30_000 });
+  await screenshot(page, '06b-loss-panel');
+  await page.keyboard.press('Control+K');
+  await page.keyboard.press('W');
 });
 
 test('Stop leaves a running run stopped and resumable; Resume continues; Delete asks first', { timeout: 300_000 }, async () => {
@@ -202,8 +220,9 @@ test('Stop leaves a running run stopped and resumable; Resume continues; Delete 
 
   // Resume continues from the checkpoint: the step count goes on past where it stopped
   await contextMenu(page, treeItem(page, 'Runs', 'long-run'), 'Resume Run');
-  const resumed = await watchRun('long-run', /^\d+\/200 \(/, 120_000);
-  const stepsAfterResume = resumed.flatMap((t) => (/^(\d+)\/200/.test(t) ? [Number(/^(\d+)/.exec(t)![1])] : []));
+  const stepOf = (t: string): number => Number(/^(\d+)\/200 \(/.exec(t)?.[1] ?? -1);
+  const resumed = await watchRun('long-run', (t) => stepOf(t) > stoppedAt, 120_000);
+  const stepsAfterResume = resumed.map(stepOf).filter((s) => s >= 0);
   assert.ok(stepsAfterResume.every((s) => s >= stoppedAt), `resumed from step ${stoppedAt}, not from 0: ${resumed.join(' | ')}`);
   await screenshot(page, '09b-resumed');
 
@@ -215,4 +234,25 @@ test('Stop leaves a running run stopped and resumable; Resume continues; Delete 
   await treeItem(page, 'Runs', 'long-run').waitFor({ state: 'detached', timeout: 15_000 });
   assert.equal(fs.existsSync(runDir), false);
   assert.ok(await treeItem(page, 'Runs', firstRun).isVisible(), 'the other run is untouched');
+  assert.equal(await errorToasts(), 0, 'no error notification');
+  await screenshot(page, '11-after-delete');
+  await session?.close();
+  session = undefined;
+});
+
+test('in Restricted Mode the views explain why training is disabled', { timeout: 120_000 }, async () => {
+  session = await launch({ tools, vsix, workspace: makeWorkspace(), trusted: false });
+  page = session.page;
+  // VS Code asks whether to trust the folder: decline
+  const dialog = page.locator('.monaco-dialog-box');
+  await dialog.waitFor({ timeout: 30_000 });
+  await dialog.locator('.monaco-button', { hasText: /No, I don.t trust/ }).click();
+  await page.locator('.statusbar-item, .workspace-trust-restricted-mode, [aria-label*="Restricted Mode"]', { hasText: /Restricted Mode/ }).first().waitFor({ timeout: 30_000 });
+  await openContainer(page, 'Finetune Studio');
+  await page.locator('.sidebar .pane', { hasText: 'Training is disabled in Restricted Mode' }).waitFor({ timeout: 30_000 });
+  await treeItem(page, 'Datasets', 'gsm8k-30.jsonl').waitFor({ timeout: 30_000 });
+  await runCommand(page, 'Finetune Studio: Fine-tune…');
+  await notification(page, /training is disabled in Restricted Mode/).waitFor({ timeout: 15_000 });
+  await screenshot(page, '12-restricted-mode');
+  assert.equal(fs.existsSync(path.join(session.workspace, '.finetune')), false, 'nothing was started');
 });

@@ -27,7 +27,7 @@ export function packageVsix(): string {
     if (!fs.existsSync(path.join(REPO_ROOT, file))) throw new Error(`${file} is missing: run npm run build first`);
   }
   const vsix = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ftune-vsix-')), 'finetune-studio.vsix');
-  execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--skip-license', '--allow-missing-repository', '-o', vsix], { cwd: REPO_ROOT, stdio: 'pipe' });
+  execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--skip-license', '--allow-missing-repository', '--no-rewrite-relative-links', '-o', vsix], { cwd: REPO_ROOT, stdio: 'pipe' });
   return vsix;
 }
 
@@ -55,6 +55,8 @@ export interface LaunchOptions {
   vsix: string;
   workspace: string;
   settings?: Record<string, unknown>;
+  /** false: workspace trust stays on, so the folder opens in Restricted Mode once declined. */
+  trusted?: boolean;
 }
 
 export function installExtension(tools: string, vsix: string, extensionsDir: string, userDataDir: string): string {
@@ -88,7 +90,7 @@ export async function launch(options: LaunchOptions): Promise<Session> {
   const entry = path.join(options.tools, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
   const server: ChildProcess = spawn(process.execPath, [
     entry, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir,
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', options.workspace,
+    '--disable-telemetry', '--disable-update-check', ...(options.trusted === false ? [] : ['--disable-workspace-trust']), '--disable-getting-started-override', options.workspace,
   ], { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
   const log = fs.createWriteStream(path.join(base, 'code-server.log'));
   server.stdout!.pipe(log);

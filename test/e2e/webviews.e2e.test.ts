@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Frame, Page } from 'playwright-core';
-import { contextMenu, launch, openContainer, packageVsix, REPO_ROOT, runCommand, screenshot, setupCodeServer, treeItem, typeQuickInput, viewPane, type Session } from './harness';
+import { contextMenu, launch, openContainer, packageVsix, REPO_ROOT, runCommand, screenshot, setupCodeServer, treeItem, viewPane, type Session } from './harness';
 
 const SHARED = [process.env.FTUNE_SHARED, path.join(REPO_ROOT, 'shared'), path.join(REPO_ROOT, '..', 'shared')]
   .find((p): p is string => p !== undefined && fs.existsSync(path.join(p, 'models'))) ?? path.join(REPO_ROOT, '..', 'shared');
@@ -78,6 +78,21 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
   }
 }
 
+/**
+ * Types a path into VS Code's (simple, web) open dialog and accepts it. The dialog checks what is
+ * typed asynchronously, so Enter waits until the typed path is settled in the box.
+ */
+async function chooseInFileDialog(file: string): Promise<void> {
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ timeout: 30_000 });
+  await input.click();
+  await input.fill(file);
+  await waitFor('the typed path', async () => (await input.inputValue()) === file, 10_000);
+  await page.waitForTimeout(500);
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 15_000 });
+}
+
 function cliGenerate(messages: { role: string; content: string }[], adapter?: string): string {
   const args = [CLI, 'generate', '--model', model, '--messages', JSON.stringify(messages), '--greedy', '--json', '--max-new-tokens', '24', '--backend', 'cpu'];
   if (adapter) args.push('--adapter', adapter);
@@ -124,6 +139,21 @@ test('the loss panel charts a finished run: train, smoothed and eval series, hyp
   assert.match(table, /max_steps\s+8/);
   assert.match(await frame.locator('#runs').innerText(), /run-a · done · step 8\/8/);
   await screenshot(page, 'webview-loss-dark');
+
+  // exports go through the host's save dialog
+  const csvFile = path.join(workspace, 'run-a-metrics.csv');
+  await frame.locator('#export-csv').click();
+  await chooseInFileDialog(csvFile);
+  await waitFor('the CSV', async () => fs.existsSync(csvFile), 15_000);
+  const rows = fs.readFileSync(csvFile, 'utf8').trimEnd().split('\n');
+  assert.match(rows[0], /^run,step,epoch,tokens_seen,loss,loss_smoothed,lr,grad_norm,tokens_per_second,elapsed,eval_loss,perplexity$/);
+  assert.deepEqual(rows.slice(1).map((r) => r.split(',')[1]), ['1', '2', '3', '4', '5', '6', '7', '8']);
+  await waitFor('the saved message', async () => (await frame.locator('#status').innerText()).includes('run-a-metrics.csv'), 15_000);
+  const pngFile = path.join(workspace, 'run-a-loss.png');
+  await frame.locator('#export-png').click();
+  await chooseInFileDialog(pngFile);
+  await waitFor('the PNG', async () => fs.existsSync(pngFile) && fs.statSync(pngFile).size > 0, 15_000);
+  assert.deepEqual([...fs.readFileSync(pngFile).subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 });
 
 test('the loss panel follows a run while it trains', { timeout: 240_000 }, async () => {
@@ -156,13 +186,22 @@ test('the loss panel follows a run while it trains', { timeout: 240_000 }, async
 });
 
 test('Compare Runs overlays two runs with both legends and a hyper-parameter diff', { timeout: 120_000 }, async () => {
-  await runCommand(page, 'Finetune Studio: Compare Runs…');
-  for (const name of ['run-a', 'live-run']) {
-    const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: name }).first();
-    await row.waitFor({ timeout: 30_000 });
-    if ((await row.getAttribute('aria-checked')) !== 'true') await row.click();
+  // multi-select in the Runs view, then its context menu
+  if (!(await viewPane(page, 'Runs').isVisible())) await openContainer(page, 'Finetune Studio');
+  await treeItem(page, 'Runs', 'run-a').click();
+  await treeItem(page, 'Runs', 'live-run').click({ modifiers: ['Control'] });
+  await contextMenu(page, treeItem(page, 'Runs', 'live-run'), 'Compare Runs…');
+  const picker = page.locator('.quick-input-widget input[placeholder*="Runs to compare"]');
+  const compareTab = page.locator('.tab', { hasText: 'Compare' });
+  await waitFor('the compare panel or the run picker', async () => (await compareTab.count()) > 0 || (await picker.isVisible()), 30_000);
+  if ((await compareTab.count()) === 0) {
+    // the view passed fewer than two runs: the command asks, with the selection preselected
+    for (const name of ['run-a', 'live-run']) {
+      const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: name }).first();
+      if ((await row.getAttribute('aria-checked')) !== 'true') await row.click();
+    }
+    await page.keyboard.press('Enter');
   }
-  await page.keyboard.press('Enter');
   const frame = await webviewFrame('#charts[data-runs="2"]');
   const legend = (await frame.locator('#chart-box-loss').getAttribute('data-legend')) ?? '';
   for (const name of ['run-a', 'live-run']) {
@@ -203,7 +242,7 @@ test('the playground streams the base model and the checkpoint side by side, equ
 test('the golden set reports an exact-match accuracy per column', { timeout: 240_000 }, async () => {
   await playground.locator('#golden-count input').fill('3');
   await playground.locator('#pick-golden').click();
-  await typeQuickInput(page, path.join(workspace, 'golden.jsonl'));
+  await chooseInFileDialog(path.join(workspace, 'golden.jsonl'));
   await waitFor('the golden file', async () => (await playground.locator('#golden-file').innerText()).endsWith('golden.jsonl'), 30_000);
   await playground.locator('#run-golden').click();
   await waitFor('both accuracies', async () => (await playground.locator('.accuracy[data-done="true"]').count()) === 2, 200_000);
@@ -219,7 +258,25 @@ test('the golden set reports an exact-match accuracy per column', { timeout: 240
   await screenshot(page, 'webview-golden-dark');
 });
 
+test('after a window reload the panels come back with their runs, columns and transcript', { timeout: 120_000 }, async () => {
+  // through VS Code's own lifecycle (a raw page reload in the browser may skip the final state save)
+  const reloaded = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame(), timeout: 60_000 });
+  await runCommand(page, 'Developer: Reload Window');
+  await reloaded;
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  playground = await webviewFrame('#columns .column');
+  await waitFor('the restored columns', async () => (await playground.locator('#columns .column').count()) === 2, 30_000);
+  const selected = await playground.locator('.model-select').evaluateAll((els) => els.map((e) => (e as HTMLElement & { value: string }).value));
+  assert.deepEqual(selected.map((v) => JSON.parse(v) as [string, string | null]), [[model, null], [model, path.join(runsDir, 'run-a', 'adapter')]]);
+  assert.equal((await playground.locator('pre.turn.user').allInnerTexts())[0], PROMPT);
+  assert.equal(await playground.locator('.accuracy[data-done="true"]').count(), 2, 'golden results survive');
+  await page.locator('.tab', { hasText: 'Compare' }).first().click();
+  await webviewFrame('#charts[data-runs="2"][data-train-points]:not([data-train-points="0"])');
+});
+
 test('both panels follow a light theme', { timeout: 120_000 }, async () => {
+  await page.locator('.tab', { hasText: 'Playground' }).first().click();
+  playground = await webviewFrame('#columns .column');
   // switch the theme the way a user's settings.json does; VS Code applies it live
   const settingsFile = path.join(session!.userDataDir, 'User', 'settings.json');
   const settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as Record<string, unknown>;

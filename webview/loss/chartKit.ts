@@ -134,7 +134,8 @@ export function createLineChart(canvas: HTMLCanvasElement, title: string, xTitle
       maintainAspectRatio: false,
       interaction: { mode: 'nearestPerDataset', intersect: false },
       scales: {
-        x: { type: 'linear', title: { display: true, text: xTitle } },
+        // steps and token counts are whole numbers: no 2.5 ticks
+        x: { type: 'linear', title: { display: true, text: xTitle }, ticks: { precision: 0 } },
         y: { type: 'linear', title: { display: true, text: title } },
       },
       plugins: {

@@ -119,8 +119,8 @@ export function parseYaml(source: string): YamlValue {
         if (rest === '') {
           pos++;
           list.push(block(lines[pos].indent));
-        } else if (splitKey(rest)) {
-          // "- key: value": a mapping whose first entry shares the dash line.
+        } else if (splitKey(rest) || rest.startsWith('- ') || rest === '-') {
+          // "- key: value" / "- - x": a mapping or sequence whose first entry shares the dash line.
           lines[pos] = { indent: indent + 2, text: rest, no: line.no };
           list.push(block(indent + 2));
         } else {

@@ -93,9 +93,18 @@ export class RunsProvider implements vscode.TreeDataProvider<RunSummary>, vscode
     return undefined;
   }
 
-  /** The item currently shown for `runId` (for TreeView.reveal). */
-  find(runId: string): RunSummary | undefined {
-    return (this.runs.length ? this.runs : this.source.list()).find((r) => r.id === runId);
+  /**
+   * The element the tree last received for `runId` — TreeView.reveal needs that very object — waiting
+   * (up to `timeoutMs`) for the refresh that brings a just-created run into the tree.
+   */
+  async shown(runId: string, timeoutMs = 3000): Promise<RunSummary | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const run = this.runs.find((r) => r.id === runId);
+      if (run || Date.now() > deadline) return run;
+      this.refresh();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   dispose(): void {

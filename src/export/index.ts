@@ -1,0 +1,220 @@
+// `ftune export`: take a trained model anywhere.
+//   peft    the adapter as PEFT files + a model card (Hugging Face PEFT, vLLM, the Hub)
+//   merged  the adapter fused into the base weights: a plain transformers model folder
+//   gguf    one GGUF file (llama.cpp, Ollama, LM Studio) + an Ollama Modelfile
+//   trl     a ready-to-launch TRL / accelerate / Axolotl folder to re-run the training at scale
+import * as fs from 'fs';
+import * as path from 'path';
+import { DEFAULT_RUN_CONFIG, type BackendName, type RunConfig } from '../core/runConfig';
+import { initBackend } from '../engine/backend';
+import { copyWritable, writeModelFolder, type WeightDtype } from '../engine/export';
+import { LoraAdapter } from '../engine/lora';
+import { DecoderModel } from '../engine/model';
+import { loadChatRenderer, resolveChatTemplate } from './chatTemplate';
+import { exportGguf } from './gguf';
+import type { GgmlType } from './gguf/quant';
+import { adapterCard, mergedCard, readRunSummary, type AdapterSettings } from './modelCard';
+import { buildModelfile } from './ollama/modelfile';
+import { exportTrl } from './trl';
+
+export const EXPORT_TARGETS = ['peft', 'merged', 'gguf', 'trl'] as const;
+export type ExportTarget = (typeof EXPORT_TARGETS)[number];
+
+export interface ExportOptions {
+  to: ExportTarget;
+  out: string;
+  model?: string;
+  adapter?: string;
+  /** a run folder: its run_config.json, chat_template.jinja and final adapter / model. */
+  run?: string;
+  /** merged: weight dtype (default: the base's torch_dtype). */
+  dtype?: 'bf16' | 'f16' | 'f32';
+  /** gguf: tensor type (default f16). */
+  type?: 'f32' | 'f16' | 'q8_0';
+  /** merged: largest shard in bytes (default 2 GB). */
+  maxShardBytes?: number;
+  backend?: BackendName;
+}
+
+export interface ExportResult {
+  to: ExportTarget;
+  out: string;
+  /** files written, relative to `out`. */
+  files: string[];
+  warnings: string[];
+  model?: string;
+  adapter?: string;
+  /** target-specific facts: dtype, shards, GGUF type, Modelfile style, data format... */
+  details: Record<string, string | number | boolean | null>;
+}
+
+const DTYPES: Record<NonNullable<ExportOptions['dtype']>, WeightDtype> = { bf16: 'BF16', f16: 'F16', f32: 'F32' };
+const GGUF_TYPES: Record<NonNullable<ExportOptions['type']>, GgmlType> = { f32: 'F32', f16: 'F16', q8_0: 'Q8_0' };
+
+function readRunConfig(runDir: string): RunConfig {
+  const file = path.join(runDir, 'run_config.json');
+  if (!fs.existsSync(file)) throw new Error(`${file}: not found (is ${runDir} a run folder?)`);
+  // Defaults first: a run_config.json from an older version may lack newer keys.
+  return { ...DEFAULT_RUN_CONFIG, ...(JSON.parse(fs.readFileSync(file, 'utf8')) as RunConfig) };
+}
+
+/** --model / --adapter, filled in from the run folder when not given. */
+function resolveInputs(opts: ExportOptions, run: RunConfig | undefined): { model?: string; adapter?: string } {
+  let model = opts.model;
+  let adapter = opts.adapter;
+  if (run && opts.run) {
+    const finalModel = path.join(opts.run, 'model');
+    if (!model) model = run.full && fs.existsSync(path.join(finalModel, 'config.json')) ? finalModel : run.model;
+    const finalAdapter = path.join(opts.run, 'adapter');
+    if (!adapter && !run.full && fs.existsSync(path.join(finalAdapter, 'adapter_config.json'))) adapter = finalAdapter;
+  }
+  return { model, adapter };
+}
+
+function baseDtype(modelDir: string): WeightDtype {
+  try {
+    const config = JSON.parse(fs.readFileSync(path.join(modelDir, 'config.json'), 'utf8')) as { torch_dtype?: string; dtype?: string };
+    const d = config.torch_dtype ?? config.dtype;
+    return d === 'bfloat16' ? 'BF16' : d === 'float16' ? 'F16' : 'F32';
+  } catch {
+    return 'F32';
+  }
+}
+
+function readJsonFile(file: string): Record<string, unknown> | undefined {
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : undefined;
+}
+
+/** The base model with the adapter (if any) fused into its weights. */
+async function loadFused(modelDir: string, adapterDir: string | undefined, backend: BackendName): Promise<DecoderModel> {
+  await initBackend(backend);
+  const model = DecoderModel.load(modelDir);
+  if (adapterDir) {
+    try {
+      const adapter = LoraAdapter.load(adapterDir, model);
+      adapter.fuse(model);
+      adapter.dispose();
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+  }
+  return model;
+}
+
+export async function runExport(opts: ExportOptions): Promise<ExportResult> {
+  const run = opts.run ? readRunConfig(opts.run) : undefined;
+  const { model, adapter } = resolveInputs(opts, run);
+  fs.mkdirSync(opts.out, { recursive: true });
+  const result: ExportResult = { to: opts.to, out: opts.out, files: [], warnings: [], model, adapter, details: {} };
+  switch (opts.to) {
+    case 'peft':
+      await exportPeft(opts, adapter, result);
+      break;
+    case 'merged':
+      await exportMerged(opts, requireModel(model), adapter, result);
+      break;
+    case 'gguf':
+      await exportGgufFolder(opts, requireModel(model), adapter, result);
+      break;
+    case 'trl':
+      await exportTrlFolder(opts, run, requireModel(model), result);
+      break;
+  }
+  return result;
+}
+
+function requireModel(model: string | undefined): string {
+  if (!model) throw new Error('--model is required (or --run with a run_config.json naming it)');
+  if (!fs.existsSync(path.join(model, 'config.json'))) throw new Error(`${model}: no config.json (is it a model folder?)`);
+  return model;
+}
+
+async function exportPeft(opts: ExportOptions, adapterDir: string | undefined, result: ExportResult): Promise<void> {
+  if (!adapterDir) throw new Error('--to peft needs --adapter DIR (or --run with a finished LoRA run)');
+  const configFile = path.join(adapterDir, 'adapter_config.json');
+  const weights = path.join(adapterDir, 'adapter_model.safetensors');
+  for (const f of [configFile, weights]) if (!fs.existsSync(f)) throw new Error(`${f}: not found (is ${adapterDir} a PEFT adapter folder?)`);
+  const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Partial<AdapterSettings> & { peft_type?: string; lora_alpha?: number };
+  if (config.peft_type !== undefined && config.peft_type !== 'LORA') throw new Error(`${configFile}: peft_type ${config.peft_type} is not a LoRA adapter`);
+  if (path.resolve(adapterDir) !== path.resolve(opts.out)) {
+    copyWritable(configFile, path.join(opts.out, 'adapter_config.json'));
+    copyWritable(weights, path.join(opts.out, 'adapter_model.safetensors'));
+  }
+  const targets = config.target_modules;
+  const settings: AdapterSettings = {
+    r: config.r ?? 0, lora_alpha: config.lora_alpha ?? 0, lora_dropout: config.lora_dropout ?? 0,
+    target_modules: Array.isArray(targets) ? [...targets] : typeof targets === 'string' ? [targets] : [],
+    base_model_name_or_path: config.base_model_name_or_path ?? opts.model,
+  };
+  const name = path.basename(path.resolve(opts.run ?? adapterDir));
+  fs.writeFileSync(path.join(opts.out, 'README.md'), adapterCard(name, settings, readRunSummary(opts.run)));
+  result.files.push('adapter_config.json', 'adapter_model.safetensors', 'README.md');
+  result.details = { r: settings.r, lora_alpha: settings.lora_alpha, target_modules: settings.target_modules.join(',') };
+}
+
+async function exportMerged(opts: ExportOptions, modelDir: string, adapterDir: string | undefined, result: ExportResult): Promise<void> {
+  const dtype = opts.dtype ? DTYPES[opts.dtype] : baseDtype(modelDir);
+  const chatTemplate = opts.run ? resolveChatTemplate(modelDir, opts.run) : undefined;
+  const model = await loadFused(modelDir, adapterDir, opts.backend ?? 'auto');
+  try {
+    const saved = await writeModelFolder(model, modelDir, opts.out, { dtype, maxShardBytes: opts.maxShardBytes, chatTemplate });
+    result.files.push(...saved.weightFiles);
+    if (saved.weightFiles.length > 1) result.files.push('model.safetensors.index.json');
+    result.files.push(...saved.copiedFiles);
+    result.details = { dtype, shards: saved.weightFiles.length, total_bytes: saved.totalBytes, chat_template_from_run: chatTemplate !== undefined };
+  } finally {
+    model.dispose();
+  }
+  const name = path.basename(path.resolve(opts.out));
+  fs.writeFileSync(path.join(opts.out, 'README.md'), mergedCard(name, modelDir, adapterDir, dtype, readRunSummary(opts.run)));
+  result.files.push('README.md');
+}
+
+async function exportGgufFolder(opts: ExportOptions, modelDir: string, adapterDir: string | undefined, result: ExportResult): Promise<void> {
+  const type = GGUF_TYPES[opts.type ?? 'f16'];
+  const chatTemplate = resolveChatTemplate(modelDir, opts.run);
+  const ggufName = `model-${type.toLowerCase()}.gguf`;
+  const model = await loadFused(modelDir, adapterDir, opts.backend ?? 'auto');
+  let exported;
+  try {
+    exported = await exportGguf({ modelDir, model, file: path.join(opts.out, ggufName), type, chatTemplate, name: path.basename(path.resolve(opts.run ?? modelDir)) });
+  } finally {
+    model.dispose();
+  }
+  result.warnings.push(...exported.warnings);
+  result.files.push(ggufName);
+
+  const generationConfig = readJsonFile(path.join(modelDir, 'generation_config.json'));
+  const eosIds = new Set<number>();
+  if (exported.vocab.eosId !== undefined) eosIds.add(exported.vocab.eosId);
+  const genEos = generationConfig?.eos_token_id;
+  for (const id of Array.isArray(genEos) ? genEos : [genEos]) if (typeof id === 'number') eosIds.add(id);
+  const eosTexts = [...eosIds].map((id) => exported.vocab.tokens[id]).filter((t): t is string => t !== undefined);
+  const render = chatTemplate !== undefined ? await loadChatRenderer(modelDir, chatTemplate) : undefined;
+  const modelfile = buildModelfile({
+    ggufFile: ggufName, chatTemplate, render, bosText: exported.vocab.bosText, addBos: exported.vocab.addBos, eosTexts, generationConfig,
+  });
+  fs.writeFileSync(path.join(opts.out, 'Modelfile'), modelfile.text);
+  result.files.push('Modelfile');
+  if (modelfile.reason) result.warnings.push(`Modelfile has no TEMPLATE: ${modelfile.reason}`);
+  const counts: Record<string, number> = {};
+  for (const t of exported.tensors) counts[t.type] = (counts[t.type] ?? 0) + 1;
+  result.details = {
+    type, arch: exported.arch, bytes: exported.bytes, tensors: exported.tensors.length,
+    tensor_types: Object.entries(counts).map(([k, v]) => `${k}:${v}`).join(','),
+    pre_tokenizer: exported.vocab.pre, modelfile_style: modelfile.style ?? null,
+  };
+}
+
+async function exportTrlFolder(opts: ExportOptions, run: RunConfig | undefined, modelDir: string, result: ExportResult): Promise<void> {
+  if (!run || !opts.run) throw new Error('--to trl needs --run DIR (the run folder with run_config.json)');
+  const modelConfig = readJsonFile(path.join(modelDir, 'config.json'));
+  const modelType = typeof modelConfig?.model_type === 'string' ? modelConfig.model_type : 'llama';
+  const chatTemplate = resolveChatTemplate(modelDir, opts.run);
+  // The exported folder trains the run's base model even when --model pointed elsewhere for the layer class.
+  const exported = await exportTrl({ run, modelType, chatTemplate, out: opts.out });
+  result.files.push(...exported.files);
+  result.warnings.push(...exported.notes);
+  result.details = { method: run.method, data_format: exported.dataKind ?? null, lora: !run.full };
+}
