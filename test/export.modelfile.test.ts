@@ -115,6 +115,14 @@ describe('Modelfile TEMPLATE reproduces the training template', () => {
     assert.match(buildModelfile({ ggufFile: 'm.gguf', chatTemplate: undefined, addBos: false, eosTexts: [] }).reason!, /no chat template/);
   });
 
+  test('a template that raises on some conversations falls back instead of failing the export', async () => {
+    const strict = "{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+    const render = await loadChatRenderer(QWEN2, strict);
+    const result = buildModelfile({ ggufFile: 'm.gguf', chatTemplate: strict, render, addBos: false, eosTexts: ['<|im_end|>'] });
+    assert.equal(result.style, undefined);
+    assert.match(result.reason!, /failed to render a sample conversation \(.*System role not supported/);
+  });
+
   test('the exporter\'s own check set differs from these conversations (this test is not circular)', () => {
     const key = (c: readonly ChatMessage[]) => JSON.stringify(c);
     const own = new Set(CHECK_CONVERSATIONS.map(key));

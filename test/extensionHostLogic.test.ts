@@ -39,6 +39,8 @@ test('editable preset fields validate what is typed', () => {
   assert.match(String(parseFieldValue(byKey('lr'), 'fast')), /enter a number/);
   assert.match(String(parseFieldValue(byKey('lr'), '0')), /greater than 0/);
   assert.equal(parseFieldValue(byKey('lr'), '1e-4'), 1e-4);
+  assert.equal(parseFieldValue(byKey('eval_split'), '0.1'), 0.1);
+  assert.match(String(parseFieldValue(byKey('eval_split'), '1')), /below 1/);
 });
 
 test('trainArgs follows the CLI contract for a LoRA run with a field mapping', () => {

@@ -1,5 +1,5 @@
-// Bundles the two webviews (browser-side TypeScript + chart.js + the webview toolkit) with esbuild into
-// media/build/{lossPanel,playground}.js, plus media/build/webview.css. scripts/build.mjs calls buildWebviews(); running this file
+// Bundles the webviews (browser-side TypeScript + chart.js + the webview toolkit) with esbuild into
+// media/build/{lossPanel,playground,maskPreview}.js, plus media/build/webview.css (and maskPreviewStyles.css). scripts/build.mjs calls buildWebviews(); running this file
 // directly builds them too (`node webview/build.mjs`).
 
 import * as esbuild from 'esbuild';
@@ -17,7 +17,9 @@ export async function buildWebviews(options = {}) {
     entryPoints: {
       lossPanel: 'webview/lossPanel.ts',
       playground: 'webview/playground.ts',
+      maskPreview: 'webview/maskPreview.ts',
       webview: 'media/webview.css',
+      maskPreviewStyles: 'media/maskPreview.css',
     },
     outdir: 'media/build',
     bundle: true,

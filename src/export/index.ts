@@ -11,7 +11,7 @@ import { copyWritable, writeModelFolder, type WeightDtype } from '../engine/expo
 import { LoraAdapter } from '../engine/lora';
 import { DecoderModel } from '../engine/model';
 import { loadChatRenderer, resolveChatTemplate } from './chatTemplate';
-import { exportGguf } from './gguf';
+import { exportGguf, type GgufExportResult } from './gguf';
 import type { GgmlType } from './gguf/quant';
 import { adapterCard, mergedCard, readRunSummary, type AdapterSettings } from './modelCard';
 import { buildModelfile } from './ollama/modelfile';
@@ -176,7 +176,7 @@ async function exportGgufFolder(opts: ExportOptions, modelDir: string, adapterDi
   const chatTemplate = resolveChatTemplate(modelDir, opts.run);
   const ggufName = `model-${type.toLowerCase()}.gguf`;
   const model = await loadFused(modelDir, adapterDir, opts.backend ?? 'auto');
-  let exported;
+  let exported: GgufExportResult;
   try {
     exported = await exportGguf({ modelDir, model, file: path.join(opts.out, ggufName), type, chatTemplate, name: path.basename(path.resolve(opts.run ?? modelDir)) });
   } finally {

@@ -55,21 +55,32 @@ export function applyPreset<T extends PresetFields & { full: boolean }>(config: 
 }
 
 /** The fields a person may edit after picking a preset, with their parsers (the wizard's "edit" step). */
-export const EDITABLE_FIELDS: readonly { key: keyof PresetFields | 'max_steps'; label: string; integer: boolean; min: number }[] = [
+export interface EditableField {
+  key: keyof PresetFields | 'max_steps' | 'eval_split';
+  label: string;
+  integer: boolean;
+  min: number;
+  /** exclusive upper bound, when there is one. */
+  below?: number;
+}
+
+export const EDITABLE_FIELDS: readonly EditableField[] = [
   { key: 'batch_size', label: 'Batch size', integer: true, min: 1 },
   { key: 'grad_accum', label: 'Gradient accumulation steps', integer: true, min: 1 },
   { key: 'max_length', label: 'Max sequence length (tokens)', integer: true, min: 8 },
   { key: 'lr', label: 'Learning rate', integer: false, min: 0 },
   { key: 'epochs', label: 'Epochs', integer: false, min: 0 },
   { key: 'max_steps', label: 'Max steps (0 = use epochs)', integer: true, min: 0 },
+  { key: 'eval_split', label: 'Held-out eval fraction (0 = no eval)', integer: false, min: 0, below: 1 },
 ];
 
 /** Parses a typed value for an editable field; returns an error message or the number. */
-export function parseFieldValue(field: (typeof EDITABLE_FIELDS)[number], text: string): number | string {
+export function parseFieldValue(field: EditableField, text: string): number | string {
   const value = Number(text.trim());
   if (text.trim() === '' || !Number.isFinite(value)) return `${field.label}: enter a number`;
   if (field.integer && !Number.isInteger(value)) return `${field.label}: enter a whole number`;
   if (value < field.min) return `${field.label}: must be at least ${field.min}`;
+  if (field.below !== undefined && value >= field.below) return `${field.label}: must be below ${field.below}`;
   if (field.key === 'lr' && value <= 0) return 'Learning rate: must be greater than 0';
   return value;
 }

@@ -8,7 +8,7 @@ import type { Method } from '../core/protocol';
 import { DEFAULT_RUN_CONFIG, type BackendName, type DataFormat, type RunConfig } from '../core/runConfig';
 import { describeMapping, formatLabel, type DatasetScan } from './datasetScan';
 import { METHODS } from './methods';
-import { EDITABLE_FIELDS, parseFieldValue, PRESETS, presetFields, type PresetId } from './presets';
+import { EDITABLE_FIELDS, parseFieldValue, PRESETS, presetFields, type EditableField, type PresetId } from './presets';
 import { BACK, outcomeOf, runSteps, type PickItem, type Step, type StepOutcome, type WizardUI } from './wizardFlow';
 
 export interface ModelChoice {
@@ -56,7 +56,7 @@ interface WizardState {
 const TITLE = 'Fine-tune';
 
 type ModelPick = { kind: 'dir'; dir: string } | { kind: 'folder' } | { kind: 'hub' };
-type ReviewPick = { kind: 'start' } | { kind: 'edit'; key: (typeof EDITABLE_FIELDS)[number]['key'] } | { kind: 'name' };
+type ReviewPick = { kind: 'start' } | { kind: 'edit'; key: EditableField['key'] } | { kind: 'name' };
 
 export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, dataFile: string, scan: DatasetScan, now = new Date()): Promise<WizardResult | undefined> {
   const state: WizardState = {

@@ -139,9 +139,18 @@ export async function screenshot(page: Page, name: string): Promise<string> {
 
 /** Runs a command from the palette by its full title ("Finetune Studio: Fine-tune…"). */
 export async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor();
+  for (let attempt = 0; ; attempt++) {
+    await page.keyboard.press('F1');
+    try {
+      await input.waitFor({ timeout: 3000 });
+      break;
+    } catch (error) {
+      // focus may sit in a webview iframe, which keeps F1 to itself: focus the workbench and retry
+      if (attempt >= 2) throw error;
+      await page.locator('.part.statusbar').click({ position: { x: 5, y: 5 } }).catch(() => undefined);
+    }
+  }
   await input.fill(`>${title}`);
   await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
   await page.keyboard.press('Enter');

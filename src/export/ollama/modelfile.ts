@@ -194,7 +194,13 @@ export function buildModelfile(input: ModelfileInput): ModelfileResult {
   if (!input.chatTemplate || !input.render) reasons.push('the model has no chat template');
   else {
     for (const spec of STYLES) {
-      const r = fitStyle(spec, input, input.render);
+      let r: Fit | string;
+      try {
+        r = fitStyle(spec, input, input.render);
+      } catch (err) {
+        // e.g. templates that raise_exception on a system message or on role order
+        r = `the template failed to render a sample conversation (${(err as Error).message.split('\n')[0]})`;
+      }
       if (typeof r === 'string') reasons.push(`${spec.label}: ${r}`);
       else {
         fit = r;

@@ -1,0 +1,137 @@
+// The mask-preview panel's contract: what the host and the webview send each other, the state the
+// webview keeps for a window reload, and the two pure steps around the CLI (building the
+// `ftune preview` arguments from the Datasets view's detected mapping, and checking its --json
+// output). No vscode import: the webview bundles it and node tests run it.
+
+/** One token as `ftune preview --json` prints it (core/validate.ts PreviewToken). */
+export interface PreviewToken {
+  id: number;
+  text: string;
+  trained: boolean;
+}
+
+/** One example as `ftune preview --json` prints it (core/validate.ts PreviewExample). */
+export interface PreviewExample {
+  line: number;
+  tokens: PreviewToken[];
+  side?: 'chosen' | 'rejected';
+  too_long?: boolean;
+}
+
+/** What the panel shows and what it restores after a reload. */
+export interface MaskPreviewTarget {
+  file: string;
+  model: string;
+  /** how many examples (`--n`). */
+  n: number;
+}
+
+/** Saved with the webview's setState; the serializer reopens the panel from it. */
+export type MaskPreviewState = MaskPreviewTarget;
+
+export const PREVIEW_COUNTS = [3, 5, 10, 20] as const;
+export const DEFAULT_PREVIEW_COUNT = 5;
+
+export type HostToMaskPreview =
+  | { type: 'loading'; target: MaskPreviewTarget }
+  | {
+      type: 'examples';
+      target: MaskPreviewTarget;
+      /** e.g. "prompt → completion"; "" when unknown. */
+      format: string;
+      /** e.g. "question→prompt, answer→completion"; "" when the columns already have the trainer's names. */
+      mapping: string;
+      examples: PreviewExample[];
+    }
+  | { type: 'error'; target: MaskPreviewTarget; message: string };
+
+export type MaskPreviewToHost =
+  | { type: 'ready' }
+  | { type: 'reload'; n: number }
+  | { type: 'changeModel' }
+  | { type: 'openLine'; line: number };
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function isTarget(value: unknown): value is MaskPreviewTarget {
+  return isObject(value) && typeof value.file === 'string' && typeof value.model === 'string' && typeof value.n === 'number';
+}
+
+export function isMaskPreviewToHost(value: unknown): value is MaskPreviewToHost {
+  if (!isObject(value)) return false;
+  switch (value.type) {
+    case 'ready':
+    case 'changeModel':
+      return true;
+    case 'reload':
+      return typeof value.n === 'number' && Number.isInteger(value.n) && value.n >= 1 && value.n <= 100;
+    case 'openLine':
+      return typeof value.line === 'number' && Number.isInteger(value.line) && value.line >= 1;
+    default:
+      return false;
+  }
+}
+
+export function isHostToMaskPreview(value: unknown): value is HostToMaskPreview {
+  if (!isObject(value) || !isTarget(value.target)) return false;
+  switch (value.type) {
+    case 'loading':
+      return true;
+    case 'examples':
+      return typeof value.format === 'string' && typeof value.mapping === 'string' && Array.isArray(value.examples);
+    case 'error':
+      return typeof value.message === 'string';
+    default:
+      return false;
+  }
+}
+
+/** The saved state if it is usable, else undefined (an old or foreign state must not break a reload). */
+export function restoreMaskPreviewState(value: unknown): MaskPreviewState | undefined {
+  if (!isTarget(value) || value.file === '' || value.model === '') return undefined;
+  const n = Number.isInteger(value.n) && value.n >= 1 && value.n <= 100 ? value.n : DEFAULT_PREVIEW_COUNT;
+  return { file: value.file, model: value.model, n };
+}
+
+/** The formats `ftune preview --format` accepts (core/formats.ts RECORD_FORMATS). */
+const CLI_FORMATS = new Set(['messages', 'prompt-completion', 'text', 'preference']);
+
+/**
+ * `ftune preview FILE --model DIR --n N --json [--format F] [--field KEY=COLUMN ...]`. The format and
+ * the mapping are the ones the Datasets view detected (GSM8K: question→prompt, answer→completion), so
+ * the preview masks exactly what a run started from that view would.
+ */
+export function previewCliArgs(target: MaskPreviewTarget, detected: { format?: string; fields?: Readonly<Record<string, string>> } = {}): string[] {
+  const args = ['preview', target.file, '--model', target.model, '--n', String(target.n), '--json'];
+  if (detected.format && CLI_FORMATS.has(detected.format)) args.push('--format', detected.format);
+  for (const [key, column] of Object.entries(detected.fields ?? {})) args.push('--field', `${key}=${column}`);
+  return args;
+}
+
+function isToken(value: unknown): value is PreviewToken {
+  return isObject(value) && typeof value.id === 'number' && typeof value.text === 'string' && typeof value.trained === 'boolean';
+}
+
+function isExample(value: unknown): value is PreviewExample {
+  if (!isObject(value) || typeof value.line !== 'number' || !Array.isArray(value.tokens) || !value.tokens.every(isToken)) return false;
+  if (value.side !== undefined && value.side !== 'chosen' && value.side !== 'rejected') return false;
+  return value.too_long === undefined || typeof value.too_long === 'boolean';
+}
+
+/** The examples from `ftune preview --json` stdout (the last JSON line); throws when it is not that. */
+export function parsePreviewOutput(stdout: string): PreviewExample[] {
+  const line = stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('[')).pop();
+  if (line === undefined) throw new Error('ftune preview printed no examples');
+  const value: unknown = JSON.parse(line);
+  if (!Array.isArray(value) || !value.every(isExample)) throw new Error('ftune preview printed something that is not a list of examples');
+  return value;
+}
+
+/** The CLI's error for a person: its `ftune: error: ...` lines without the prefix, else the last stderr lines. */
+export function cliErrorMessage(stderr: string, exitCode: number | null): string {
+  const lines = stderr.split('\n').map((l) => l.trimEnd()).filter((l) => l !== '');
+  const errors = lines.filter((l) => l.startsWith('ftune: error: ')).map((l) => l.slice('ftune: error: '.length));
+  if (errors.length) return errors.join('\n');
+  if (lines.length) return lines.slice(-3).join('\n');
+  return `ftune preview exited with code ${exitCode ?? 'unknown'}`;
+}
