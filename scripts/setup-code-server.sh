@@ -13,7 +13,8 @@ CODE_SERVER_VERSION=4.100.3
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/finetune-studio"
 TOOLS="$CACHE_ROOT/code-server-$CODE_SERVER_VERSION"
 MARKER="$TOOLS/.installed"
-APT_PACKAGES=(libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev ripgrep chromium)
+# headers for code-server's native modules, a compiler to rebuild them, ripgrep, the browser
+APT_PACKAGES=(libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev ripgrep chromium python3 make g++)
 
 log() { echo "setup-code-server: $*" >&2; }
 

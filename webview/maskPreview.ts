@@ -75,7 +75,9 @@ function renderTokens(example: PreviewExample): HTMLElement {
     const display = tokenDisplay(token.text);
     const classes = ['tok', token.trained ? 'trained' : 'masked', `shade-${shades[i]}`];
     if (display.special) classes.push('special');
-    const span = el('span', { class: classes.join(' '), title: `#${i} · id ${token.id} · ${token.trained ? 'trained' : 'masked'}` }, display.shown);
+    if (display.partial) classes.push('partial');
+    const note = display.partial ? ' · part of a multi-byte character' : '';
+    const span = el('span', { class: classes.join(' '), title: `#${i} · id ${token.id} · ${token.trained ? 'trained' : 'masked'}${note}` }, display.shown);
     box.append(span);
     if (display.breaksLine) box.append(el('br'));
   });

@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { BackendName } from '../core/runConfig';
 import { installWasmKernels } from './kernels/wasm';
+import { installWebGpuKernels } from './kernels/webgpu';
 
 // Gradients of tfjs's kernels: `npm run build` bundles them into tfjs-gradients.js next to this file
 // (scripts/build-gradients.mjs); the packaged CLI bundle inlines the same module.
@@ -61,6 +62,7 @@ async function tryInit(name: Exclude<BackendName, 'auto'>): Promise<BackendInfo>
     case 'webgpu': {
       const { initWebGpu } = require('./webgpu') as typeof import('./webgpu');
       const adapter = await initWebGpu();
+      installWebGpuKernels();
       if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs-backend-webgpu did not register');
       return { name, device: adapter };
     }
@@ -80,7 +82,12 @@ async function tryInit(name: Exclude<BackendName, 'auto'>): Promise<BackendInfo>
 
 /** Where the .wasm binaries are: next to a bundled CLI (dist/), or in node_modules. */
 function wasmDirectory(): string | undefined {
-  const candidates = [__dirname, path.join(__dirname, '..'), path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist'];
+  const candidates = [__dirname, path.join(__dirname, '..')];
+  try {
+    candidates.push(path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist'));
+  } catch {
+    // Packaged (VSIX): no node_modules; the binaries sit next to dist/ftune.js.
+  }
   return candidates.find((d) => fs.existsSync(path.join(d, 'tfjs-backend-wasm-simd.wasm')));
 }
 

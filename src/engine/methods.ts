@@ -146,6 +146,7 @@ function evalContext(model: DecoderModel, adapter: LoraAdapter | undefined, padI
 }
 
 async function grpoPlan({ config, tokenizer, model, adapter, padId }: PlanInputs): Promise<MethodPlan<RlPrompt>> {
+  if (!adapter) throw new Error('--method grpo trains a LoRA adapter (the KL reference is the adapter-off base); drop --full');
   const load = async (file: string): Promise<RlPrompt[]> => {
     const { records } = await readRecords(file, { format: config.format, fields: config.fields });
     const prompts: RlPrompt[] = [];

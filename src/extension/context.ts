@@ -47,7 +47,8 @@ export class Ctx implements PanelHost, vscode.Disposable {
     const source = { list: () => this.listRuns(), queuePosition: (id: string) => this.managerInstance?.queuePosition(id) ?? 0, onDidChange: this.onDidChangeRuns };
     this.runs = new RunsProvider(source);
     this.checkpoints = new CheckpointsProvider(source);
-    this.runsTree = vscode.window.createTreeView('finetuneStudio.runs', { treeDataProvider: this.runs, showCollapseAll: false });
+    // several runs can be selected for "Compare Runs…"
+    this.runsTree = vscode.window.createTreeView('finetuneStudio.runs', { treeDataProvider: this.runs, showCollapseAll: false, canSelectMany: true });
     this.checkpointsTree = vscode.window.createTreeView('finetuneStudio.checkpoints', { treeDataProvider: this.checkpoints, showCollapseAll: true });
     this.disposables.push(
       vscode.window.registerTreeDataProvider('finetuneStudio.datasets', this.datasets),

@@ -76,8 +76,9 @@ export function mappingChoices(firstRow: DatasetRecord | undefined): MappingChoi
   const renames = Object.keys(detected.fields).length > 0;
   const extra = Object.keys(firstRow).filter((c) => !Object.values(fields).includes(c));
   if (!renames && extra.length === 0) return [{ ...keep, description: `already ${formatLabel(detected.format)}` }];
+  const renamed = Object.fromEntries(Object.entries(fields).filter(([key, column]) => key !== column));
   const suggested: MappingChoice = {
-    label: `${formatLabel(detected.format)}: ${describeMapping(fields) || Object.keys(fields).join(', ')}`,
+    label: `${formatLabel(detected.format)}: ${describeMapping(renamed) || Object.keys(fields).join(', ')}`,
     description: extra.length ? `drops ${extra.join(', ')}` : 'detected',
     fields,
   };
@@ -120,6 +121,9 @@ export async function mapJsonlFile(source: string, target: string, fields: Recor
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const partial = `${target}.part`;
   const out = fs.createWriteStream(partial);
+  // a write failing after an early exit must not surface as an uncaught 'error' event
+  let writeError: Error | undefined;
+  out.on('error', (error) => (writeError = error));
   const lines = readline.createInterface({ input: fs.createReadStream(source, 'utf8'), crlfDelay: Infinity });
   let count = 0;
   try {
@@ -134,12 +138,15 @@ export async function mapJsonlFile(source: string, target: string, fields: Recor
       } catch (error) {
         throw new Error(`row ${lineNumber}: ${(error as Error).message}`);
       }
+      if (writeError) throw writeError;
       if (!out.write(JSON.stringify(mapped) + '\n')) await new Promise<void>((resolve) => out.once('drain', resolve));
       count++;
     }
     await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    if (writeError) throw writeError;
   } catch (error) {
-    out.destroy();
+    lines.close();
+    await new Promise<void>((resolve) => out.destroy().once('close', () => resolve()));
     fs.rmSync(partial, { force: true });
     throw error;
   }

@@ -4,6 +4,8 @@
 import * as vscode from 'vscode';
 import * as commands from './commands';
 import { Ctx } from './context';
+import * as datasetCommands from './datasetCommands';
+import { registerMaskPreviewSerializer } from './panels/maskPreviewPanel';
 import { registerPanelSerializers } from './panelLoader';
 
 type Handler = (ctx: Ctx, ...args: unknown[]) => unknown;
@@ -21,6 +23,10 @@ const COMMANDS: Record<string, Handler> = {
   openPlayground: commands.openPlayground,
   copyCheckpointPath: commands.copyCheckpointPath,
   setHuggingFaceToken: commands.setHubToken,
+  previewTrainingExamples: datasetCommands.previewTrainingExamples,
+  getHubDataset: datasetCommands.getHubDataset,
+  createPretrainingDataset: datasetCommands.createPretrainingDataset,
+  splitDataset: datasetCommands.splitDataset,
   refresh: commands.refresh,
   showOutput: (ctx) => ctx.output.show(true),
 };
@@ -44,8 +50,10 @@ export function activate(context: vscode.ExtensionContext): void {
     );
   }
   context.subscriptions.push(...registerPanelSerializers(owner));
+  context.subscriptions.push(registerMaskPreviewSerializer(owner, { scan: (file) => owner.datasets.scanOf(vscode.Uri.file(file)) }));
   // runs left queued by a previous window start now (one at a time, as always)
   if (vscode.workspace.isTrusted) owner.manager?.restoreQueued();
+  else context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => owner.manager?.restoreQueued()));
 }
 
 /** Stops this window's trainers; each saves a checkpoint, so the runs show as stopped and resumable. */

@@ -22,10 +22,13 @@ export const METHODS: readonly MethodInfo[] = [
     formats: ['messages', 'prompt-completion', 'text'],
     available: true,
   },
-  { id: 'cpt', label: 'Continued pre-training', description: 'plain text, next-token loss on everything', formats: ['text'], available: false },
-  { id: 'dpo', label: 'Direct preference optimisation (DPO)', description: 'prompt + chosen / rejected pairs', formats: ['preference'], available: false },
-  { id: 'reward', label: 'Reward model', description: 'score chosen above rejected', formats: ['preference'], available: false },
-  { id: 'grpo', label: 'GRPO', description: 'reinforcement learning from verifiable answers', formats: ['prompt-completion'], available: false },
+  { id: 'cpt', label: 'Continued pre-training', description: 'plain text, next-token loss on everything', formats: ['text'], available: true },
+  { id: 'dpo', label: 'Direct preference optimisation (DPO)', description: 'prompt + chosen / rejected pairs', formats: ['preference'], available: true },
+  { id: 'reward', label: 'Reward model', description: 'score chosen above rejected (RLHF step 1)', formats: ['preference'], available: true },
+  {
+    id: 'grpo', label: 'GRPO (RLHF step 2)', description: 'reinforcement learning from verifiable answers (#### n) or a reward model',
+    formats: ['prompt-completion', 'messages'], available: true,
+  },
 ];
 
 export function methodInfo(id: Method): MethodInfo {

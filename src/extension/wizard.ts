@@ -148,6 +148,12 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
   };
 
   const chooseLora: Step<WizardState> = async (s, ctx) => {
+    if (s.method === 'dpo' || s.method === 'reward' || s.method === 'grpo') {
+      // Their reference model is the base with the adapter switched off: LoRA only.
+      s.full = false;
+      s.config.full = false;
+      return 'skip';
+    }
     const answer = await ui.pick({
       title: TITLE, ...ctx, placeholder: 'What to train', active: s.full,
       items: [

@@ -119,14 +119,14 @@ test('the Finetune Studio container shows Datasets, Runs and Checkpoints', { tim
   await treeItem(page, 'Datasets', 'gsm8k-30.jsonl').waitFor({ timeout: 30_000 });
   await page.locator('.sidebar .pane', { hasText: 'No training runs yet' }).waitFor();
   await screenshot(page, '01-container');
-  const row = await treeItem(page, 'Datasets', 'gsm8k-30.jsonl').innerText();
-  assert.match(row, /prompt → completion · 30 rows · valid/);
+  assert.ok(await treeItem(page, 'Datasets', 'gsm8k-30.jsonl').isVisible());
+  // scanned in the background: wait for the result
+  await treeItem(page, 'Datasets', /gsm8k-30\.jsonl\s*prompt → completion · 30 rows · valid/).waitFor({ timeout: 30_000 });
 });
 
 test('a malformed JSONL shows its line errors, and a click opens the file at that line', { timeout: 60_000 }, async () => {
   const file = treeItem(page, 'Datasets', 'broken.jsonl');
-  await file.waitFor();
-  assert.match(await file.innerText(), /3 problems/);
+  await treeItem(page, 'Datasets', /broken\.jsonl\s*prompt → completion · 4 rows · 3 problems/).waitFor({ timeout: 30_000 });
   if ((await file.getAttribute('aria-expanded')) !== 'true') await file.click();
   const issue = treeItem(page, 'Datasets', /^line 4: /);
   await issue.waitFor({ timeout: 15_000 });

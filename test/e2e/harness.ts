@@ -111,6 +111,8 @@ export async function launch(options: LaunchOptions): Promise<Session> {
       server.kill('SIGTERM');
       await new Promise((resolve) => setTimeout(resolve, 200));
       if (server.exitCode === null) server.kill('SIGKILL');
+      // the user-data and extension folders are throwaway (the workspace stays for inspection)
+      fs.rmSync(base, { recursive: true, force: true, maxRetries: 3 });
     },
   };
 }

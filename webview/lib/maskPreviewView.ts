@@ -13,6 +13,11 @@ export interface TokenDisplay {
   breaksLine: boolean;
   /** a control token such as <|im_start|> or </s>. */
   special: boolean;
+  /**
+   * decoded alone the token is not valid UTF-8 (�): byte-level tokenizers split characters such as ’
+   * or emoji across several tokens, and only their sequence decodes to the character.
+   */
+  partial: boolean;
 }
 
 const SPECIAL = /^(<\|[^|<>\s]{1,40}\|>|<\/?s>|<unk>|<pad>|\[(?:CLS|SEP|PAD|MASK|UNK)\])$/;
@@ -22,7 +27,7 @@ export function tokenDisplay(text: string): TokenDisplay {
   // a token that is only spaces would be an empty-looking box
   if (/^ +$/.test(text)) shown = '·'.repeat(text.length);
   if (text === '') shown = '∅';
-  return { shown, breaksLine: text.includes('\n'), special: SPECIAL.test(text) };
+  return { shown, breaksLine: text.includes('\n'), special: SPECIAL.test(text), partial: text.includes('\uFFFD') };
 }
 
 export interface ExampleSummary {

@@ -4,6 +4,8 @@
 
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { readProvenance } from '../../core/datasets/provenance';
+import { describeProvenance } from '../datasetFlows';
 import { describeMapping, formatLabel, scanJsonlFile, type DatasetIssue, type DatasetScan } from '../datasetScan';
 
 const EXCLUDE = '{**/node_modules/**,**/.finetune/**,**/.git/**}';
@@ -90,9 +92,12 @@ export class DatasetsProvider implements vscode.TreeDataProvider<Entry>, vscode.
     }
     const mapping = describeMapping(scan.fields);
     const problems = scan.issueCount ? ` · ${scan.issueCount} problem${scan.issueCount === 1 ? '' : 's'}` : ' · valid';
-    item.description = `${formatLabel(scan.format)} · ${scan.rows} rows${problems}`;
+    // where the file came from (Hub id + revision, source folders, split of …) and its role, from <file>.source.json
+    const provenance = readProvenance(entry.uri.fsPath);
+    const origin = provenance ? describeProvenance(provenance, (f) => vscode.workspace.asRelativePath(f)) : undefined;
+    item.description = `${formatLabel(scan.format)} · ${scan.rows} rows${problems}${origin ? ` · ${origin.description}` : ''}`;
     item.tooltip = new vscode.MarkdownString(
-      [`**${vscode.workspace.asRelativePath(entry.uri)}**`, `Format: ${formatLabel(scan.format)}${mapping ? ` (${mapping})` : ''}`, `Rows: ${scan.rows}`, scan.issueCount ? `Problems: ${scan.issueCount} (the trainer skips those rows)` : 'No problems found', where !== '.' ? `Folder: ${where}` : ''].filter(Boolean).join('\n\n'),
+      [`**${vscode.workspace.asRelativePath(entry.uri)}**`, `Format: ${formatLabel(scan.format)}${mapping ? ` (${mapping})` : ''}`, `Rows: ${scan.rows}`, scan.issueCount ? `Problems: ${scan.issueCount} (the trainer skips those rows)` : 'No problems found', where !== '.' ? `Folder: ${where}` : '', ...(origin?.tooltip ?? []).map(escapeMarkdown)].filter(Boolean).join('\n\n'),
     );
     const broken = scan.format === 'unknown' || scan.issueCount >= scan.rows;
     item.iconPath = scan.issueCount === 0
@@ -157,4 +162,9 @@ export class DatasetsProvider implements vscode.TreeDataProvider<Entry>, vscode.
     for (const timer of this.pending.values()) clearTimeout(timer);
     for (const d of this.disposables) d.dispose();
   }
+}
+
+/** Provenance text (Hub ids, paths) is shown literally in the Markdown tooltip. */
+function escapeMarkdown(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+!|<>~]/g, '\\$&');
 }
