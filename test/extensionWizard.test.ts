@@ -92,14 +92,22 @@ test('the wizard completes for GSM8K with a Back detour and an edited field', as
   assert.equal(lastReview.items.find((i) => i.label.startsWith('Max steps'))?.description, '4');
 });
 
-test('an unavailable method is explained and asked again; full fine-tuning lowers the lr', async () => {
+test('a method whose data format does not match is explained and asked again; full fine-tuning lowers the lr', async () => {
   const messages: string[] = [];
   const ui = scriptedUI([pick('tiny'), pick('DPO'), pick('Supervised'), pick('Use'), pick('Full'), pick('GPU 24'), pick('Start')]);
   const result = await runFineTuneWizard(ui, services(messages), '/d.jsonl', GSM8K_SCAN);
-  assert.match(messages[0], /not available yet/);
+  assert.match(messages[0], /DPO\) trains on preference pairs data; d\.jsonl is prompt → completion/);
   assert.equal(result?.config.full, true);
   assert.equal(result?.config.lr, 2e-5);
   assert.equal(result?.config.max_length, 1024);
+});
+
+test('DPO on preference data trains a LoRA adapter without asking LoRA-or-full', async () => {
+  const prefs: DatasetScan = { rows: 2, format: 'preference', fields: {}, columns: ['prompt', 'chosen', 'rejected'], issues: [], issueCount: 0 };
+  const ui = scriptedUI([pick('tiny'), pick('DPO'), pick('Use'), pick('CPU'), pick('Start')]);
+  const result = await runFineTuneWizard(ui, services(), '/p.jsonl', prefs);
+  assert.equal(result?.config.method, 'dpo');
+  assert.equal(result?.config.full, false);
 });
 
 test('columns can be mapped by hand when the format is not recognised', async () => {
