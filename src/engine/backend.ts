@@ -46,19 +46,8 @@ export async function initBackend(requested: BackendName = 'auto'): Promise<Back
 
 async function tryInit(name: Exclude<BackendName, 'auto'>): Promise<BackendInfo> {
   switch (name) {
-    case 'tensorflow': {
-      // Optional: present only where the user installed @tensorflow/tfjs-node-gpu (or -node).
-      let device = 'unknown';
-      try {
-        require('@tensorflow/tfjs-node-gpu');
-        device = 'CUDA GPU (libtensorflow)';
-      } catch {
-        require('@tensorflow/tfjs-node');
-        device = 'CPU (libtensorflow)';
-      }
-      if (!(await tf.setBackend('tensorflow'))) throw new Error('tfjs-node did not register');
-      return { name, device };
-    }
+    case 'tensorflow':
+      return { name, device: await initTensorflow() };
     case 'webgpu': {
       const { initWebGpu } = require('./webgpu') as typeof import('./webgpu');
       const adapter = await initWebGpu();
@@ -78,6 +67,44 @@ async function tryInit(name: Exclude<BackendName, 'auto'>): Promise<BackendInfo>
       if (!(await tf.setBackend('cpu'))) throw new Error('tfjs-backend-cpu did not start');
       return { name, device: 'CPU (JavaScript)' };
   }
+}
+
+/** What tfjs-node's native backend reports about itself (NodeJSKernelBackend, tfjs-node 4.x). */
+interface NodeBackendInfo {
+  isGPUPackage?: boolean;
+  isUsingGpuDevice?: boolean;
+  binding?: { TF_Version?: string };
+}
+
+/**
+ * @tensorflow/tfjs-node-gpu (CUDA) or @tensorflow/tfjs-node (CPU): optional, installed by the user.
+ * Returns what really computes. WHY check isUsingGpuDevice: the GPU package silently falls back to
+ * the CPU when CUDA 11.2 / cuDNN 8.1 are missing, and a "GPU" label would then be a lie.
+ */
+async function initTensorflow(): Promise<string> {
+  const missing: string[] = [];
+  let loaded: string | undefined;
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    try {
+      require.resolve(pkg);
+    } catch {
+      missing.push(pkg);
+      continue;
+    }
+    require(pkg); // a load failure (missing libtensorflow, wrong ABI) is reported as is
+    loaded = pkg;
+    break;
+  }
+  if (!loaded) throw new Error(`neither ${missing.join(' nor ')} is installed`);
+  if (!tf.findBackendFactory('tensorflow')) {
+    throw new Error(`${loaded} registered its backend with another copy of @tensorflow/tfjs-core: install the version matching tfjs-core ${tf.version_core}`);
+  }
+  if (!(await tf.setBackend('tensorflow'))) throw new Error(`${loaded} did not start`);
+  const backend = tf.backend() as unknown as NodeBackendInfo;
+  const lib = `libtensorflow${backend.binding?.TF_Version ? ' ' + backend.binding.TF_Version : ''}`;
+  if (backend.isUsingGpuDevice) return `CUDA GPU (${lib})`;
+  if (backend.isGPUPackage) return `CPU (${lib}; tfjs-node-gpu found no usable CUDA GPU: it needs an NVIDIA driver, CUDA 11.2 and cuDNN 8.1)`;
+  return `CPU (${lib}, all cores)`;
 }
 
 /** Where the .wasm binaries are: next to a bundled CLI (dist/), or in node_modules. */
