@@ -95,7 +95,7 @@ test('compilePathGlob: include globs for --glob', () => {
 
 // ------------------------------------------------------------------------- walk + chunk
 
-test('walkFiles: honours root and nested .gitignore files, skips .git and node_modules, sorted', () => {
+test('walkFiles: honours root and nested .gitignore files, skips .git, node_modules and git control files, sorted', () => {
   const root = makeTree({
     '.gitignore': 'dist/\n*.log\n',
     'README.md': 'hello',
@@ -110,7 +110,7 @@ test('walkFiles: honours root and nested .gitignore files, skips .git and node_m
     'node_modules/pkg/index.js': 'dep',
   });
   const rels = walkFiles([root]).map((f) => f.relPath);
-  assert.deepEqual(rels, ['.gitignore', 'README.md', 'a.txt', 'b.txt', 'src/.gitignore', 'src/main.ts']);
+  assert.deepEqual(rels, ['README.md', 'a.txt', 'b.txt', 'src/main.ts']);
   const onlyTs = walkFiles([root], { globs: ['*.ts', '*.md'] }).map((f) => f.relPath);
   assert.deepEqual(onlyTs, ['README.md', 'src/main.ts']);
 });

@@ -9,6 +9,8 @@ import { compilePathGlob } from './glob';
 import { GitignoreMatcher, parseGitignore } from './gitignore';
 
 const ALWAYS_SKIPPED_DIRS = new Set(['.git', 'node_modules']);
+/** git's own control files are configuration, not content to learn from. */
+const SKIPPED_FILES = new Set(['.gitignore', '.gitattributes', '.gitmodules']);
 
 export interface WalkedFile {
   root: string;
@@ -46,7 +48,7 @@ export function walkFiles(roots: readonly string[], options: WalkOptions = {}): 
           if (ALWAYS_SKIPPED_DIRS.has(entry.name) || here.ignores(childRel, true)) continue;
           visit(abs, childRel, here);
         } else if (entry.isFile()) {
-          if (here.ignores(childRel, false)) continue;
+          if (SKIPPED_FILES.has(entry.name) || here.ignores(childRel, false)) continue;
           if (includes.length > 0 && !includes.some((re) => re.test(childRel))) continue;
           out.push({ root, relPath: childRel, absPath: abs });
         }
