@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { DatasetProvenance } from '../src/core/datasets';
 import {
-  checkCount, checkEvalShare, checkSeed, describeFiles, describeProvenance, describeSplitResult, DownloadTally, hubErrorActions, hubOutputPath,
+  checkCount, checkEvalShare, checkSeed, describeFiles, describeProvenance, describeSplitResult, DownloadTally, hubErrorActions, hubErrorMessage, hubOutputPath,
   isDatasetId, mapJsonlFile, mappingChoices, previewRow,
 } from '../src/extension/datasetFlows';
 
@@ -101,6 +101,16 @@ test('each Hub failure offers the action that fixes it', () => {
   assert.deepEqual(hubErrorActions('not-found'), ['Try Another Id']);
   assert.deepEqual(hubErrorActions('offline'), ['Retry', 'Open Endpoint Setting']);
   assert.deepEqual(hubErrorActions('cancelled'), []);
+});
+
+test('gated and bad-token errors are worded for the extension, not the CLI', () => {
+  const gated = { kind: 'unauthorized' as const, message: 'dataset "a/b" is gated or private (HTTP 401): pass a Hugging Face token with --token hf_...', status: 401 };
+  const withoutToken = hubErrorMessage(gated, 'a/b', false);
+  assert.match(withoutToken, /^dataset "a\/b" is gated or private \(HTTP 401\): set a Hugging Face token/);
+  assert.ok(!withoutToken.includes('--token'));
+  assert.match(hubErrorMessage(gated, 'a/b', true), /the saved Hugging Face token was refused/);
+  assert.match(hubErrorMessage({ kind: 'bad-token', message: 'x' }, 'a/b', true), /tokens start with "hf_"/);
+  assert.equal(hubErrorMessage({ kind: 'offline', message: 'cannot reach http://h (ECONNREFUSED)' }, 'a/b', false), 'cannot reach http://h (ECONNREFUSED)');
 });
 
 test('Split Dataset… inputs', () => {

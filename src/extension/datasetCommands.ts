@@ -25,7 +25,7 @@ import {
 import { HF_TOKEN_SECRET, setHubToken } from './commands';
 import type { Ctx } from './context';
 import {
-  checkCount, checkEvalShare, checkSeed, describeFiles, describeSplitResult, DownloadTally, hubErrorActions, hubOutputPath, isDatasetId,
+  checkCount, checkEvalShare, checkSeed, describeFiles, describeSplitResult, DownloadTally, hubErrorActions, hubErrorMessage, hubOutputPath, isDatasetId,
   mapJsonlFile, mappingChoices, previewRow,
 } from './datasetFlows';
 import { DEFAULT_PREVIEW_COUNT, openMaskPreview, pickPreviewModel } from './panels/maskPreviewPanel';
@@ -88,14 +88,15 @@ async function hubConnection(ctx: Ctx): Promise<{ endpoint: string; token?: stri
 }
 
 /** Runs a Hub step; a failure becomes an error notification whose buttons lead somewhere useful. */
-async function hubStep<T>(ctx: Ctx, datasetId: string, endpoint: string, step: () => PromiseLike<T>): Promise<T | undefined> {
+async function hubStep<T>(ctx: Ctx, datasetId: string, connection: { endpoint: string; token?: string }, step: () => PromiseLike<T>): Promise<T | undefined> {
+  const { endpoint } = connection;
   try {
     return await step();
   } catch (error) {
     const e = error instanceof HubDatasetError ? error : new HubDatasetError('other', (error as Error).message ?? String(error));
     ctx.output.appendLine(`hub: ${datasetId}: ${e.kind}: ${e.message}`);
     if (e.kind === 'cancelled') return undefined;
-    void vscode.window.showErrorMessage(`Finetune Studio: ${e.message}`, ...hubErrorActions(e.kind)).then(async (choice) => {
+    void vscode.window.showErrorMessage(`Finetune Studio: ${hubErrorMessage(e, datasetId, connection.token !== undefined)}`, ...hubErrorActions(e.kind)).then(async (choice) => {
       switch (choice) {
         case 'Set Hugging Face Token':
           await setHubToken(ctx);
@@ -210,7 +211,7 @@ export async function getHubDataset(ctx: Ctx, arg?: unknown): Promise<void> {
   await state.update(LAST_HUB_ID_KEY, datasetId);
   const connection = await hubConnection(ctx);
 
-  const listing = await hubStep(ctx, datasetId, connection.endpoint, () =>
+  const listing = await hubStep(ctx, datasetId, connection, () =>
     withCancellableProgress(`Listing ${datasetId}…`, (_progress, signal) => listHubDataset(datasetId, { ...connection, signal })),
   );
   if (!listing) return;
@@ -228,7 +229,7 @@ export async function getHubDataset(ctx: Ctx, arg?: unknown): Promise<void> {
   const tally = new DownloadTally(files.reduce((n, f) => n + f.size, 0));
   const label = `${datasetId} · ${choice.config}/${choice.split}`;
   try {
-    const result = await hubStep(ctx, datasetId, connection.endpoint, () =>
+    const result = await hubStep(ctx, datasetId, connection, () =>
       withCancellableProgress(`Downloading ${label}`, async (progress, signal) => {
         let reported = 0;
         return pullHubDataset({

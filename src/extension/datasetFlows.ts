@@ -95,6 +95,25 @@ export function previewRow(record: DatasetRecord, maxChars = 160): string {
   return line.length > maxChars ? `${line.slice(0, maxChars - 1)}…` : line;
 }
 
+/**
+ * The error as the extension words it: the core's messages give CLI advice (--token, HF_TOKEN), while
+ * here a token comes from "Set Hugging Face Token…" and lives in VS Code's secret storage.
+ */
+export function hubErrorMessage(error: { kind: HubErrorKind; message: string; status?: number }, datasetId: string, tokenSet: boolean): string {
+  switch (error.kind) {
+    case 'unauthorized': {
+      const advice = tokenSet
+        ? 'the saved Hugging Face token was refused — make sure it can read this dataset and, if the dataset is gated, that you accepted its terms on the Hub'
+        : 'set a Hugging Face token (it is kept in VS Code’s secret storage); if the dataset is gated, accept its terms on the Hub first';
+      return `dataset "${datasetId}" is gated or private${error.status ? ` (HTTP ${error.status})` : ''}: ${advice}`;
+    }
+    case 'bad-token':
+      return 'the saved Hugging Face token is not valid: tokens start with "hf_"';
+    default:
+      return error.message;
+  }
+}
+
 /** The buttons an error notification offers, by what went wrong. */
 export function hubErrorActions(kind: HubErrorKind): string[] {
   switch (kind) {

@@ -187,13 +187,31 @@ test('Preview Training Examples on a chat file from the Explorer: only assistant
   assert.ok(markers.filter(([text]) => text === '<|im_start|>').every(([, trained]) => !trained));
   await screenshot(page, 'mask-preview-chat');
 
-  // a dark theme: the webview follows VS Code's colours (set the way a user's settings.json does)
-  const settingsFile = path.join(session!.userDataDir, 'User', 'settings.json');
-  const settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as Record<string, unknown>;
-  fs.writeFileSync(settingsFile, JSON.stringify({ ...settings, 'workbench.colorTheme': 'Default Dark Modern' }, null, 2));
+  // a dark theme, picked the way a user does: the webview follows VS Code's colours
+  await page.keyboard.press('F1');
+  await page.locator('.quick-input-widget input').fill('>Preferences: Color Theme');
+  // not the top row: "Browse Color Themes in Marketplace" may come first
+  await pickQuickItem(page, 'Preferences: Color Theme');
+  await pickQuickItem(page, 'Dark Modern');
   await waitFor('a dark preview', async () => (await frame.evaluate(() => document.body.className)).includes('vscode-dark'), 30_000);
   await page.waitForTimeout(300);
   const [background, trainedBg] = await frame.evaluate(() => [getComputedStyle(document.body).backgroundColor, getComputedStyle(document.querySelector('.mp-tokens .tok.trained') as Element).backgroundColor]);
   assert.notEqual(background, trainedBg);
   await screenshot(page, 'mask-preview-chat-dark');
+});
+
+test('after a window reload both previews come back with their file, model and count', { timeout: 120_000 }, async () => {
+  const reloaded = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame(), timeout: 60_000 });
+  await page.keyboard.press('F1');
+  await page.locator('.quick-input-widget input').fill('>Developer: Reload Window');
+  await pickQuickItem(page, 'Developer: Reload Window');
+  await reloaded;
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+  const chat = await previewFrame('chat.jsonl');
+  assert.equal(await chat.locator('.mp-example').count(), CHATS.length);
+  assert.equal(await chat.locator('#model').getAttribute('title'), model);
+  await page.locator('.tab', { hasText: 'Training Examples · gsm8k-5.jsonl' }).first().click();
+  const gsm8k = await previewFrame('gsm8k-5.jsonl');
+  // the count chosen before the reload (3) is kept in the webview's state
+  await waitFor('3 restored examples', async () => (await gsm8k.locator('.mp-example').count()) === 3, 30_000);
 });

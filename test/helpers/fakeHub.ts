@@ -16,6 +16,8 @@ export interface FakeHubRepo {
   files: Record<string, Buffer>;
   /** the token a gated repo accepts; without it downloads get 401. */
   gatedToken?: string;
+  /** files whose download sends half of the bytes and then stalls until the client gives up. */
+  stall?: string[];
 }
 
 export interface FakeHubRequest {
@@ -28,6 +30,8 @@ export interface FakeHub {
   url: string;
   repos: Map<string, FakeHubRepo>;
   requests: FakeHubRequest[];
+  /** paths of stalled downloads whose client closed the connection (a cancelled download). */
+  abandoned: string[];
   close(): Promise<void>;
 }
 
@@ -41,7 +45,7 @@ function branchOf(repo: FakeHubRepo, rev: string): boolean {
 }
 
 export async function startFakeHub(repos: Record<string, FakeHubRepo>): Promise<FakeHub> {
-  const hub: FakeHub = { url: '', repos: new Map(Object.entries(repos)), requests: [], close: async () => undefined };
+  const hub: FakeHub = { url: '', repos: new Map(Object.entries(repos)), requests: [], abandoned: [], close: async () => undefined };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const parts = url.pathname.split('/').filter((p) => p.length > 0).map(decodeURIComponent);
@@ -86,6 +90,11 @@ export async function startFakeHub(repos: Record<string, FakeHubRepo>): Promise<
     const headers: Record<string, string> = { ETag: `"${repo.sha}-${filePath}"`, 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length) };
     if (m) headers['Content-Range'] = `bytes ${start}-${end}/${bytes.length}`;
     res.writeHead(m ? 206 : 200, headers);
+    if (range !== 'bytes=0-0' && repo.stall?.includes(filePath)) {
+      res.write(body.subarray(0, Math.floor(body.length / 2)));
+      res.on('close', () => hub.abandoned.push(url.pathname));
+      return; // never ends
+    }
     res.end(body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
