@@ -239,3 +239,46 @@ export async function contextMenuLabels(page: Page, target: Locator): Promise<st
 export function notification(page: Page, text: string | RegExp): Locator {
   return page.locator('.notification-toast', { hasText: text }).first();
 }
+
+/** Relative luminance (0 black … 1 white) of the workbench background, as the browser paints it. */
+export async function workbenchLuminance(page: Page): Promise<number> {
+  return page.locator('.monaco-workbench').evaluate((el) => {
+    const [r, g, b, alpha = 1] = (getComputedStyle(el).backgroundColor.match(/\d+(\.\d+)?/g) ?? []).map(Number);
+    // a transparent (unpainted) background is neither dark nor light
+    if (r === undefined || alpha === 0) return Number.NaN;
+    const linear = (c: number) => (c / 255 <= 0.03928 ? c / 255 / 12.92 : ((c / 255 + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+  });
+}
+
+/**
+ * Picks a colour theme ("Dark Modern", "Light Modern") through Preferences: Color Theme, the way a
+ * user does: writing settings.json behind code-server's back is not picked up reliably. Returns once
+ * the workbench background is actually dark (or light), so screenshots taken next show that theme.
+ */
+export async function pickColorTheme(page: Page, theme: string, dark: boolean): Promise<void> {
+  const input = page.locator('.quick-input-widget input');
+  for (let attempt = 0; ; attempt++) {
+    await page.keyboard.press('F1');
+    try {
+      await input.waitFor({ timeout: 3000 });
+      break;
+    } catch (error) {
+      // focus may sit in a webview iframe, which keeps F1 to itself: focus the workbench and retry
+      if (attempt >= 2) throw error;
+      await page.locator('.part.statusbar').click({ position: { x: 5, y: 5 } }).catch(() => undefined);
+    }
+  }
+  await input.fill('>Preferences: Color Theme');
+  // not the top row: "Browse Color Themes in Marketplace" may come first
+  await pickQuickItem(page, 'Preferences: Color Theme');
+  await pickQuickItem(page, theme);
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 15_000 });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const luminance = await workbenchLuminance(page);
+    if (dark ? luminance < 0.1 : luminance > 0.6) return;
+    if (Date.now() > deadline) throw new Error(`the workbench did not turn ${dark ? 'dark' : 'light'} with ${theme} (luminance ${luminance.toFixed(3)})`);
+    await page.waitForTimeout(250);
+  }
+}

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Frame, Page } from 'playwright-core';
-import { contextMenu, explorerItem, launch, openContainer, packageVsix, pickQuickItem, REPO_ROOT, screenshot, setupCodeServer, treeItem, type Session } from './harness';
+import { contextMenu, explorerItem, launch, openContainer, packageVsix, pickColorTheme, pickQuickItem, REPO_ROOT, screenshot, setupCodeServer, treeItem, type Session } from './harness';
 
 const SHARED = [process.env.FTUNE_SHARED, path.join(REPO_ROOT, 'shared'), path.join(REPO_ROOT, '..', 'shared')]
   .find((p): p is string => p !== undefined && fs.existsSync(path.join(p, 'models'))) ?? path.join(REPO_ROOT, '..', 'shared');
@@ -188,11 +188,7 @@ test('Preview Training Examples on a chat file from the Explorer: only assistant
   await screenshot(page, 'mask-preview-chat');
 
   // a dark theme, picked the way a user does: the webview follows VS Code's colours
-  await page.keyboard.press('F1');
-  await page.locator('.quick-input-widget input').fill('>Preferences: Color Theme');
-  // not the top row: "Browse Color Themes in Marketplace" may come first
-  await pickQuickItem(page, 'Preferences: Color Theme');
-  await pickQuickItem(page, 'Dark Modern');
+  await pickColorTheme(page, 'Dark Modern', true);
   await waitFor('a dark preview', async () => (await frame.evaluate(() => document.body.className)).includes('vscode-dark'), 30_000);
   await page.waitForTimeout(300);
   const [background, trainedBg] = await frame.evaluate(() => [getComputedStyle(document.body).backgroundColor, getComputedStyle(document.querySelector('.mp-tokens .tok.trained') as Element).backgroundColor]);

@@ -1,8 +1,9 @@
 // The two webviews in a real VS Code (code-server + Chromium): the loss panel charting a finished run,
 // updating live while a tiny run trains, and overlaying two runs; the playground streaming answers of
 // the tiny base model and of a checkpoint side by side (greedy output equal to `ftune generate`), and
-// the golden set reporting an accuracy. Screenshots of both panels in dark and light themes go to
-// test-output/e2e/ (webview-*.png).
+// the golden set reporting an accuracy. Screenshots of both panels in a real dark theme and in a light
+// theme (both picked through Preferences: Color Theme) go to test-output/e2e/ (webview-*-dark/light.png);
+// the ones taken along the way, in code-server's default theme, have no theme suffix.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
@@ -10,7 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Frame, Page } from 'playwright-core';
-import { contextMenu, launch, openContainer, packageVsix, REPO_ROOT, runCommand, screenshot, setupCodeServer, treeItem, viewPane, type Session } from './harness';
+import { contextMenu, launch, openContainer, packageVsix, pickColorTheme, REPO_ROOT, runCommand, screenshot, setupCodeServer, treeItem, viewPane, type Session } from './harness';
 
 const SHARED = [process.env.FTUNE_SHARED, path.join(REPO_ROOT, 'shared'), path.join(REPO_ROOT, '..', 'shared')]
   .find((p): p is string => p !== undefined && fs.existsSync(path.join(p, 'models'))) ?? path.join(REPO_ROOT, '..', 'shared');
@@ -138,7 +139,7 @@ test('the loss panel charts a finished run: train, smoothed and eval series, hyp
   assert.match(table, /lr\s+0\.01/);
   assert.match(table, /max_steps\s+8/);
   assert.match(await frame.locator('#runs').innerText(), /run-a · done · step 8\/8/);
-  await screenshot(page, 'webview-loss-dark');
+  await screenshot(page, 'webview-loss');
 
   // exports go through the host's save dialog
   const csvFile = path.join(workspace, 'run-a-metrics.csv');
@@ -180,7 +181,7 @@ test('the loss panel follows a run while it trains', { timeout: 240_000 }, async
   assert.equal(pictures.size, seen.length, 'each update redraws the chart');
   const onDisk = fs.readFileSync(metrics, 'utf8').split('\n').filter((l) => l.includes('"type":"step"')).length;
   assert.ok(seen[seen.length - 1] <= onDisk, 'never more points than the trainer wrote');
-  await screenshot(page, 'webview-loss-live-dark');
+  await screenshot(page, 'webview-loss-live');
   liveTrainer.kill('SIGTERM');
   await new Promise((resolve) => liveTrainer!.once('exit', resolve));
 });
@@ -212,7 +213,7 @@ test('Compare Runs overlays two runs with both legends and a hyper-parameter dif
   const differing = await frame.locator('#hparam-table tr.differs td.key').allInnerTexts();
   assert.ok(differing.includes('max_steps'), `max_steps differs: ${differing.join(', ')}`);
   assert.ok(!differing.includes('lr'), 'same lr is not highlighted');
-  await screenshot(page, 'webview-compare-dark');
+  await screenshot(page, 'webview-compare');
 });
 
 let playground: Frame;
@@ -236,7 +237,7 @@ test('the playground streams the base model and the checkpoint side by side, equ
   assert.equal(texts[0], cliGenerate([{ role: 'user', content: PROMPT }]), 'base column = ftune generate --greedy');
   assert.equal(texts[1], cliGenerate([{ role: 'user', content: PROMPT }], adapter), 'checkpoint column = ftune generate --greedy --adapter');
   for (const stats of await columns.locator('.stats').allInnerTexts()) assert.match(stats, /^\d+ tokens · \d+(\.\d)? tok\/s$/);
-  await screenshot(page, 'webview-playground-dark');
+  await screenshot(page, 'webview-playground');
 });
 
 test('the golden set reports an exact-match accuracy per column', { timeout: 240_000 }, async () => {
@@ -255,7 +256,7 @@ test('the golden set reports an exact-match accuracy per column', { timeout: 240
   const detail = await playground.locator('.example-detail').innerText();
   assert.match(detail, /Question #1/);
   assert.match(detail, /expected 18 · got /, 'GSM8K test #1 answers 18');
-  await screenshot(page, 'webview-golden-dark');
+  await screenshot(page, 'webview-golden');
 });
 
 test('after a window reload the panels come back with their runs, columns and transcript', { timeout: 120_000 }, async () => {
@@ -274,26 +275,36 @@ test('after a window reload the panels come back with their runs, columns and tr
   await webviewFrame('#charts[data-runs="2"][data-train-points]:not([data-train-points="0"])');
 });
 
-test('both panels follow a light theme', { timeout: 120_000 }, async () => {
+/** Shows the playground, the compare panel and run-a's loss panel in `theme`, each one screenshotted. */
+async function screenshotPanelsIn(theme: 'dark' | 'light'): Promise<void> {
+  const bodyClass = `vscode-${theme}`;
+  const shows = async (frame: Frame) => (await frame.evaluate(() => document.body.className)).includes(bodyClass);
   await page.locator('.tab', { hasText: 'Playground' }).first().click();
   playground = await webviewFrame('#columns .column');
-  // switch the theme the way a user's settings.json does; VS Code applies it live
-  const settingsFile = path.join(session!.userDataDir, 'User', 'settings.json');
-  const settings = JSON.parse(fs.readFileSync(settingsFile, 'utf8')) as Record<string, unknown>;
-  fs.writeFileSync(settingsFile, JSON.stringify({ ...settings, 'workbench.colorTheme': 'Default Light Modern' }, null, 2));
-  await page.locator('.monaco-workbench.vs').waitFor({ timeout: 30_000 });
-  await waitFor('light playground', async () => (await playground.evaluate(() => document.body.className)).includes('vscode-light'), 30_000);
+  await waitFor(`${theme} playground`, () => shows(playground), 30_000);
   await page.waitForTimeout(500);
-  await screenshot(page, 'webview-playground-light');
+  await screenshot(page, `webview-playground-${theme}`);
   await page.locator('.tab', { hasText: 'Compare' }).first().click();
   const frame = await webviewFrame('#charts[data-runs="2"]');
-  await waitFor('light loss panel', async () => (await frame.evaluate(() => document.body.className)).includes('vscode-light'), 30_000);
+  await waitFor(`${theme} compare panel`, () => shows(frame), 30_000);
   await page.waitForTimeout(500);
   assert.ok((await canvasColours(frame, '#chart-loss')) > 3);
-  await screenshot(page, 'webview-compare-light');
+  await screenshot(page, `webview-compare-${theme}`);
   await page.locator('.tab', { hasText: 'Loss · run-a' }).first().click();
   const single = await webviewFrame('#charts[data-runs="1"][data-train-points="8"]');
-  await waitFor('light single-run panel', async () => (await single.evaluate(() => document.body.className)).includes('vscode-light'), 30_000);
+  await waitFor(`${theme} single-run panel`, () => shows(single), 30_000);
   await page.waitForTimeout(500);
-  await screenshot(page, 'webview-loss-light');
+  assert.ok((await canvasColours(single, '#chart-loss')) > 3);
+  await screenshot(page, `webview-loss-${theme}`);
+}
+
+test('both panels follow a dark theme', { timeout: 120_000 }, async () => {
+  // picked the way a user does; pickColorTheme returns once the workbench background is really dark
+  await pickColorTheme(page, 'Dark Modern', true);
+  await screenshotPanelsIn('dark');
+});
+
+test('both panels follow a light theme', { timeout: 120_000 }, async () => {
+  await pickColorTheme(page, 'Light Modern', false);
+  await screenshotPanelsIn('light');
 });
