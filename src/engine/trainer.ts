@@ -47,6 +47,8 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
   const tokenizer = await loadTokenizer(config.model);
   const padId = padTokenId(tokenizer, config.model);
   const model = DecoderModel.load(config.model);
+  // Recompute each decoder layer in the backward pass instead of keeping its activations.
+  model.gradientCheckpointing = config.gradient_checkpointing;
   const { adapter } = setUpTrainableWeights(model, config);
   const data = await planMethod({ config, tokenizer, model, adapter, padId });
   if (data.train.length === 0) {
