@@ -34,7 +34,14 @@ function ftune(...args: string[]): Result {
 /** Exit 1, nothing on stdout, and a first stderr line `ftune: error: <message>`. */
 function assertError(r: Result, message: RegExp): void {
   assert.equal(r.code, 1, `exit code; stderr: ${r.stderr}`);
-  assert.equal(r.stdout, '', 'nothing on stdout');
+  // Nothing on stdout, except that `train` also reports the failure in its protocol: one `failed` event.
+  if (r.stdout !== '') {
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 1, `stdout: ${r.stdout}`);
+    const event = JSON.parse(lines[0]) as { type: string; error: string };
+    assert.equal(event.type, 'failed');
+    assert.ok(event.error.length > 0);
+  }
   const first = r.stderr.split('\n')[0];
   assert.match(first, /^ftune: error: /);
   assert.match(first, message);

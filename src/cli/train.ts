@@ -48,6 +48,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
     // The CLI's error contract: exit 1 with one `ftune: error:` line, as for any other failure.
     process.stderr.write(`ftune: error: ${(failure ?? 'training failed').split('\n')[0]}\n`);
     return 1;
+  } catch (err) {
+    // Bad data, a missing tensor, out of memory, a backend failure: the host learns it from the protocol
+    // too (a `failed` event on stdout and in metrics.jsonl), not only from the exit code.
+    const error = err instanceof Error ? err.message : String(err);
+    const event: TrainerEvent = { type: 'failed', error };
+    process.stdout.write(JSON.stringify(event) + '\n');
+    if (fs.existsSync(config.out)) fs.appendFileSync(path.join(config.out, 'metrics.jsonl'), JSON.stringify(event) + '\n');
+    throw err;
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
