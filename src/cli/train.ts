@@ -54,7 +54,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
     const error = err instanceof Error ? err.message : String(err);
     const event: TrainerEvent = { type: 'failed', error };
     process.stdout.write(JSON.stringify(event) + '\n');
-    if (fs.existsSync(config.out)) fs.appendFileSync(path.join(config.out, 'metrics.jsonl'), JSON.stringify(event) + '\n');
+    // A run that had started keeps its record complete; a run that never started leaves no files behind.
+    const metrics = path.join(config.out, 'metrics.jsonl');
+    if (fs.existsSync(metrics)) fs.appendFileSync(metrics, JSON.stringify(event) + '\n');
     throw err;
   } finally {
     process.off('SIGTERM', stop);
