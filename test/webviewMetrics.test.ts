@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TrainerEvent } from '../src/core/protocol';
 import { CSV_COLUMNS, csvField, metricsCsv } from '../webview/lib/csv';
-import { buildSeries, collectMetrics, runOutcome, tokensAtStep, xOfStep } from '../webview/lib/metrics';
+import { buildSeries, collectMetrics, extraSeries, runOutcome, tokensAtStep, xOfStep } from '../webview/lib/metrics';
 import { dragToRange } from '../webview/lib/range';
 
 const step = (n: number, loss: number, extra: Partial<Extract<TrainerEvent, { type: 'step' }>> = {}): TrainerEvent => ({
@@ -96,4 +96,14 @@ test('drag-to-zoom turns a drag (either direction) into a data range clamped to 
   assert.deepEqual(dragToRange(10, 500, area, toValue), { min: 0, max: 100 });
   assert.equal(dragToRange(100, 103, area, toValue), undefined, 'a click is not a selection');
   assert.equal(dragToRange(460, 600, area, toValue), undefined, 'entirely outside the plot area');
+});
+
+test('extraSeries: each method metric becomes its own series; eval ones are marked and named', () => {
+  const dpoStep = (n: number, margin: number): TrainerEvent => ({ ...step(n, 0.6), extra: { 'rewards/margins': margin, 'rewards/accuracies': n / 4 } } as TrainerEvent);
+  const m = collectMetrics([dpoStep(1, 0.1), dpoStep(2, 0.3), { type: 'eval', step: 2, eval_loss: 0.5, perplexity: 1.6, extra: { 'rewards/accuracies': 0.75 } }]);
+  const series = extraSeries(m, 'step');
+  assert.deepEqual(series.map((s) => [s.name, s.eval]), [['rewards/margins', false], ['rewards/accuracies', false], ['eval rewards/accuracies', true]]);
+  assert.deepEqual(series[0].data, [{ x: 1, y: 0.1 }, { x: 2, y: 0.3 }]);
+  assert.deepEqual(series[2].data, [{ x: 2, y: 0.75 }]);
+  assert.deepEqual(extraSeries(collectMetrics([step(1, 2)]), 'step'), [], 'SFT has no method metrics');
 });

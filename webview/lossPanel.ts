@@ -7,7 +7,7 @@ import { detectOverfitting, DEFAULT_OVERFIT_PATIENCE, type OverfitAlarm } from '
 import { isHostToLossPanel, type HostToLossPanel, type LossPanelToHost, type LossRunPayload, type LossXAxis, type TrainerEvent } from '../src/core/protocol.js';
 import { metricsCsv } from './lib/csv.js';
 import { hparamTable } from './lib/hparams.js';
-import { buildSeries, collectMetrics, runOutcome, xOfStep, type RunMetrics, type RunSeries, type SeriesKey, type XY } from './lib/metrics.js';
+import { buildSeries, collectMetrics, extraSeries, runOutcome, xOfStep, type ExtraSeries, type RunMetrics, type RunSeries, type SeriesKey, type XY } from './lib/metrics.js';
 import type { XRange } from './lib/range.js';
 import { onThemeChange, themeColors, withAlpha, type ThemeColors } from './lib/theme.js';
 import { vscodeApi } from './lib/vscodeApi.js';
@@ -50,6 +50,8 @@ const CHARTS: ChartSpec[] = [
   { id: 'lr', title: 'Learning rate', series: [{ key: 'lr', name: 'lr', style: 'main' }] },
   { id: 'grad-norm', title: 'Grad norm', series: [{ key: 'gradNorm', name: 'grad norm', style: 'main' }] },
   { id: 'tokens-per-second', title: 'Tokens / s', series: [{ key: 'tokensPerSecond', name: 'tokens/s', style: 'main' }] },
+  // DPO rewards, reward-model accuracy, GRPO reward / KL / length: series come from the events themselves.
+  { id: 'method', title: 'Method metrics', series: [] },
 ];
 
 const vscode = vscodeApi<LossPanelState>();
@@ -178,6 +180,16 @@ function datasetFor(run: RunView, runIndex: number, series: RunSeries, item: Cha
   return base;
 }
 
+function extraDataset(run: RunView, runIndex: number, seriesIndex: number, series: ExtraSeries): LineDataset {
+  const color = colors.palette[(runIndex + seriesIndex) % colors.palette.length];
+  const label = datasetLabel(run, series.name);
+  const base: LineDataset = {
+    label, data: series.data, borderColor: color, backgroundColor: color, borderWidth: colors.highContrast ? 2.5 : 1.75,
+    pointRadius: 0, pointHoverRadius: 4, tension: 0, hidden: state.hidden.includes(label),
+  };
+  return series.eval ? { ...base, borderDash: [6, 3], pointRadius: 3, pointStyle: 'rectRot' } : base;
+}
+
 let redrawPending = false;
 
 /** Batches bursts of live events into one redraw per animation frame. */
@@ -195,7 +207,13 @@ function redraw(): void {
   for (const spec of CHARTS) {
     const chart = charts.get(spec.id);
     if (!chart) continue;
-    chart.data.datasets = runs.flatMap((run, i) => spec.series.map((item) => datasetFor(run, i, seriesByRun[i], item)));
+    if (spec.id === 'method') {
+      chart.data.datasets = runs.flatMap((run, i) => extraSeries(run.metrics, state.x_axis).map((series, j) => extraDataset(run, i, j, series)));
+      const box = document.getElementById(`chart-box-${spec.id}`);
+      if (box) box.hidden = chart.data.datasets.length === 0; // SFT and CPT have none
+    } else {
+      chart.data.datasets = runs.flatMap((run, i) => spec.series.map((item) => datasetFor(run, i, seriesByRun[i], item)));
+    }
     const x = chart.options.scales?.x;
     if (x?.title) x.title.text = xTitle();
     setXRange(chart, state.range);

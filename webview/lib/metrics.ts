@@ -79,6 +79,30 @@ export function buildSeries(metrics: RunMetrics, xAxis: LossXAxis, smoothing: nu
   };
 }
 
+export interface ExtraSeries {
+  /** e.g. 'rewards/margins' (DPO), 'accuracy' (reward model), 'reward', 'kl' (GRPO); eval ones start with 'eval '. */
+  name: string;
+  eval: boolean;
+  data: XY[];
+}
+
+/** Each method's own metrics (the `extra` of step and eval events), one series per name, in first-seen order. */
+export function extraSeries(metrics: RunMetrics, xAxis: LossXAxis): ExtraSeries[] {
+  const stepX = (s: StepMetrics): number => (xAxis === 'tokens' ? s.tokens_seen : s.step);
+  const byName = new Map<string, ExtraSeries>();
+  const add = (name: string, isEval: boolean, point: XY) => {
+    let series = byName.get(name);
+    if (!series) byName.set(name, (series = { name, eval: isEval, data: [] }));
+    series.data.push(point);
+  };
+  for (const s of metrics.steps) for (const [k, v] of Object.entries(s.extra ?? {})) add(k, false, { x: stepX(s), y: v });
+  for (const e of metrics.evals) {
+    const x = xAxis === 'tokens' ? tokensAtStep(metrics.steps, e.step) : e.step;
+    for (const [k, v] of Object.entries(e.extra ?? {})) add(`eval ${k}`, true, { x, y: v });
+  }
+  return [...byName.values()];
+}
+
 /** The x value of a step on the chosen axis (used to place markers such as the overfitting alarm). */
 export function xOfStep(metrics: RunMetrics, xAxis: LossXAxis, step: number): number {
   return xAxis === 'tokens' ? tokensAtStep(metrics.steps, step) : step;
