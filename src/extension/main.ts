@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import * as commands from './commands';
 import { Ctx } from './context';
 import * as datasetCommands from './datasetCommands';
+import { exportCheckpoint } from './exportCommand';
 import { registerMaskPreviewSerializer } from './panels/maskPreviewPanel';
 import { registerPanelSerializers } from './panelLoader';
 
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, Handler> = {
   compareRuns: (ctx, arg, selected) => commands.compareRuns(ctx, arg, selected as unknown[] | undefined),
   openPlayground: commands.openPlayground,
   copyCheckpointPath: commands.copyCheckpointPath,
+  exportCheckpoint,
   setHuggingFaceToken: commands.setHubToken,
   previewTrainingExamples: datasetCommands.previewTrainingExamples,
   getHubDataset: datasetCommands.getHubDataset,
