@@ -5,6 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { backendHeapBytes, initBackend } from '../src/engine/backend';
 import { mulberry32 } from '../src/core/random';
 import { assertClose } from './helpers/conformance';
+import { execFileSync } from 'node:child_process';
+import * as path from 'path';
 
 function randomData(n: number, seed: number): Float32Array {
   const rand = mulberry32(seed);
@@ -111,5 +113,25 @@ describe('wasm Identity and Cast share memory', () => {
     assert.deepEqual(Array.from(await i.data()), [1, -2, 3]);
     tf.dispose([y, z, i]);
     assert.ok(tf.memory().numBytes <= bytesBefore);
+  });
+});
+
+describe('wasm heap exhaustion', () => {
+  test('is an error that says what to do, not a tensor at address 0', () => {
+    // In a child process: a wasm heap never shrinks, and this one ends full.
+    const backendJs = path.resolve(__dirname, '..', 'src', 'engine', 'backend.js');
+    const script = `
+      const tf = require('@tensorflow/tfjs-core');
+      require(${JSON.stringify(backendJs)}).initBackend('wasm').then(() => {
+        const kept = [];
+        try {
+          for (let i = 0; i < 40; i++) kept.push(tf.zeros([256, 1024, 1024])); // 1 GiB each
+          process.stdout.write('no error');
+        } catch (err) {
+          process.stdout.write(err.message);
+        }
+      });`;
+    const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, FTUNE_WASM_THREADS: '1' } });
+    assert.match(out, /^out of memory: the wasm backend's heap \(4 GiB at most\) cannot hold another 1024\.0 MiB \(\[256, 1024, 1024\]\)\. Use --gradient-checkpointing/);
   });
 });

@@ -14,8 +14,11 @@ export interface DoctorEntry {
 }
 
 const ADVICE: Record<string, string> = {
-  tensorflow: 'npm install @tensorflow/tfjs-node-gpu (needs CUDA 11.2 + cuDNN 8.1 on Linux/Windows; without them it runs on the CPU)',
-  webgpu: 'npm install webgpu @tensorflow/tfjs-backend-webgpu (any GPU with Vulkan, Metal or D3D12 drivers)',
+  tensorflow:
+    'for an NVIDIA GPU: npm install @tensorflow/tfjs-node-gpu (Linux x64 with an NVIDIA driver, CUDA 11.2 and cuDNN 8.1; ' +
+    'without them it loads but computes on the CPU); for a multithreaded CPU backend: npm install @tensorflow/tfjs-node. ' +
+    'Either must match @tensorflow/tfjs-core ' + tf.version_core,
+  webgpu: 'npm install webgpu (Dawn; any GPU with Vulkan, Metal or D3D12 drivers; on Linux without a GPU, scripts/setup-webgpu.sh installs Mesa lavapipe for testing)',
   wasm: 'bundled: should always work',
   cpu: 'bundled: should always work',
 };
@@ -28,9 +31,13 @@ export async function diagnose(): Promise<DoctorEntry[]> {
       const a = tf.tensor2d([1, 2, 3, 4], [2, 2]);
       const product = await tf.matMul(a, a).data();
       const ok = [7, 10, 15, 22].every((v, i) => Math.abs(product[i] - v) < 1e-4);
-      entries.push({ backend, ok, device: info.device, detail: ok ? 'matmul check passed' : 'matmul check gave wrong numbers' });
+      let detail = ok ? 'matmul check passed' : 'matmul check gave wrong numbers';
+      if (backend === 'wasm') detail += '; FTUNE_WASM_THREADS=N (1-8) sets its threads (default: one per physical core from 4 logical cores on)';
+      entries.push({ backend, ok, device: info.device, detail });
     } catch (err) {
-      entries.push({ backend, ok: false, detail: `${(err as Error).message.split('\n')[0]} — to enable: ${ADVICE[backend]}` });
+      // initBackend wraps the reason as "no TensorFlow.js backend could start (NAME: reason)".
+      const reason = (err as Error).message.split('\n')[0].replace(new RegExp(`^no TensorFlow\\.js backend could start \\(${backend}: (.*)\\)$`), '$1');
+      entries.push({ backend, ok: false, detail: `${reason} — to enable: ${ADVICE[backend]}` });
     }
   }
   return entries;

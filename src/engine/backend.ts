@@ -11,6 +11,7 @@ import * as path from 'path';
 import type { BackendName } from '../core/runConfig';
 import { installWasmKernels } from './kernels/wasm';
 import { installWebGpuKernels } from './kernels/webgpu';
+import { registerThreadedWasm, wasmThreadsWanted } from './kernels/wasmThreads';
 
 // Gradients of tfjs's kernels: `npm run build` bundles them into tfjs-gradients.js next to this file
 // (scripts/build-gradients.mjs); the packaged CLI bundle inlines the same module.
@@ -60,8 +61,11 @@ async function tryInit(name: Exclude<BackendName, 'auto'>): Promise<BackendInfo>
       const dir = wasmDirectory();
       if (dir) wasm.setWasmPaths(dir.endsWith(path.sep) ? dir : dir + path.sep);
       installWasmKernels();
+      const note = await useWasmThreads(dir);
       if (!(await tf.setBackend('wasm'))) throw new Error('tfjs-backend-wasm did not start');
-      return { name, device: 'CPU (wasm SIMD, 1 thread)' };
+      guardWasmAllocations();
+      const threads = wasm.getThreadsCount();
+      return { name, device: `CPU (wasm SIMD, ${threads} thread${threads === 1 ? '' : 's'}${note})` };
     }
     case 'cpu':
       if (!(await tf.setBackend('cpu'))) throw new Error('tfjs-backend-cpu did not start');
@@ -82,16 +86,21 @@ interface NodeBackendInfo {
  * the CPU when CUDA 11.2 / cuDNN 8.1 are missing, and a "GPU" label would then be a lie.
  */
 async function initTensorflow(): Promise<string> {
+  // Literal module names so that bundlers see them (scripts/build.mjs keeps them external).
+  const packages: [string, () => string, () => unknown][] = [
+    ['@tensorflow/tfjs-node-gpu', () => require.resolve('@tensorflow/tfjs-node-gpu'), () => require('@tensorflow/tfjs-node-gpu')],
+    ['@tensorflow/tfjs-node', () => require.resolve('@tensorflow/tfjs-node'), () => require('@tensorflow/tfjs-node')],
+  ];
   const missing: string[] = [];
   let loaded: string | undefined;
-  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+  for (const [pkg, resolve, load] of packages) {
     try {
-      require.resolve(pkg);
+      resolve();
     } catch {
       missing.push(pkg);
       continue;
     }
-    require(pkg); // a load failure (missing libtensorflow, wrong ABI) is reported as is
+    load(); // a load failure (missing libtensorflow, wrong ABI) is reported as is
     loaded = pkg;
     break;
   }
@@ -105,6 +114,54 @@ async function initTensorflow(): Promise<string> {
   if (backend.isUsingGpuDevice) return `CUDA GPU (${lib})`;
   if (backend.isGPUPackage) return `CPU (${lib}; tfjs-node-gpu found no usable CUDA GPU: it needs an NVIDIA driver, CUDA 11.2 and cuDNN 8.1)`;
   return `CPU (${lib}, all cores)`;
+}
+
+/**
+ * Switches the wasm backend to the threaded binary when more than one thread is wanted
+ * (kernels/wasmThreads.ts). Returns a note for the device string when that failed and the
+ * single-threaded binary is used instead.
+ */
+async function useWasmThreads(dir: string | undefined): Promise<string> {
+  const wanted = wasmThreadsWanted();
+  if (wanted <= 1) return '';
+  const stock = tf.findBackendFactory('wasm');
+  try {
+    if (!dir) throw new Error('the wasm binaries were not found');
+    await registerThreadedWasm(wanted, dir);
+    return '';
+  } catch (err) {
+    if (stock && !tf.findBackendFactory('wasm')) tf.registerBackend('wasm', stock, 2);
+    return `; ${wanted} threads unavailable: ${(err as Error).message.split('\n')[0]}`;
+  }
+}
+
+/** The wasm backend's allocation path (BackendWasm.move, tfjs 4.x) and its bookkeeping. */
+interface WasmAllocating {
+  move(dataId: tf.DataId, values: unknown, shape: number[], dtype: tf.DataType, refCount: number): void;
+  dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number | null } | undefined };
+  guarded?: boolean;
+}
+
+/**
+ * Turns a failed allocation into an error. WHY: tfjs-backend-wasm does not check malloc's result;
+ * when the 4 GiB heap is full it places the tensor at address 0 and training goes on with corrupt
+ * memory until something unrelated throws.
+ */
+function guardWasmAllocations(): void {
+  const backend = tf.backend() as unknown as WasmAllocating;
+  if (backend.guarded) return;
+  const move = backend.move.bind(backend);
+  backend.move = (dataId, values, shape, dtype, refCount) => {
+    move(dataId, values, shape, dtype, refCount);
+    const bytes = shape.reduce((n, d) => n * d, 1) * (dtype === 'bool' ? 1 : 4);
+    if (dtype !== 'string' && bytes > 0 && backend.dataIdMap.get(dataId)?.memoryOffset === 0) {
+      throw new Error(
+        `out of memory: the wasm backend's heap (4 GiB at most) cannot hold another ${(bytes / 2 ** 20).toFixed(1)} MiB ([${shape.join(', ')}]). ` +
+        'Use --gradient-checkpointing, a smaller --batch-size or --max-length, or the webgpu / tensorflow backend',
+      );
+    }
+  };
+  backend.guarded = true;
 }
 
 /** Where the .wasm binaries are: next to a bundled CLI (dist/), or in node_modules. */

@@ -63,7 +63,10 @@ async function setUp(): Promise<string> {
   else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
   await import('@tensorflow/tfjs-backend-webgpu');
   const info = adapter.info ?? {};
-  return `WebGPU: ${[info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'adapter'}`;
+  const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'adapter';
+  // Mesa's llvmpipe/lavapipe and SwiftShader are CPU emulations of a GPU: say so.
+  const software = /llvmpipe|lavapipe|swiftshader/i.test(name) ? ' (a software GPU on the CPU: for testing, not speed)' : '';
+  return `WebGPU: ${name}${software}`;
 }
 
 function firstLine(err: unknown): string {

@@ -3,8 +3,10 @@
 // WHY: the stock wasm kernel sends a product to XNNPACK (SIMD, ~10-15 GFLOP/s on one core) only when
 // neither operand is transposed AND both have batch size 1; everything else — every x·Wᵀ of a linear
 // layer, every gradient, every attention product — falls back to a scalar loop at ~1.3 GFLOP/s.
-// This kernel materialises transposed operands with the (cheap, memory-bound) Transpose kernel and
-// runs each batch entry as a batch-1 XNNPACK product on views into the operands' heap memory.
+// This kernel materialises transposed operands with the (cheap, memory-bound) Transpose kernel, or
+// computes the transposed product when that copies less, and runs each batch entry as a batch-1
+// XNNPACK product on views into the operands' heap memory. Threaded builds (kernels/wasmThreads.ts)
+// parallelise these products too.
 //
 // Memory: XNNPACK caches a packed copy of its right operand per tensor id until that id is disposed.
 // Passing the stock kernel a long-lived weight would keep a second copy of every weight alive (2 GB
@@ -192,7 +194,6 @@ function transpose(x: tf.TensorInfo, backend: WasmBackend, temps: tf.TensorInfo[
   temps.push(t);
   return t;
 }
-
 
 /** Registers `count` floats at `offset` under a fresh id (no allocation; the caller disposes the id, never frees). */
 function view(backend: WasmBackend, offset: number, count: number): number {
