@@ -1,6 +1,6 @@
 // The learning demo (npm run demo), shortened: LoRA SFT of the embedded tiny base model on arithmetic
 // chats must raise greedy exact match on held-out questions (other templates, names, objects) far above
-// the base model's. 300 steps give 76.7 % here; 120 steps about 58 %.
+// the base model's. 300 steps give 81.7 % here; 120 steps about 58 %.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
