@@ -2,16 +2,7 @@
 // >>> 0) is exact on every JS engine, and dividing a uint32 by 2^32 is an exact double, so the
 // same seed shuffles the same way on any machine. Algorithm: mulberry32 (Tommy Ettinger).
 
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../random';
 
 /** Fisher–Yates shuffle of a copy, driven by `random`. */
 export function seededShuffle<T>(items: readonly T[], random: () => number): T[] {
