@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   createRun, deleteRun, isProcessAlive, isValidRunId, listCheckpoints, listRuns, readRun, runDirOf,
-  sanitizeRunName, summarizeEvents, updateStatus, type PidProbe,
+  headlineMetric, sanitizeRunName, summarizeEvents, updateStatus, type PidProbe,
 } from '../src/core/runStore';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from '../src/core/runConfig';
 import type { TrainerEvent } from '../src/core/protocol';
@@ -202,4 +202,15 @@ test('isProcessAlive: this process is alive, an exited child is not', async () =
   await new Promise((resolve) => child.on('exit', resolve));
   assert.equal(isProcessAlive(pid), false);
   assert.equal(isProcessAlive(-1), false);
+});
+
+test('a run keeps its method metrics; the Runs view headline prefers the eval value', () => {
+  const dpoStep = { ...step(1, 0.6, 1), extra: { 'rewards/accuracies': 0.5, 'rewards/margins': 0.1 } } as TrainerEvent;
+  const summary = summarizeEvents([started(2), dpoStep]);
+  assert.deepEqual(summary.metrics, { 'rewards/accuracies': 0.5, 'rewards/margins': 0.1 });
+  assert.equal(headlineMetric({ method: 'dpo', metrics: summary.metrics }), 'reward acc 0.500');
+  const withEval = summarizeEvents([started(2), dpoStep, { type: 'eval', step: 1, eval_loss: 0.5, perplexity: 1.6, extra: { 'rewards/accuracies': 0.75 } }]);
+  assert.equal(headlineMetric({ method: 'dpo', metrics: withEval.metrics }), 'reward acc 0.750');
+  assert.equal(headlineMetric({ method: 'grpo', metrics: { reward: 0.25, kl: 0.01 } }), 'reward 0.250');
+  assert.equal(headlineMetric({ method: 'sft', metrics: undefined }), undefined, 'SFT shows its loss only');
 });

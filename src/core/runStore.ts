@@ -47,6 +47,8 @@ export interface RunSummary {
   total_steps: number;
   loss?: number;
   eval_loss?: number;
+  /** the method's own latest metrics (DPO rewards, reward accuracy, GRPO reward / KL); eval ones prefixed 'eval '. */
+  metrics?: Record<string, number>;
   tokens_per_second?: number;
   eta_seconds?: number;
   checkpoints: CheckpointInfo[];
@@ -172,6 +174,7 @@ export interface EventSummary {
   total_steps: number;
   loss?: number;
   eval_loss?: number;
+  metrics?: Record<string, number>;
   tokens_per_second?: number;
   eta_seconds?: number;
   backend?: string;
@@ -202,11 +205,13 @@ export function summarizeEvents(events: readonly TrainerEvent[]): EventSummary {
         summary.step = e.step;
         if (e.total_steps > 0) summary.total_steps = e.total_steps;
         summary.loss = e.loss;
+        if (e.extra) summary.metrics = { ...summary.metrics, ...e.extra };
         summary.tokens_per_second = e.tokens_per_second;
         sessionSteps.push({ step: e.step, elapsed: e.elapsed });
         break;
       case 'eval':
         summary.eval_loss = e.eval_loss;
+        if (e.extra) summary.metrics = { ...summary.metrics, ...Object.fromEntries(Object.entries(e.extra).map(([k, v]) => [`eval ${k}`, v])) };
         summary.eval_losses.set(e.step, e.eval_loss);
         break;
       case 'checkpoint':
@@ -306,6 +311,7 @@ export function readRun(dir: string, isAlive: PidProbe = isProcessAlive): RunSum
     total_steps: summary.total_steps,
     loss: summary.loss,
     eval_loss: summary.eval_loss,
+    metrics: summary.metrics,
     tokens_per_second: summary.tokens_per_second,
     eta_seconds: status === 'running' ? summary.eta_seconds : undefined,
     checkpoints,
@@ -408,4 +414,17 @@ function statTime(p: string): string {
   } catch {
     return new Date(0).toISOString();
   }
+}
+
+/** The one number that tells how a non-SFT run is doing, for the Runs view (eval value preferred). */
+export function headlineMetric(run: Pick<RunSummary, 'method' | 'metrics'>): string | undefined {
+  const key: Partial<Record<Method, [string, string]>> = {
+    dpo: ['rewards/accuracies', 'reward acc'],
+    reward: ['accuracy', 'acc'],
+    grpo: ['reward', 'reward'],
+  };
+  const entry = key[run.method];
+  if (!entry || !run.metrics) return undefined;
+  const value = run.metrics[`eval ${entry[0]}`] ?? run.metrics[entry[0]];
+  return value === undefined ? undefined : `${entry[1]} ${value.toFixed(3)}`;
 }

@@ -4,7 +4,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { formatDuration } from '../../core/estimate';
-import type { RunStatus, RunSummary } from '../../core/runStore';
+import { headlineMetric, type RunStatus, type RunSummary } from '../../core/runStore';
 
 export interface RunsSource {
   list(): RunSummary[];
@@ -44,6 +44,8 @@ export function describeRun(run: RunSummary, queuePosition = 0): string {
     if (run.status !== 'completed' && run.total_steps > 0) parts.push(`step ${run.step}/${run.total_steps}`);
   }
   if (run.loss !== undefined) parts.push(`loss ${run.loss.toFixed(4)}`);
+  const headline = headlineMetric(run);
+  if (headline) parts.push(headline);
   return parts.join(' · ');
 }
 
@@ -75,6 +77,7 @@ export class RunsProvider implements vscode.TreeDataProvider<RunSummary>, vscode
       run.config ? `Data: ${path.basename(run.config.data)}` : '',
       run.total_steps ? `Progress: ${progressText(run)}${run.eta_seconds !== undefined ? ` · ETA ${formatDuration(run.eta_seconds)}` : ''}` : '',
       run.loss !== undefined ? `Loss: ${run.loss.toFixed(4)}${run.eval_loss !== undefined ? ` · eval ${run.eval_loss.toFixed(4)}` : ''}` : '',
+      run.metrics ? `Metrics: ${Object.entries(run.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' · ')}` : '',
       run.tokens_per_second ? `Speed: ${Math.round(run.tokens_per_second)} tokens/s` : '',
       run.error ? `Error: ${run.error}` : '',
       `Folder: ${run.dir}`,
