@@ -222,10 +222,20 @@ test('Create a Pre-training Dataset from Files… reads a folder, leaves out wha
   // VS Code's own (simple) folder dialog: open the folder in it (path with a trailing slash), then its
   // button accepts the folder shown
   const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ timeout: 30_000 });
+  // Wait for the folder dialog itself (its accept button), not the palette it replaces: typing into the
+  // palette's input just before the dialog opens loses the path.
+  await page.locator('.quick-input-widget .monaco-button', { hasText: 'Use these folders' }).waitFor({ timeout: 30_000 });
   const docs = path.join(workspace, 'docs');
-  await input.fill(`${docs}/`);
-  await page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'guide' }).waitFor({ timeout: 15_000 });
+  const guideRow = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'guide' });
+  for (let attempt = 0; ; attempt++) {
+    await input.fill(`${docs}/`);
+    try {
+      await guideRow.waitFor({ timeout: 5_000 });
+      break;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
   await page.locator('.quick-input-widget .monaco-button', { hasText: 'Use these folders' }).click();
   await page.locator('.quick-input-widget .quick-input-title', { hasText: /^Create a Pre-training Dataset from Files$/ }).waitFor({ timeout: 15_000 });
   await typeQuickInput(page, '');
