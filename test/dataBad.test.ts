@@ -1,6 +1,7 @@
 // Bad data: a corpus of broken JSONL files, each with the exact problems it must produce, and a
 // seeded fuzz test: mutated valid files either load or fail with a DataFileError — nothing else.
 
+import { mulberry32 } from '../src/core/random';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'fs';
@@ -133,16 +134,7 @@ for (const c of CASES) {
 // ---------------------------------------------------------------- fuzz
 
 /** mulberry32: small, seedable, good enough to pick mutations reproducibly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 const NASTY_BYTES = [0x7b, 0x7d, 0x5b, 0x5d, 0x22, 0x3a, 0x2c, 0x0a, 0x0d, 0x5c, 0x20, 0x00, 0xff, 0xc3, 0xe2, 0xef, 0xbb, 0xbf, 0x30, 0x6e];
 const NASTY_VALUES: unknown[] = [null, 0, -1.5, true, '', '   ', 'x', [], {}, [{}], [{ role: 'user' }], 'assistant', 'bot', '<|im_end|>', { role: 'assistant', content: '' }];

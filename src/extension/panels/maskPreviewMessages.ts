@@ -3,20 +3,10 @@
 // `ftune preview` arguments from the Datasets view's detected mapping, and checking its --json
 // output). No vscode import: the webview bundles it and node tests run it.
 
-/** One token as `ftune preview --json` prints it (core/validate.ts PreviewToken). */
-export interface PreviewToken {
-  id: number;
-  text: string;
-  trained: boolean;
-}
+/** Tokens and examples exactly as `ftune preview --json` prints them (type-only: nothing of core/validate is bundled). */
+import type { PreviewExample, PreviewToken } from '../../core/validate';
 
-/** One example as `ftune preview --json` prints it (core/validate.ts PreviewExample). */
-export interface PreviewExample {
-  line: number;
-  tokens: PreviewToken[];
-  side?: 'chosen' | 'rejected';
-  too_long?: boolean;
-}
+export type { PreviewExample, PreviewToken };
 
 /** What the panel shows and what it restores after a reload. */
 export interface MaskPreviewTarget {
