@@ -10,6 +10,7 @@ import { hparamTable } from './lib/hparams.js';
 import { buildSeries, collectMetrics, extraSeries, runOutcome, xOfStep, type ExtraSeries, type RunMetrics, type RunSeries, type SeriesKey, type XY } from './lib/metrics.js';
 import type { XRange } from './lib/range.js';
 import { onThemeChange, themeColors, withAlpha, type ThemeColors } from './lib/theme.js';
+import { el } from './lib/dom.js';
 import { vscodeApi } from './lib/vscodeApi.js';
 import { applyTheme, attachRangeSelect, createLineChart, formatNumber, registerChartParts, setMarkers, setXRange, type LineDataset, type Marker } from './loss/chartKit.js';
 import { button, checkbox, dropdown, initUi } from './ui.js';
@@ -79,13 +80,6 @@ function restoreState(saved: Partial<LossPanelState> | undefined): LossPanelStat
 
 function saveState(): void {
   vscode.setState(state);
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
-  if (text !== undefined) element.textContent = text;
-  return element;
 }
 
 // ------------------------------------------------------------------ layout

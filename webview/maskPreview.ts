@@ -14,6 +14,7 @@ import {
   type PreviewExample,
 } from '../src/extension/panels/maskPreviewMessages.js';
 import { exampleSummary, exampleTitle, shadeIndex, tokenDisplay } from './lib/maskPreviewView.js';
+import { el } from './lib/dom.js';
 import { vscodeApi } from './lib/vscodeApi.js';
 import { badge, button, dropdown, initUi, progressRing } from './ui.js';
 
@@ -21,13 +22,6 @@ const vscode = vscodeApi<MaskPreviewState>();
 const post = (message: MaskPreviewToHost): void => vscode.postMessage(message);
 
 let state = restoreMaskPreviewState(vscode.getState());
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
 
 const baseName = (file: string): string => file.split(/[\\/]/).pop() ?? file;
 

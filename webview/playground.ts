@@ -22,6 +22,7 @@ import {
   type GoldenColumnResult,
   type PlaygroundState,
 } from './lib/playgroundState.js';
+import { el } from './lib/dom.js';
 import { vscodeApi } from './lib/vscodeApi.js';
 import { button, checkbox, dropdown, initUi, textArea, textField, type ButtonElement, type Dropdown, type ValueElement } from './ui.js';
 
@@ -54,13 +55,6 @@ const openExample = new Map<string, number>();
 
 function saveState(): void {
   vscode.setState(state);
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
-  if (text !== undefined) element.textContent = text;
-  return element;
 }
 
 function newId(prefix: string): string {
