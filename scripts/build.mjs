@@ -2,6 +2,7 @@
 //   src/extension/main.ts → dist/extension.js   (VS Code extension host; `vscode` is external)
 //   src/cli/main.ts       → dist/ftune.js       (the trainer the extension spawns; also `ftune`)
 //   tfjs-backend-wasm's *.wasm → dist/          (found next to dist/ftune.js at run time)
+//   webgpu (Dawn) native binary → dist/dawn/<platform>-<arch>/ (the packaged extension's WebGPU)
 //   webview/build.mjs     → media/build/*.js    (the webview panels, built by their own script)
 // Everything is bundled so the VSIX needs no node_modules.
 
@@ -89,6 +90,27 @@ export function copyWasmBinaries(outDir) {
   return [...files, threaded];
 }
 
+/** Dawn's folder name for a platform (the `webgpu` package builds one universal binary for macOS). */
+export function dawnTarget(platform = process.platform, arch = process.arch) {
+  return `${platform}-${platform === 'darwin' ? 'universal' : arch}`;
+}
+
+/**
+ * Dawn's native binary (the `webgpu` package, optional) for one platform, copied to
+ * dist/dawn/<platform>-<arch>/ with its license, so that the packaged extension has WebGPU without
+ * node_modules (src/engine/webgpu.ts looks there). Returns the folder, or undefined without Dawn.
+ */
+export function copyDawn(outDir, target = dawnTarget()) {
+  const packageDir = path.join(repoRoot, 'node_modules', 'webgpu');
+  const source = path.join(packageDir, 'dist', target);
+  const dest = path.join(outDir, 'dawn');
+  fs.rmSync(dest, { recursive: true, force: true });
+  if (!fs.existsSync(path.join(source, 'dawn.node'))) return undefined;
+  fs.cpSync(source, path.join(dest, target), { recursive: true });
+  fs.copyFileSync(path.join(packageDir, 'LICENSE.md'), path.join(dest, 'LICENSE.md'));
+  return path.join(dest, target);
+}
+
 export async function build() {
   const dist = path.join(repoRoot, 'dist');
   fs.mkdirSync(dist, { recursive: true });
@@ -106,6 +128,7 @@ export async function build() {
   if (fs.existsSync(cliEntry)) {
     await esbuild.build(nodeBundleOptions('src/cli/main.ts', 'dist/ftune.js'));
     copyWasmBinaries(dist);
+    copyDawn(dist, process.env.FTUNE_DAWN_TARGET || dawnTarget());
   } else {
     console.warn('build: src/cli/main.ts does not exist yet; dist/ftune.js not built');
   }

@@ -31,14 +31,14 @@ tf.registerBackend('tensorflow', () => Object.assign(new MathBackendCPU(), ${JSO
   return path.join(dir, 'node_modules');
 }
 
-/** Runs initBackend('tensorflow') in a child process; returns its device string or its error. */
-function initTensorflow(nodePath?: string): { device?: string; error?: string } {
-  const script = `require(${JSON.stringify(BACKEND_JS)}).initBackend('tensorflow').then(
-    (b) => process.stdout.write(JSON.stringify({ device: b.device })),
+/** Runs initBackend(requested) in a child process; returns the backend it started or its error. */
+function initTensorflow(nodePath?: string, requested = 'tensorflow'): { name?: string; device?: string; gpu?: boolean; error?: string } {
+  const script = `require(${JSON.stringify(BACKEND_JS)}).initBackend(${JSON.stringify(requested)}).then(
+    (b) => process.stdout.write(JSON.stringify({ name: b.name, device: b.device, gpu: b.gpu })),
     (e) => process.stdout.write(JSON.stringify({ error: e.message })))`;
   const paths = [nodePath, path.join(ROOT, 'node_modules')].filter(Boolean).join(path.delimiter);
   const out = execFileSync(process.execPath, ['-e', script], { env: { ...process.env, NODE_PATH: paths }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  return JSON.parse(out) as { device?: string; error?: string };
+  return JSON.parse(out) as { name?: string; device?: string; gpu?: boolean; error?: string };
 }
 
 after(() => {
@@ -65,6 +65,26 @@ describe('tensorflow backend detection', () => {
   test('neither package installed: the error names both', { skip: hasRealTfjsNode() && 'a real tfjs-node is installed here' }, () => {
     const r = initTensorflow();
     assert.match(r.error ?? '', /neither @tensorflow\/tfjs-node-gpu nor @tensorflow\/tfjs-node is installed/);
+  });
+});
+
+describe('--backend auto with tfjs-node stand-ins', () => {
+  test('a CUDA GPU through tfjs-node-gpu comes first', () => {
+    const r = initTensorflow(fakePackage('@tensorflow/tfjs-node-gpu', { isGPUPackage: true, isUsingGpuDevice: true }), 'auto');
+    assert.deepEqual(r, { name: 'tensorflow', device: 'CUDA GPU (libtensorflow 2.9.1)', gpu: true });
+  });
+
+  test('libtensorflow on the CPU beats wasm when no real GPU adapter exists (lavapipe is software: skipped)', () => {
+    const r = initTensorflow(fakePackage('@tensorflow/tfjs-node', { isGPUPackage: false, isUsingGpuDevice: false }), 'auto');
+    assert.equal(r.name, 'tensorflow');
+    assert.equal(r.gpu, false);
+  });
+
+  test('nothing native installed: wasm, on the CPU', { skip: hasRealTfjsNode() && 'a real tfjs-node is installed here' }, () => {
+    const r = initTensorflow(undefined, 'auto');
+    assert.equal(r.name, 'wasm');
+    assert.equal(r.gpu, false);
+    assert.match(r.device ?? '', /^CPU \(wasm SIMD/);
   });
 });
 

@@ -35,6 +35,21 @@ test('the bundled CLI generates with the tiny model outside the repository (toke
   assert.ok(result.text.length > 0, 'the tokenizer decoded the generated ids');
 });
 
+test('the bundled CLI finds Dawn in dist/dawn (no webgpu package outside the repository) and doctor reports it', () => {
+  const dist = copyDist();
+  const arch = process.platform === 'darwin' ? 'universal' : process.arch;
+  assert.ok(fs.existsSync(path.join(dist, 'dawn', `${process.platform}-${arch}`, 'dawn.node')), 'the build copies Dawn next to ftune.js');
+  const inv = cliInvocation(path.join(dist, 'ftune.js'), ['doctor', '--json'], { execPath: process.execPath });
+  const out = execFileSync(inv.command, inv.args, { cwd: path.dirname(dist), env: { ...inv.env, NODE_PATH: '' }, encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'ignore'] });
+  const report = JSON.parse(out.split('\n').find((l) => l.startsWith('{')) ?? '{}') as { backends: { backend: string; ok: boolean; device?: string; gpu?: boolean; detail: string }[]; auto?: string };
+  const webgpu = report.backends.find((b) => b.backend === 'webgpu');
+  // This machine (and CI) has Mesa lavapipe (scripts/setup-webgpu.sh): a software adapter, which works
+  // but which auto must not pick.
+  assert.ok(webgpu?.ok, `webgpu through the bundled Dawn: ${webgpu?.detail}`);
+  assert.match(webgpu.device ?? '', /^WebGPU: /);
+  if (!webgpu.gpu) assert.equal(report.auto, 'wasm');
+});
+
 test('the bundled extension keeps vscode external and carries no node_modules requirement', () => {
   const bundle = fs.readFileSync(path.join(REPO, 'dist', 'extension.js'), 'utf8');
   assert.match(bundle, /require\("vscode"\)/);

@@ -2,16 +2,9 @@
 // faster one. Each backend is checked with a small matmul against a plain reference.
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs-core';
-import type { BackendName } from '../core/runConfig';
-import { initBackend } from '../engine/backend';
+import type { DoctorEntry, DoctorReport } from '../core/protocol';
+import { autoChoice, initBackend } from '../engine/backend';
 import { parse } from './args';
-
-export interface DoctorEntry {
-  backend: Exclude<BackendName, 'auto'>;
-  ok: boolean;
-  device?: string;
-  detail: string;
-}
 
 const ADVICE: Record<string, string> = {
   tensorflow:
@@ -33,7 +26,9 @@ export async function diagnose(): Promise<DoctorEntry[]> {
       const ok = [7, 10, 15, 22].every((v, i) => Math.abs(product[i] - v) < 1e-4);
       let detail = ok ? 'matmul check passed' : 'matmul check gave wrong numbers';
       if (backend === 'wasm') detail += '; FTUNE_WASM_THREADS=N (1-8) sets its threads (default: one per physical core from 4 logical cores on)';
-      entries.push({ backend, ok, device: info.device, detail });
+      if (backend === 'webgpu' && !info.gpu) detail += '; a software adapter: --backend auto does not use it (slower than wasm)';
+      if (backend === 'tensorflow' && !info.gpu) detail += '; computes on the CPU';
+      entries.push({ backend, ok, device: info.device, gpu: info.gpu, detail });
     } catch (err) {
       // initBackend wraps the reason as "no TensorFlow.js backend could start (NAME: reason)".
       const reason = (err as Error).message.split('\n')[0].replace(new RegExp(`^no TensorFlow\\.js backend could start \\(${backend}: (.*)\\)$`), '$1');
@@ -43,17 +38,31 @@ export async function diagnose(): Promise<DoctorEntry[]> {
   return entries;
 }
 
+export async function doctorReport(): Promise<DoctorReport> {
+  const backends = await diagnose();
+  const auto = autoChoice(backends)?.backend;
+  const memory = { total_bytes: os.totalmem(), free_bytes: os.freemem(), cpus: os.cpus().length };
+  const webgpu = backends.find((e) => e.backend === 'webgpu');
+  const forWebGpu = webgpu?.ok
+    ? 'install the GPU vendor\'s driver with Vulkan (Linux, Windows) or use macOS (Metal): WebGPU sees only a software adapter'
+    : ADVICE.webgpu;
+  const advice = backends.some((e) => e.ok && e.gpu)
+    ? undefined
+    : `no GPU backend works here, training runs on the CPU. For any GPU: ${forWebGpu}. For an NVIDIA GPU with CUDA 11.2: npm install @tensorflow/tfjs-node-gpu`;
+  return { backends, auto, memory, advice };
+}
+
 export async function doctorCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, { json: { type: 'boolean' } }, 'usage: ftune doctor [--json]');
-  const entries = await diagnose();
-  const memory = { total_bytes: os.totalmem(), free_bytes: os.freemem(), cpus: os.cpus().length };
+  const report = await doctorReport();
   if (values.json === true) {
-    process.stdout.write(JSON.stringify({ backends: entries, memory }) + '\n');
+    process.stdout.write(JSON.stringify(report) + '\n');
   } else {
-    for (const e of entries) process.stdout.write(`${e.ok ? '✓' : '✗'} ${e.backend.padEnd(10)} ${e.device ?? ''}  ${e.detail}\n`);
-    process.stdout.write(`memory: ${(memory.free_bytes / 2 ** 30).toFixed(1)} GiB free of ${(memory.total_bytes / 2 ** 30).toFixed(1)} GiB, ${memory.cpus} CPU cores\n`);
-    const best = entries.find((e) => e.ok && e.backend !== 'webgpu'); // auto never picks webgpu on its own
-    process.stdout.write(best ? `--backend auto will use: ${best.backend}\n` : 'no backend works\n');
+    for (const e of report.backends) process.stdout.write(`${e.ok ? '✓' : '✗'} ${e.backend.padEnd(10)} ${e.device ?? ''}  ${e.detail}\n`);
+    const m = report.memory;
+    process.stdout.write(`memory: ${(m.free_bytes / 2 ** 30).toFixed(1)} GiB free of ${(m.total_bytes / 2 ** 30).toFixed(1)} GiB, ${m.cpus} CPU cores\n`);
+    process.stdout.write(report.auto ? `--backend auto will use: ${report.auto}\n` : 'no backend works\n');
+    if (report.advice) process.stdout.write(`${report.advice}\n`);
   }
-  return entries.some((e) => e.ok) ? 0 : 1;
+  return report.backends.some((e) => e.ok) ? 0 : 1;
 }

@@ -6,9 +6,29 @@
 // Each union is discriminated by `type`. Field names use snake_case where they mirror
 // Hugging Face Trainer logs (loss, eval_loss, grad_norm, learning rate as `lr`).
 
-import type { RunConfig } from './runConfig';
+import type { BackendName, RunConfig } from './runConfig';
 
 // ---------------------------------------------------------------- trainer → host
+
+/** One backend as `ftune doctor` found it. */
+export interface DoctorEntry {
+  backend: Exclude<BackendName, 'auto'>;
+  ok: boolean;
+  device?: string;
+  /** computes on a real GPU (not the CPU, not a software emulation of a GPU). */
+  gpu?: boolean;
+  detail: string;
+}
+
+/** What `ftune doctor --json` prints (read by the extension's "Check GPU" command). */
+export interface DoctorReport {
+  backends: DoctorEntry[];
+  /** the backend `--backend auto` (the default) uses here, if any works. */
+  auto?: Exclude<BackendName, 'auto'>;
+  memory: { total_bytes: number; free_bytes: number; cpus: number };
+  /** what to install for a faster backend, when no GPU backend works. */
+  advice?: string;
+}
 
 export type Method = 'sft' | 'cpt' | 'dpo' | 'reward' | 'grpo';
 

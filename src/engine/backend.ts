@@ -21,6 +21,8 @@ export interface BackendInfo {
   name: Exclude<BackendName, 'auto'>;
   /** what really computes, e.g. "CUDA GPU 0", "CPU (libtensorflow)", "wasm SIMD, 1 thread", "Dawn: NVIDIA ...". */
   device: string;
+  /** true when the work runs on a real GPU (not a CPU, not a software emulation of a GPU). */
+  gpu: boolean;
 }
 
 let active: BackendInfo | undefined;
@@ -29,32 +31,90 @@ export function activeBackend(): BackendInfo | undefined {
   return active;
 }
 
-/** Initialises the requested backend once per process. `auto` tries tensorflow, then wasm, then cpu. */
+/**
+ * Initialises the requested backend once per process. `auto` takes the fastest that starts, in the
+ * order of AUTO_PREFERENCE: a CUDA GPU (tfjs-node-gpu), any real GPU through WebGPU, libtensorflow on
+ * the CPU, wasm, plain JavaScript. A software WebGPU adapter (lavapipe, SwiftShader) is never chosen
+ * by `auto`: it is slower than wasm.
+ */
 export async function initBackend(requested: BackendName = 'auto'): Promise<BackendInfo> {
   if (active && (requested === 'auto' || requested === active.name)) return active;
-  const order: Exclude<BackendName, 'auto'>[] = requested === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [requested];
+  if (requested === 'auto') {
+    active = await initAuto();
+    return active;
+  }
+  try {
+    active = await tryInit(requested);
+    return active;
+  } catch (err) {
+    throw new Error(`no TensorFlow.js backend could start (${requested}: ${(err as Error).message})`);
+  }
+}
+
+/** What `auto` prefers, best first; `gpu` entries rank above every CPU one. */
+const AUTO_PREFERENCE: { name: Exclude<BackendName, 'auto'>; gpu: boolean }[] = [
+  { name: 'tensorflow', gpu: true },
+  { name: 'webgpu', gpu: true },
+  { name: 'tensorflow', gpu: false },
+  { name: 'wasm', gpu: false },
+  { name: 'cpu', gpu: false },
+];
+
+/** The backend `auto` picks among backends known to work (as `ftune doctor` lists them). */
+export function autoChoice<T extends { backend: Exclude<BackendName, 'auto'>; ok: boolean; gpu?: boolean }>(entries: readonly T[]): T | undefined {
+  for (const want of AUTO_PREFERENCE) {
+    const hit = entries.find((e) => e.ok && e.backend === want.name && (e.gpu === true) === want.gpu);
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
+async function initAuto(): Promise<BackendInfo> {
   const failures: string[] = [];
-  for (const name of order) {
+  const attempt = async (name: Exclude<BackendName, 'auto'>): Promise<BackendInfo | undefined> => {
     try {
-      active = await tryInit(name);
-      return active;
+      return await tryInit(name);
     } catch (err) {
-      failures.push(`${name}: ${(err as Error).message}`);
+      failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
+      return undefined;
     }
+  };
+  const tensorflow = await attempt('tensorflow');
+  if (tensorflow?.gpu) return tensorflow;
+  // Look at the adapter before loading tfjs's webgpu backend: most machines without a GPU driver
+  // answer in milliseconds, and a software adapter is not worth the backend's start-up.
+  const { probeWebGpu } = require('./webgpu') as typeof import('./webgpu');
+  const adapter = await probeWebGpu().catch((err: Error) => {
+    failures.push(`webgpu: ${err.message.split('\n')[0]}`);
+    return undefined;
+  });
+  if (adapter && !adapter.software) {
+    const webgpu = await attempt('webgpu');
+    if (webgpu) return webgpu;
+  }
+  if (tensorflow) {
+    if (!(await tf.setBackend('tensorflow'))) throw new Error('tfjs-node did not start again');
+    return tensorflow;
+  }
+  for (const name of ['wasm', 'cpu'] as const) {
+    const info = await attempt(name);
+    if (info) return info;
   }
   throw new Error(`no TensorFlow.js backend could start (${failures.join('; ')})`);
 }
 
 async function tryInit(name: Exclude<BackendName, 'auto'>): Promise<BackendInfo> {
   switch (name) {
-    case 'tensorflow':
-      return { name, device: await initTensorflow() };
+    case 'tensorflow': {
+      const device = await initTensorflow();
+      return { name, device, gpu: device.startsWith('CUDA') };
+    }
     case 'webgpu': {
       const { initWebGpu } = require('./webgpu') as typeof import('./webgpu');
       const adapter = await initWebGpu();
       installWebGpuKernels();
       if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs-backend-webgpu did not register');
-      return { name, device: adapter };
+      return { name, device: adapter.description, gpu: !adapter.software };
     }
     case 'wasm': {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
@@ -65,11 +125,11 @@ async function tryInit(name: Exclude<BackendName, 'auto'>): Promise<BackendInfo>
       if (!(await tf.setBackend('wasm'))) throw new Error('tfjs-backend-wasm did not start');
       guardWasmAllocations();
       const threads = wasm.getThreadsCount();
-      return { name, device: `CPU (wasm SIMD, ${threads} thread${threads === 1 ? '' : 's'}${note})` };
+      return { name, device: `CPU (wasm SIMD, ${threads} thread${threads === 1 ? '' : 's'}${note})`, gpu: false };
     }
     case 'cpu':
       if (!(await tf.setBackend('cpu'))) throw new Error('tfjs-backend-cpu did not start');
-      return { name, device: 'CPU (JavaScript)' };
+      return { name, device: 'CPU (JavaScript)', gpu: false };
   }
 }
 

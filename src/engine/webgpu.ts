@@ -2,26 +2,55 @@
 // before @tensorflow/tfjs-backend-webgpu is imported (it registers itself only then).
 // Any GPU vendor works through Vulkan, Metal or D3D12; on a machine without a GPU, Mesa's lavapipe
 // (scripts/setup-webgpu.sh) is a CPU Vulkan driver good for correctness tests, not for speed.
+//
+// Where Dawn comes from: the `webgpu` package in a development checkout or an npm install; in the
+// VSIX (no node_modules) the build copies its native binary for the target platform to
+// dist/dawn/<platform>-<arch>/dawn.node, next to the CLI bundle (scripts/build.mjs).
+import * as fs from 'fs';
+import * as path from 'path';
 
 interface AdapterInfo {
   vendor?: string;
   architecture?: string;
   device?: string;
   description?: string;
+  isFallbackAdapter?: boolean;
+}
+
+interface Adapter {
+  info?: AdapterInfo;
+  isFallbackAdapter?: boolean;
 }
 
 interface DawnModule {
-  create(flags: string[]): { requestAdapter(): Promise<{ info?: AdapterInfo } | null> };
+  create(flags: string[]): { requestAdapter(options?: { powerPreference?: string }): Promise<Adapter | null> };
   globals: Record<string, unknown>;
 }
 
 /** WebGPU cannot run here at all (no bindings, no driver, no adapter): not a bug in the engine. */
 export class WebGpuUnavailableError extends Error {}
 
-let ready: Promise<string> | undefined;
+export interface WebGpuAdapter {
+  /** e.g. "WebGPU: nvidia ampere NVIDIA GeForce RTX 3060" */
+  description: string;
+  /**
+   * A CPU emulation of a GPU (Mesa llvmpipe/lavapipe, SwiftShader, WARP): correct but slower than
+   * the wasm backend, so `--backend auto` does not choose it.
+   */
+  software: boolean;
+}
 
-/** Sets up navigator.gpu and registers tfjs's webgpu backend once; resolves to the adapter's description. */
-export function initWebGpu(): Promise<string> {
+let probed: Promise<{ dawn: DawnModule; gpu: ReturnType<DawnModule['create']>; adapter: WebGpuAdapter }> | undefined;
+let ready: Promise<WebGpuAdapter> | undefined;
+
+/** Finds Dawn and a GPU adapter, without loading tfjs's webgpu backend. Cached per process. */
+export async function probeWebGpu(): Promise<WebGpuAdapter> {
+  probed ??= probe();
+  return (await probed).adapter;
+}
+
+/** Sets up navigator.gpu and registers tfjs's webgpu backend once; resolves to the adapter. */
+export function initWebGpu(): Promise<WebGpuAdapter> {
   ready ??= setUp();
   return ready;
 }
@@ -37,36 +66,66 @@ export async function webGpuUnavailableReason(): Promise<string | undefined> {
   }
 }
 
-async function setUp(): Promise<string> {
-  let dawn: DawnModule;
-  try {
-    // An ES module: import() works in every Node version that require(esm) does not.
-    dawn = (await import('webgpu')) as unknown as DawnModule;
-  } catch (err) {
-    throw new WebGpuUnavailableError(`the 'webgpu' package (Dawn for Node) cannot be loaded: ${firstLine(err)}`);
-  }
-  let adapter: { info?: AdapterInfo } | null;
+async function probe(): Promise<{ dawn: DawnModule; gpu: ReturnType<DawnModule['create']>; adapter: WebGpuAdapter }> {
+  const dawn = await loadDawn();
+  let found: Adapter | null;
   let gpu: ReturnType<DawnModule['create']>;
   try {
     gpu = dawn.create([]);
-    adapter = await gpu.requestAdapter();
+    found = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch (err) {
     throw new WebGpuUnavailableError(`Dawn could not look for a GPU adapter: ${firstLine(err)}`);
   }
-  if (!adapter) {
+  if (!found) {
     throw new WebGpuUnavailableError('no WebGPU adapter: no GPU driver with Vulkan, Metal or D3D12 (on Linux without a GPU, scripts/setup-webgpu.sh installs Mesa lavapipe)');
   }
+  return { dawn, gpu, adapter: describeAdapter(found) };
+}
+
+/** Names the adapter and tells a real GPU from a CPU emulation of one. */
+export function describeAdapter(adapter: Adapter): WebGpuAdapter {
+  const info = adapter.info ?? {};
+  const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'adapter';
+  const software = info.isFallbackAdapter === true || adapter.isFallbackAdapter === true || /llvmpipe|lavapipe|swiftshader|microsoft basic render|\bsoftware\b/i.test(name);
+  return { description: `WebGPU: ${name}${software ? ' (a software GPU on the CPU: for testing, not speed)' : ''}`, software };
+}
+
+async function loadDawn(): Promise<DawnModule> {
+  let packageError: unknown;
+  try {
+    // An ES module: import() works in every Node version that require(esm) does not.
+    return (await import('webgpu')) as unknown as DawnModule;
+  } catch (err) {
+    packageError = err;
+  }
+  const bundled = bundledDawnPath();
+  if (bundled) {
+    try {
+      return require(bundled) as DawnModule;
+    } catch (err) {
+      throw new WebGpuUnavailableError(`Dawn (${bundled}) cannot be loaded: ${firstLine(err)}`);
+    }
+  }
+  throw new WebGpuUnavailableError(`the 'webgpu' package (Dawn for Node) cannot be loaded: ${firstLine(packageError)}`);
+}
+
+/** dist/dawn/<platform>-<arch>/dawn.node next to the CLI bundle (packaged extension), if present. */
+export function bundledDawnPath(dir = __dirname): string | undefined {
+  const arch = process.platform === 'darwin' ? 'universal' : process.arch;
+  const candidates = [dir, path.join(dir, '..')].map((d) => path.join(d, 'dawn', `${process.platform}-${arch}`, 'dawn.node'));
+  return candidates.find((file) => fs.existsSync(file));
+}
+
+async function setUp(): Promise<WebGpuAdapter> {
+  probed ??= probe();
+  const { dawn, gpu, adapter } = await probed;
   Object.assign(globalThis, dawn.globals);
   // Node 21+ has a navigator of its own (without gpu): extend it; Node 20 has none.
   const existing = (globalThis as { navigator?: object }).navigator;
   if (existing) Object.defineProperty(existing, 'gpu', { value: gpu, configurable: true });
   else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
   await import('@tensorflow/tfjs-backend-webgpu');
-  const info = adapter.info ?? {};
-  const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'adapter';
-  // Mesa's llvmpipe/lavapipe and SwiftShader are CPU emulations of a GPU: say so.
-  const software = /llvmpipe|lavapipe|swiftshader/i.test(name) ? ' (a software GPU on the CPU: for testing, not speed)' : '';
-  return `WebGPU: ${name}${software}`;
+  return adapter;
 }
 
 function firstLine(err: unknown): string {

@@ -2,6 +2,7 @@
 // the context object (context.ts), which owns settings, views, processes and the output channel.
 
 import * as vscode from 'vscode';
+import { checkGpu } from './checkGpu';
 import * as commands from './commands';
 import { Ctx } from './context';
 import * as datasetCommands from './datasetCommands';
@@ -29,6 +30,7 @@ const COMMANDS: Record<string, Handler> = {
   getHubDataset: datasetCommands.getHubDataset,
   createPretrainingDataset: datasetCommands.createPretrainingDataset,
   splitDataset: datasetCommands.splitDataset,
+  checkGpu,
   refresh: commands.refresh,
   showOutput: (ctx) => ctx.output.show(true),
 };

@@ -124,6 +124,21 @@ test('the Finetune Studio container shows Datasets, Runs and Checkpoints', { tim
   await treeItem(page, 'Datasets', /gsm8k-30\.jsonl\s*prompt → completion · 30 rows · valid/).waitFor({ timeout: 30_000 });
 });
 
+test('Check GPU says what training runs on (lavapipe is software: the CPU) and shows the report', { timeout: 120_000 }, async () => {
+  await runCommand(page, 'Finetune Studio: Check GPU');
+  // The packaged extension loads Dawn from dist/dawn; this machine's only adapter is Mesa lavapipe.
+  const toast = notification(page, /Finetune Studio trains on the CPU \(wasm/);
+  await toast.waitFor({ timeout: 90_000 });
+  assert.match(await toast.innerText(), /No GPU backend works here/);
+  await screenshot(page, '01b-check-gpu');
+  await toast.locator('.monaco-button', { hasText: 'Show Report' }).click();
+  const panel = page.locator('.part.panel');
+  await panel.locator('.view-lines', { hasText: '[check gpu]' }).first().waitFor({ timeout: 30_000 });
+  const text = await panel.locator('.view-lines').first().innerText();
+  assert.match(text, /webgpu\s+WebGPU: [\s\S]*software/, text);
+  assert.match(text, /auto \(the default\) uses: wasm/, text);
+});
+
 test('a malformed JSONL shows its line errors, and a click opens the file at that line', { timeout: 60_000 }, async () => {
   const file = treeItem(page, 'Datasets', 'broken.jsonl');
   await treeItem(page, 'Datasets', /broken\.jsonl\s*prompt → completion · 4 rows · 3 problems/).waitFor({ timeout: 30_000 });
