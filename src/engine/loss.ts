@@ -2,6 +2,8 @@
 // only the positions that carry a label are projected, a chunk of rows at a time, and the backward
 // pass recomputes each chunk's logits instead of keeping them (memory O(chunk·V), not O(B·T·V)).
 import * as tf from '@tensorflow/tfjs-core';
+import { CROSS_ENTROPY, crossEntropyGradWebGpu, crossEntropyRowsWebGpu } from './kernels/webgpuCrossEntropy';
+import { useWebGpuKernel } from './kernels/webgpuProgram';
 
 export const IGNORE_INDEX = -100;
 
@@ -43,6 +45,8 @@ export function crossEntropySum(hidden: tf.Tensor2D, head: tf.Tensor2D, position
   if (n === 0) return tf.mul(tf.sum(hidden), 0) as tf.Scalar; // keeps the graph connected; gradient 0
   const V = head.shape[0];
   const chunk = Math.max(1, Math.floor(LOGITS_PER_CHUNK / V));
+  // On webgpu each chunk's softmax cross-entropy (and its gradient) is one fused kernel.
+  const fused = useWebGpuKernel(CROSS_ENTROPY);
 
   const perChunk = <R>(fn: (start: number, size: number) => R): R[] => {
     const out: R[] = [];
@@ -60,6 +64,7 @@ export function crossEntropySum(hidden: tf.Tensor2D, head: tf.Tensor2D, position
       tf.tidy(() => {
         const x = tf.slice(selected, [start, 0], [size, -1]);
         const logits = tf.matMul(x, w, false, true); // [size, V]
+        if (fused) return tf.sum(crossEntropyRowsWebGpu(logits as tf.Tensor2D, tf.slice(targetsT, start, size)));
         const picked = tf.sum(tf.mul(x, tf.gather(w, tf.slice(targetsT, start, size))));
         return tf.sub(tf.sum(tf.logSumExp(logits, -1)), picked);
       }),
@@ -77,6 +82,11 @@ export function crossEntropySum(hidden: tf.Tensor2D, head: tf.Tensor2D, position
       tf.tidy(() => {
         const x = tf.slice(selected, [start, 0], [size, -1]);
         const targets = tf.slice(targetsT, start, size);
+        if (fused) {
+          // webgpu: d/dlogits in one kernel, then one matmul per gradient (no gather, no scatter).
+          const dLogits = crossEntropyGradWebGpu(tf.matMul(x, w, false, true), targets, dy); // [size, V]
+          return { dx: tf.matMul(dLogits, w), dw: headTrainable ? tf.matMul(dLogits, x, true, false) : undefined };
+        }
         const probs = tf.softmax(tf.matMul(x, w, false, true));
         const dx = tf.mul(tf.sub(tf.matMul(probs, w), tf.gather(w, targets)), dy); // [size, D]
         const dw = headTrainable

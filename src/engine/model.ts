@@ -8,6 +8,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readModelConfig, ropeInverseFrequencies, type ModelConfig } from '../core/modelConfig';
 import { WeightStore } from '../core/safetensors';
 import type { LoraAdapter } from './lora';
+import { ATTENTION, attentionFits, attentionWebGpu } from './kernels/webgpuAttention';
+import { useWebGpuKernel } from './kernels/webgpuProgram';
+import { RMS_NORM, rmsNormWebGpu } from './kernels/webgpuRmsNorm';
+import { ROPE, ropeWebGpu } from './kernels/webgpuRope';
+import { MASKED_SOFTMAX, maskedSoftmaxFits, maskedSoftmaxWebGpu } from './kernels/webgpuSoftmax';
 
 export const MASKED = -1e9;
 
@@ -255,7 +260,7 @@ export class DecoderModel {
     layerCache: { k: tf.Tensor4D; v: tf.Tensor4D } | undefined,
   ): { out: tf.Tensor2D; kv: { k: tf.Tensor4D; v: tf.Tensor4D } } {
     const c = this.config;
-    const H = c.num_attention_heads, K = c.num_key_value_heads, hd = c.head_dim, R = H / K;
+    const H = c.num_attention_heads, K = c.num_key_value_heads, hd = c.head_dim;
     const split = (y: tf.Tensor2D, heads: number) => tf.reshape(y, [B, T, heads, hd]); // [B, T, heads, hd]
     let q = split(this.linear(h, `${p}.self_attn.q_proj`, options, layer, c.qkv_bias), H);
     let k = split(this.linear(h, `${p}.self_attn.k_proj`, options, layer, c.qkv_bias), K);
@@ -264,24 +269,38 @@ export class DecoderModel {
       q = rmsNorm(q, this.w(`${p}.self_attn.q_norm.weight`), c.rms_norm_eps);
       k = rmsNorm(k, this.w(`${p}.self_attn.k_norm.weight`), c.rms_norm_eps);
     }
-    // [B, heads, T, hd], rotated by position.
-    const rotation = this.rotateHalfMatrix();
-    const qr = applyRope(tf.transpose(q as tf.Tensor4D, [0, 2, 1, 3]), cos, sin, rotation);
-    let kr = applyRope(tf.transpose(k as tf.Tensor4D, [0, 2, 1, 3]), cos, sin, rotation);
+    // [B, heads, T, hd], rotated by position (on webgpu: one kernel that also transposes).
+    const rope = useWebGpuKernel(ROPE)
+      ? (y: tf.Tensor) => ropeWebGpu(y as tf.Tensor4D, cos, sin)
+      : (y: tf.Tensor) => applyRope(tf.transpose(y as tf.Tensor4D, [0, 2, 1, 3]), cos, sin, this.rotateHalfMatrix());
+    const qr = rope(q);
+    let kr = rope(k);
     let v = tf.transpose(v0, [0, 2, 1, 3]) as tf.Tensor4D;
     if (layerCache) {
       kr = tf.concat([layerCache.k, kr], 2);
       v = tf.concat([layerCache.v, v], 2);
     }
+    const merged = useWebGpuKernel(ATTENTION) && attentionFits(qr, kr, v, mask)
+      // webgpu: one kernel, [B, T, H, hd]; without key padding the mask is purely causal and future keys are skipped
+      ? tf.reshape(attentionWebGpu(qr, kr, v, mask, 1 / Math.sqrt(hd), options.attentionMask === undefined), [B * T, H * hd])
+      : this.attentionOps(qr, kr, v, mask, B, T);
+    return { out: this.linear(merged as tf.Tensor2D, `${p}.self_attn.o_proj`, options, layer, c.o_bias), kv: { k: kr, v } };
+  }
+
+  /** Attention of rotated q [B, H, T, hd] over k, v [B, K, S, hd] with tfjs ops: [B·T, H·hd]. */
+  private attentionOps(qr: tf.Tensor4D, kr: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor, B: number, T: number): tf.Tensor2D {
+    const c = this.config;
+    const H = c.num_attention_heads, K = c.num_key_value_heads, hd = c.head_dim, R = H / K;
     const S = kr.shape[2]; // P + T
     // Grouped-query attention without copying k/v: the R query heads sharing a kv head are stacked
     // along the time axis, [B, K, R·T, hd] against [B, K, S, hd].
     const qg = tf.reshape(tf.mul(qr, 1 / Math.sqrt(hd)), [B, K, R * T, hd]);
     const scores = tf.reshape(tf.matMul(qg, kr, false, true), [B, H, T, S]);
-    const probs = tf.softmax(tf.add(scores, mask));
+    const probs = useWebGpuKernel(MASKED_SOFTMAX) && maskedSoftmaxFits(scores, mask)
+      ? maskedSoftmaxWebGpu(scores as tf.Tensor4D, mask) // one kernel for mask + softmax on webgpu
+      : tf.softmax(tf.add(scores, mask));
     const out = tf.matMul(tf.reshape(probs, [B, K, R * T, S]), v); // [B, K, R·T, hd]
-    const merged = tf.reshape(tf.transpose(tf.reshape(out, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, H * hd]);
-    return { out: this.linear(merged as tf.Tensor2D, `${p}.self_attn.o_proj`, options, layer, c.o_bias), kv: { k: kr, v } };
+    return tf.reshape(tf.transpose(tf.reshape(out, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, H * hd]) as tf.Tensor2D;
   }
 
   private mlp(h: tf.Tensor2D, p: string, options: ForwardOptions, layer: number): tf.Tensor2D {
@@ -370,13 +389,20 @@ export class DecoderModel {
   }
 }
 
+/** RMSNorm over the last axis: one fused kernel on webgpu, tfjs ops elsewhere. */
 export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor, eps: number): T {
+  if (useWebGpuKernel(RMS_NORM)) return rmsNormWebGpu(x, weight, eps);
+  return rmsNormComposite(x, weight, eps);
+}
+
+/** RMSNorm with tfjs ops: what every backend but webgpu runs, and the reference of the fused kernel. */
+export function rmsNormComposite<T extends tf.Tensor>(x: T, weight: tf.Tensor, eps: number): T {
   const variance = tf.mean(tf.square(x), -1, true);
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight) as T;
 }
 
 /** x·cos + rotate_half(x)·sin with rotate_half(x) = [-x2, x1] = x·R (transformers' convention). */
-function applyRope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D, rotation: tf.Tensor2D): tf.Tensor4D {
+export function applyRope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D, rotation: tf.Tensor2D): tf.Tensor4D {
   const hd = x.shape[3];
   const rotated = tf.reshape(tf.matMul(tf.reshape(x, [-1, hd]), rotation), x.shape);
   return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;

@@ -1,7 +1,18 @@
-// Replacements for tfjs-backend-webgpu kernels that fail on real devices (each file says why).
+// Replacements for tfjs-backend-webgpu kernels that fail on real devices, and our own fused WGSL
+// kernels where tfjs's composites cost many dispatches (each file says why).
 // Installed after @tensorflow/tfjs-backend-webgpu has registered its kernels.
 import { installWebGpuAddN } from './webgpuAddN';
+import { installWebGpuAttention } from './webgpuAttention';
+import { installWebGpuCrossEntropy } from './webgpuCrossEntropy';
+import { installWebGpuRmsNorm } from './webgpuRmsNorm';
+import { installWebGpuRope } from './webgpuRope';
+import { installWebGpuSoftmax } from './webgpuSoftmax';
 
 export function installWebGpuKernels(): void {
   installWebGpuAddN();
+  installWebGpuRmsNorm();
+  installWebGpuCrossEntropy();
+  installWebGpuSoftmax();
+  installWebGpuRope();
+  installWebGpuAttention();
 }
