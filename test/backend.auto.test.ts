@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { autoChoice } from '../src/engine/backend';
-import { bundledDawnPath, describeAdapter } from '../src/engine/webgpu';
+import { bundledDawnPath, describeAdapter, mayHaveHardwareGpu } from '../src/engine/webgpu';
 
 type Entry = Parameters<typeof autoChoice>[0][number];
 const e = (backend: Entry['backend'], ok: boolean, gpu = false): Entry => ({ backend, ok, gpu });
@@ -73,5 +73,21 @@ describe('bundledDawnPath', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('mayHaveHardwareGpu', () => {
+  const none = () => false;
+  test('Linux: only with a GPU device node (Mesa/AMD/Intel render node, NVIDIA, WSL2)', () => {
+    assert.equal(mayHaveHardwareGpu('linux', none, () => []), false);
+    assert.equal(mayHaveHardwareGpu('linux', none, () => ['card0', 'renderD128']), true);
+    assert.equal(mayHaveHardwareGpu('linux', none, () => ['card0']), false);
+    assert.equal(mayHaveHardwareGpu('linux', (f) => f === '/dev/nvidiactl', () => []), true);
+    assert.equal(mayHaveHardwareGpu('linux', (f) => f === '/dev/dxg', () => []), true);
+  });
+
+  test('macOS and Windows always may (Metal, D3D12)', () => {
+    assert.equal(mayHaveHardwareGpu('darwin', none, () => []), true);
+    assert.equal(mayHaveHardwareGpu('win32', none, () => []), true);
   });
 });

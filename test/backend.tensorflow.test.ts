@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { mayHaveHardwareGpu } from '../src/engine/webgpu';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BACKEND_JS = path.join(ROOT, 'out', 'src', 'engine', 'backend.js');
@@ -74,13 +75,18 @@ describe('--backend auto with tfjs-node stand-ins', () => {
     assert.deepEqual(r, { name: 'tensorflow', device: 'CUDA GPU (libtensorflow 2.9.1)', gpu: true });
   });
 
-  test('libtensorflow on the CPU beats wasm when no real GPU adapter exists (lavapipe is software: skipped)', () => {
+  test('libtensorflow on the CPU beats wasm; only a real GPU through WebGPU beats it', () => {
     const r = initTensorflow(fakePackage('@tensorflow/tfjs-node', { isGPUPackage: false, isUsingGpuDevice: false }), 'auto');
-    assert.equal(r.name, 'tensorflow');
-    assert.equal(r.gpu, false);
+    if (r.name === 'webgpu') {
+      assert.ok(mayHaveHardwareGpu(), 'WebGPU is only tried where a GPU driver exists');
+      assert.equal(r.gpu, true, `a software adapter is never chosen by auto: ${r.device}`);
+    } else {
+      assert.equal(r.name, 'tensorflow');
+      assert.equal(r.gpu, false);
+    }
   });
 
-  test('nothing native installed: wasm, on the CPU', { skip: hasRealTfjsNode() && 'a real tfjs-node is installed here' }, () => {
+  test('nothing native installed and no GPU driver: wasm, on the CPU', { skip: (hasRealTfjsNode() && 'a real tfjs-node is installed here') || (mayHaveHardwareGpu() && 'this machine may have a GPU') }, () => {
     const r = initTensorflow(undefined, 'auto');
     assert.equal(r.name, 'wasm');
     assert.equal(r.gpu, false);

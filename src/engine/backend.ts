@@ -81,13 +81,15 @@ async function initAuto(): Promise<BackendInfo> {
   };
   const tensorflow = await attempt('tensorflow');
   if (tensorflow?.gpu) return tensorflow;
-  // Look at the adapter before loading tfjs's webgpu backend: most machines without a GPU driver
-  // answer in milliseconds, and a software adapter is not worth the backend's start-up.
-  const { probeWebGpu } = require('./webgpu') as typeof import('./webgpu');
-  const adapter = await probeWebGpu().catch((err: Error) => {
-    failures.push(`webgpu: ${err.message.split('\n')[0]}`);
-    return undefined;
-  });
+  // Look at the adapter before loading tfjs's webgpu backend (a software adapter is not worth its
+  // start-up), and skip Dawn altogether where no GPU driver exists.
+  const { mayHaveHardwareGpu, probeWebGpu } = require('./webgpu') as typeof import('./webgpu');
+  const adapter = mayHaveHardwareGpu()
+    ? await probeWebGpu().catch((err: Error) => {
+      failures.push(`webgpu: ${err.message.split('\n')[0]}`);
+      return undefined;
+    })
+    : undefined;
   if (adapter && !adapter.software) {
     const webgpu = await attempt('webgpu');
     if (webgpu) return webgpu;

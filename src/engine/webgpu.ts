@@ -55,6 +55,27 @@ export function initWebGpu(): Promise<WebGpuAdapter> {
   return ready;
 }
 
+/**
+ * Whether this machine may have a hardware GPU for WebGPU at all, known without loading Dawn. On
+ * Linux a GPU driver exposes a device node (/dev/dri/renderD* for Mesa, AMD, Intel; /dev/nvidia* for
+ * NVIDIA's; /dev/dxg under WSL2); without one only a software adapter can exist. WHY check first:
+ * `--backend auto` runs in every ftune process, and loading Dawn costs time and, on Mesa's lavapipe,
+ * prints warnings to stderr. macOS (Metal) and Windows (D3D12) always may.
+ */
+export function mayHaveHardwareGpu(platform: NodeJS.Platform = process.platform, exists: (file: string) => boolean = fs.existsSync, list: (dir: string) => string[] = safeList): boolean {
+  if (platform !== 'linux') return true;
+  if (list('/dev/dri').some((name) => name.startsWith('renderD'))) return true;
+  return ['/dev/nvidiactl', '/dev/nvidia0', '/dev/dxg'].some(exists);
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /** Why no WebGPU adapter can be created in this process, or undefined when one can. */
 export async function webGpuUnavailableReason(): Promise<string | undefined> {
   try {
