@@ -15,6 +15,7 @@
 // costs O(K·N) against the product's O(M·K·N).
 import * as tf from '@tensorflow/tfjs-core';
 import { replaceKernel } from './replace';
+import { gemvKernels, type GemvKernels } from './wasmGemv';
 
 interface WasmTensorData {
   id: number;
@@ -84,6 +85,11 @@ function batchMatMul(args: { inputs: { a: tf.TensorInfo; b: tf.TensorInfo }; bac
   // Only "same batch" or "one side has batch 1" broadcasting maps onto a loop of batch-1 products.
   if (!(batchA === batch || batchA === 1) || !(batchB === batch || batchB === 1)) return fallback();
   if (M === 0 || N === 0 || K === 0) return fallback();
+  // One row of activations (decoding): loops that read each weight once, in place (wasmGemv.ts).
+  if (M === 1) {
+    const kernels = gemvKernels(backend.wasm);
+    if (kernels) return matrixVector(kernels, a, b, backend, { batch, batchA, batchB, M, K, N }, transposeB, outer);
+  }
 
   // Two ways to get C = op(A)·op(B) from row-major products: directly, or as Cᵀ = op(B)ᵀ·op(A)ᵀ
   // transposed back. Each costs a different set of memory-bound copies (transposes, and XNNPACK's
@@ -177,6 +183,23 @@ function products(backend: WasmBackend, A: tf.TensorInfo, B: tf.TensorInfo, out:
   for (let i = 0; i < batch; i++) {
     product(aOffset + (batchA === 1 ? 0 : i * M * K * BYTES), M, bOffset + (batchB === 1 ? 0 : i * K * N * BYTES), outOffset + i * M * N * BYTES);
   }
+}
+
+/** C = a·op(b) for a single row of a ([1, K] and [K, 1] are the same floats): batch by batch. */
+function matrixVector(kernels: GemvKernels, a: tf.TensorInfo, b: tf.TensorInfo, backend: WasmBackend, d: Dims, transposeB: boolean, outer: number[]): tf.TensorInfo {
+  const { batch, batchA, batchB, K, N } = d;
+  const out = backend.makeOutput([...outer, 1, N], 'float32');
+  const aOffset = backend.dataIdMap.get(a.dataId).memoryOffset;
+  const bOffset = backend.dataIdMap.get(b.dataId).memoryOffset;
+  const outOffset = backend.dataIdMap.get(out.dataId).memoryOffset;
+  for (let i = 0; i < batch; i++) {
+    const x = aOffset + (batchA === 1 ? 0 : i * K * BYTES);
+    const w = bOffset + (batchB === 1 ? 0 : i * K * N * BYTES);
+    const y = outOffset + i * N * BYTES;
+    if (transposeB) kernels.gemv(w, x, y, N, K); // b is [N, K]: rows of b dotted with x
+    else kernels.vecmat(x, w, y, K, N); // b is [K, N]
+  }
+  return out;
 }
 
 /** `x` as row-major [n, rows, cols]: itself, or (when stored as [n, cols, rows]) a transposed copy. */
