@@ -15,7 +15,7 @@
 // costs O(K·N) against the product's O(M·K·N).
 import * as tf from '@tensorflow/tfjs-core';
 import { replaceKernel } from './replace';
-import { gemvKernels, type GemvKernels } from './wasmGemv';
+import { heapKernels, type HeapKernels } from './wasmHeapKernels';
 
 interface WasmTensorData {
   id: number;
@@ -85,9 +85,9 @@ function batchMatMul(args: { inputs: { a: tf.TensorInfo; b: tf.TensorInfo }; bac
   // Only "same batch" or "one side has batch 1" broadcasting maps onto a loop of batch-1 products.
   if (!(batchA === batch || batchA === 1) || !(batchB === batch || batchB === 1)) return fallback();
   if (M === 0 || N === 0 || K === 0) return fallback();
-  // One row of activations (decoding): loops that read each weight once, in place (wasmGemv.ts).
+  // One row of activations (decoding): loops that read each weight once, in place (wasmHeapKernels.ts).
   if (M === 1) {
-    const kernels = gemvKernels(backend.wasm);
+    const kernels = heapKernels(backend.wasm);
     if (kernels) return matrixVector(kernels, a, b, backend, { batch, batchA, batchB, M, K, N }, transposeB, outer);
   }
 
@@ -164,11 +164,7 @@ function products(backend: WasmBackend, A: tf.TensorInfo, B: tf.TensorInfo, out:
           heap.copyWithin(aBlockAt + r * k * BYTES, from, from + k * BYTES);
         }
         multiply(aBlockAt, rows, k, bAt + k0 * N * BYTES, k0 === 0 ? outAt : partialAt);
-        if (k0 > 0) {
-          const acc = new Float32Array(backend.wasm.HEAPU8.buffer, outAt, rows * N);
-          const add = new Float32Array(backend.wasm.HEAPU8.buffer, partialAt, rows * N);
-          for (let i = 0; i < acc.length; i++) acc[i] += add[i];
-        }
+        if (k0 > 0) sumInto(backend, outAt, partialAt, rows * N);
       }
     } finally {
       backend.disposeData(aBlock.dataId);
@@ -185,8 +181,17 @@ function products(backend: WasmBackend, A: tf.TensorInfo, B: tf.TensorInfo, out:
   }
 }
 
+/** heap[acc..] += heap[x..] over n floats. */
+function sumInto(backend: WasmBackend, acc: number, x: number, n: number): void {
+  const kernels = heapKernels(backend.wasm);
+  if (kernels) return kernels.addInPlace(acc, x, n);
+  const heap = backend.wasm.HEAPU8.buffer;
+  const a = new Float32Array(heap, acc, n), b = new Float32Array(heap, x, n);
+  for (let i = 0; i < n; i++) a[i] += b[i]; // only where our wasm module cannot load
+}
+
 /** C = a·op(b) for a single row of a ([1, K] and [K, 1] are the same floats): batch by batch. */
-function matrixVector(kernels: GemvKernels, a: tf.TensorInfo, b: tf.TensorInfo, backend: WasmBackend, d: Dims, transposeB: boolean, outer: number[]): tf.TensorInfo {
+function matrixVector(kernels: HeapKernels, a: tf.TensorInfo, b: tf.TensorInfo, backend: WasmBackend, d: Dims, transposeB: boolean, outer: number[]): tf.TensorInfo {
   const { batch, batchA, batchB, K, N } = d;
   const out = backend.makeOutput([...outer, 1, N], 'float32');
   const aOffset = backend.dataIdMap.get(a.dataId).memoryOffset;

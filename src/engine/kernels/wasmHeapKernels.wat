@@ -1,4 +1,4 @@
-;; Matrix-vector products for tfjs-backend-wasm's heap, with 128-bit SIMD (see wasmGemv.ts for why).
+;; Matrix-vector products for tfjs-backend-wasm's heap, with 128-bit SIMD (see wasmHeapKernels.ts for why).
 ;; All pointers are byte offsets of float32 arrays in the imported memory (tfjs's own heap).
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY (build-wasm-kernels.mjs makes a shared variant)
@@ -140,5 +140,95 @@
         (f32.store (i32.add (local.get $y) (i32.shl (local.get $n) (i32.const 2))) (local.get $s))
         (local.set $n (i32.add (local.get $n) (i32.const 1)))
         (br $c1)))
+  )
+
+  ;; dst[b, c, r, :] = src[b, r, c, :]: two adjacent axes swapped (every transpose the engine does:
+  ;; [0, 2, 1] for matmul operands, [0, 2, 1, 3] for attention heads). Sizes in floats. With inner = 1
+  ;; a 32 × 32 tile is read and written while it is in the cache; otherwise rows of `inner` floats move
+  ;; as blocks.
+  (func (export "swapAxes") (param $src i32) (param $dst i32) (param $batch i32) (param $rows i32) (param $cols i32) (param $inner i32)
+    (local $b i32) (local $r i32) (local $c i32) (local $r0 i32) (local $c0 i32) (local $rEnd i32) (local $cEnd i32)
+    (local $plane i32) (local $s i32) (local $d i32) (local $bytes i32)
+    (local.set $plane (i32.shl (i32.mul (i32.mul (local.get $rows) (local.get $cols)) (local.get $inner)) (i32.const 2)))
+    (local.set $bytes (i32.shl (local.get $inner) (i32.const 2)))
+    (block $batches_done
+      (loop $batches
+        (br_if $batches_done (i32.ge_u (local.get $b) (local.get $batch)))
+        (local.set $s (i32.add (local.get $src) (i32.mul (local.get $b) (local.get $plane))))
+        (local.set $d (i32.add (local.get $dst) (i32.mul (local.get $b) (local.get $plane))))
+        (if (i32.eq (local.get $inner) (i32.const 1))
+          (then
+            (local.set $r0 (i32.const 0))
+            (block $r0_done
+              (loop $r0_loop
+                (br_if $r0_done (i32.ge_u (local.get $r0) (local.get $rows)))
+                (local.set $rEnd (select (local.get $rows) (i32.add (local.get $r0) (i32.const 32))
+                  (i32.gt_u (i32.add (local.get $r0) (i32.const 32)) (local.get $rows))))
+                (local.set $c0 (i32.const 0))
+                (block $c0_done
+                  (loop $c0_loop
+                    (br_if $c0_done (i32.ge_u (local.get $c0) (local.get $cols)))
+                    (local.set $cEnd (select (local.get $cols) (i32.add (local.get $c0) (i32.const 32))
+                      (i32.gt_u (i32.add (local.get $c0) (i32.const 32)) (local.get $cols))))
+                    (local.set $r (local.get $r0))
+                    (block $r_done
+                      (loop $r_loop
+                        (br_if $r_done (i32.ge_u (local.get $r) (local.get $rEnd)))
+                        (local.set $c (local.get $c0))
+                        (block $c_done
+                          (loop $c_loop
+                            (br_if $c_done (i32.ge_u (local.get $c) (local.get $cEnd)))
+                            (f32.store
+                              (i32.add (local.get $d) (i32.shl (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $r)) (i32.const 2)))
+                              (f32.load (i32.add (local.get $s) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c)) (i32.const 2)))))
+                            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                            (br $c_loop)))
+                        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+                        (br $r_loop)))
+                    (local.set $c0 (i32.add (local.get $c0) (i32.const 32)))
+                    (br $c0_loop)))
+                (local.set $r0 (i32.add (local.get $r0) (i32.const 32)))
+                (br $r0_loop))))
+          (else
+            (local.set $r (i32.const 0))
+            (block $rb_done
+              (loop $rb
+                (br_if $rb_done (i32.ge_u (local.get $r) (local.get $rows)))
+                (local.set $c (i32.const 0))
+                (block $cb_done
+                  (loop $cb
+                    (br_if $cb_done (i32.ge_u (local.get $c) (local.get $cols)))
+                    (memory.copy
+                      (i32.add (local.get $d) (i32.mul (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $r)) (local.get $bytes)))
+                      (i32.add (local.get $s) (i32.mul (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c)) (local.get $bytes)))
+                      (local.get $bytes))
+                    (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                    (br $cb)))
+                (local.set $r (i32.add (local.get $r) (i32.const 1)))
+                (br $rb)))))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $batches)))
+  )
+
+  ;; acc[i] += x[i] for i < n (partial products summed over blocks of K, wasmMatMul.ts).
+  (func (export "addInPlace") (param $acc i32) (param $x i32) (param $n i32)
+    (local $i i32) (local $n4 i32) (local $off i32)
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (block $v_done
+      (loop $v
+        (br_if $v_done (i32.ge_u (local.get $i) (local.get $n4)))
+        (local.set $off (i32.shl (local.get $i) (i32.const 2)))
+        (v128.store (i32.add (local.get $acc) (local.get $off))
+          (f32x4.add (v128.load (i32.add (local.get $acc) (local.get $off))) (v128.load (i32.add (local.get $x) (local.get $off)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $v)))
+    (block $s_done
+      (loop $sl
+        (br_if $s_done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $off (i32.shl (local.get $i) (i32.const 2)))
+        (f32.store (i32.add (local.get $acc) (local.get $off))
+          (f32.add (f32.load (i32.add (local.get $acc) (local.get $off))) (f32.load (i32.add (local.get $x) (local.get $off)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $sl)))
   )
 )
