@@ -3,6 +3,10 @@
 // (tfjs has no AdamW and no global-norm clipping.)
 import * as tf from '@tensorflow/tfjs-core';
 import type { Schedule } from '../core/runConfig';
+import { ADAMW, adamWUpdateWebGpu, globalNormWebGpu, packsMomentsWebGpu, SUM_SQUARES, type GradientScaling } from './kernels/webgpuAdamW';
+import { useWebGpuKernel } from './kernels/webgpuProgram';
+
+export type { GradientScaling } from './kernels/webgpuAdamW';
 
 export interface AdamWSettings {
   lr: number;
@@ -19,33 +23,56 @@ export interface AdamWState {
   v: Float32Array[];
 }
 
+/** A parameter's moments, as tfjs ops use them. */
+interface SplitMoments {
+  m: tf.Variable;
+  v: tf.Variable;
+}
+
+/** A parameter's moments in one flat variable [m…, v…]: the fused webgpu update's layout (one dispatch updates both). */
+interface PackedMoments {
+  mv: tf.Variable;
+}
+
 export class AdamW {
-  private m: tf.Variable[];
-  private v: tf.Variable[];
+  private readonly moments: (SplitMoments | PackedMoments)[];
   step = 0;
 
   constructor(private readonly params: tf.Variable[], readonly settings: AdamWSettings) {
-    this.m = params.map((p) => tf.variable(tf.zerosLike(p), false));
-    this.v = params.map((p) => tf.variable(tf.zerosLike(p), false));
+    // Packed where the fused webgpu kernels run (decided here, for the optimiser's life). In a tidy:
+    // the zeros would otherwise stay alive after the first assign.
+    this.moments = params.map((p) => tf.tidy(() => (packsMomentsWebGpu(p.size)
+      ? { mv: tf.variable(tf.zeros([2 * p.size]), false) }
+      : { m: tf.variable(tf.zerosLike(p), false), v: tf.variable(tf.zerosLike(p), false) })));
   }
 
   /**
    * One update with learning rate `lr` (already scheduled):
    *   θ ← θ − lr·wd·θ;  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
    *   θ ← θ − lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε)
+   * With `scaling`, g is (grads[i]·scale)·clip (step.ts's average and clip, folded into the update).
+   * On webgpu, 2 fused dispatches per variable (kernels/webgpuAdamW.ts); elsewhere tfjs ops.
    */
-  apply(grads: tf.Tensor[], lr: number): void {
+  apply(grads: tf.Tensor[], lr: number, scaling?: GradientScaling): void {
     const { beta1, beta2, eps, weightDecay } = this.settings;
     this.step += 1;
     const bc1 = 1 - beta1 ** this.step;
     const bc2Sqrt = Math.sqrt(1 - beta2 ** this.step);
+    const scalars = { beta1, beta2, eps, decay: 1 - lr * weightDecay, bc2Sqrt, stepSize: lr / bc1 };
     tf.tidy(() => {
       this.params.forEach((p, i) => {
-        const g = grads[i];
-        const m = tf.add(tf.mul(this.m[i], beta1), tf.mul(g, 1 - beta1));
-        const v = tf.add(tf.mul(this.v[i], beta2), tf.mul(tf.square(g), 1 - beta2));
-        this.m[i].assign(m);
-        this.v[i].assign(v);
+        const state = this.moments[i];
+        if ('mv' in state) {
+          const next = adamWUpdateWebGpu(p, state.mv, grads[i], scalars, scaling ?? { scale: 1, clip: 1 });
+          state.mv.assign(next.mv);
+          p.assign(next.p);
+          return;
+        }
+        const g = scaling ? tf.mul(tf.mul(grads[i], scaling.scale), scaling.clip) : grads[i];
+        const m = tf.add(tf.mul(state.m, beta1), tf.mul(g, 1 - beta1));
+        const v = tf.add(tf.mul(state.v, beta2), tf.mul(tf.square(g), 1 - beta2));
+        state.m.assign(m);
+        state.v.assign(v);
         const decayed = weightDecay !== 0 ? tf.mul(p, 1 - lr * weightDecay) : p;
         const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), eps);
         p.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), lr / bc1)));
@@ -54,36 +81,65 @@ export class AdamW {
   }
 
   async state(): Promise<AdamWState> {
-    return {
-      step: this.step,
-      m: await Promise.all(this.m.map(async (t) => (await t.data()) as Float32Array)),
-      v: await Promise.all(this.v.map(async (t) => (await t.data()) as Float32Array)),
-    };
+    const data = async (t: tf.Tensor) => (await t.data()) as Float32Array;
+    const moments = await Promise.all(this.moments.map(async (s): Promise<[Float32Array, Float32Array]> => {
+      if (!('mv' in s)) return [await data(s.m), await data(s.v)];
+      const packed = await data(s.mv);
+      return [packed.slice(0, packed.length / 2), packed.slice(packed.length / 2)];
+    }));
+    return { step: this.step, m: moments.map(([m]) => m), v: moments.map(([, v]) => v) };
   }
 
   restore(state: AdamWState): void {
-    if (state.m.length !== this.m.length) throw new Error(`optimizer state has ${state.m.length} moments, the model ${this.m.length} parameters`);
+    if (state.m.length !== this.params.length) throw new Error(`optimizer state has ${state.m.length} moments, the model ${this.params.length} parameters`);
     this.step = state.step;
-    this.m.forEach((t, i) => t.assign(tf.tensor(state.m[i], t.shape)));
-    this.v.forEach((t, i) => t.assign(tf.tensor(state.v[i], t.shape)));
+    tf.tidy(() => {
+      this.moments.forEach((s, i) => {
+        if ('mv' in s) {
+          const packed = new Float32Array(s.mv.size);
+          packed.set(state.m[i]);
+          packed.set(state.v[i], s.mv.size / 2);
+          s.mv.assign(tf.tensor(packed, s.mv.shape));
+        } else {
+          s.m.assign(tf.tensor(state.m[i], s.m.shape));
+          s.v.assign(tf.tensor(state.v[i], s.v.shape));
+        }
+      });
+    });
   }
 
   dispose(): void {
-    for (const t of [...this.m, ...this.v]) t.dispose();
+    for (const s of this.moments) tf.dispose('mv' in s ? [s.mv] : [s.m, s.v]);
   }
 }
 
-/** L2 norm over all gradients together, as one scalar tensor. */
-export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+/**
+ * L2 norm over all gradients together (each multiplied by `scale` first), as one scalar tensor. On
+ * webgpu a fused sum of squares (kernels/webgpuAdamW.ts); elsewhere tfjs ops.
+ */
+export function globalNorm(grads: tf.Tensor[], scale = 1): tf.Scalar {
+  if (useWebGpuKernel(SUM_SQUARES)) return globalNormWebGpu(grads, scale);
+  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(scale === 1 ? g : tf.mul(g, scale)))))) as tf.Scalar);
+}
+
+/** clip_grad_norm_'s factor: min(1, max_norm / (norm + 1e-6)), 1 when max_norm ≤ 0 (no clipping). */
+export function clipCoefficient(norm: number, maxNorm: number): number {
+  return maxNorm <= 0 ? 1 : Math.min(1, maxNorm / (norm + 1e-6));
 }
 
 /** clip_grad_norm_: scale every gradient by min(1, max_norm / (norm + 1e-6)). Returns new tensors. */
 export function clipByGlobalNorm(grads: tf.Tensor[], norm: number, maxNorm: number): tf.Tensor[] {
-  if (maxNorm <= 0) return grads;
-  const coef = Math.min(1, maxNorm / (norm + 1e-6));
+  const coef = clipCoefficient(norm, maxNorm);
   if (coef >= 1) return grads;
   return grads.map((g) => tf.mul(g, coef));
+}
+
+/**
+ * True when AdamW.apply and globalNorm run fused kernels that take the gradient scaling themselves
+ * (webgpu): the optimiser step then skips materialising the averaged and clipped gradients.
+ */
+export function foldsGradientScaling(): boolean {
+  return useWebGpuKernel(ADAMW) && useWebGpuKernel(SUM_SQUARES);
 }
 
 /** Learning rate at optimiser step `step` (0-based), as transformers' schedulers compute it. */

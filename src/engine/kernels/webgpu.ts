@@ -2,6 +2,7 @@
 // kernels where tfjs's composites cost many dispatches (each file says why).
 // Installed after @tensorflow/tfjs-backend-webgpu has registered its kernels.
 import { installWebGpuAddN } from './webgpuAddN';
+import { installWebGpuAdamW } from './webgpuAdamW';
 import { installWebGpuAttention } from './webgpuAttention';
 import { installWebGpuCrossEntropy } from './webgpuCrossEntropy';
 import { installWebGpuRmsNorm } from './webgpuRmsNorm';
@@ -15,4 +16,5 @@ export function installWebGpuKernels(): void {
   installWebGpuSoftmax();
   installWebGpuRope();
   installWebGpuAttention();
+  installWebGpuAdamW();
 }

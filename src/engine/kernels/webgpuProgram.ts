@@ -49,7 +49,8 @@ export function registerWebGpuKernel(name: string, kernelFunc: WebGpuKernelFunc)
  * True when `kernel` should run instead of the composite tfjs ops: the active backend is webgpu, the
  * kernel is registered (installWebGpuKernels) and FTUNE_WEBGPU_FUSED allows it. For A/B comparisons:
  * FTUNE_WEBGPU_FUSED=0 turns every fused kernel off, a comma-separated list of kernel names
- * (FtuneRmsNorm, FtuneCrossEntropy, FtuneMaskedSoftmax, FtuneRope, FtuneAttention) keeps only those.
+ * (FtuneRmsNorm, FtuneCrossEntropy, FtuneMaskedSoftmax, FtuneRope, FtuneAttention, FtuneAdamW,
+ * FtuneSumSquares) keeps only those.
  */
 export function useWebGpuKernel(kernel: string): boolean {
   if (tf.getBackend() !== 'webgpu' || tf.getKernel(kernel, 'webgpu') === undefined) return false;
