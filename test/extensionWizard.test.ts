@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { runFineTuneWizard, defaultRunName, type WizardServices } from '../src/extension/wizard';
+import { trainArgs } from '../src/extension/trainArgs';
 import { BACK, runSteps, type InputOptions, type PickOptions, type WizardUI } from '../src/extension/wizardFlow';
 import type { DatasetScan } from '../src/extension/datasetScan';
 
@@ -49,6 +50,7 @@ function services(messages: string[] = []): WizardServices {
     measuredThroughput: () => undefined,
     inform: (m) => messages.push(m),
     backend: 'cpu',
+    systemMemoryBytes: 16 * 2 ** 30,
   };
 }
 
@@ -125,6 +127,54 @@ test('a folder that is not a model is refused and the model step asked again; Es
   assert.equal(await runFineTuneWizard(ui, s, '/d.jsonl', GSM8K_SCAN), undefined);
   assert.match(messages[0], /no config.json/);
   assert.equal(ui.shown.length, 2);
+});
+
+/** config.json of Qwen2.5-0.5B (the shape, no weights needed for an estimate). */
+const QWEN_05B = {
+  model_type: 'qwen2', hidden_size: 896, num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2,
+  intermediate_size: 4864, vocab_size: 151936, tie_word_embeddings: true, max_position_embeddings: 32768,
+};
+
+test('a run too big for the wasm heap is flagged in review; one pick applies the smallest change that fits', async () => {
+  const s: WizardServices = {
+    ...services(), backend: 'wasm',
+    knownModels: async () => [{ dir: '/models/Qwen2.5-0.5B', label: 'Qwen2.5-0.5B', source: 'workspace' }],
+    checkModelFolder: () => undefined,
+    readModelConfig: () => QWEN_05B,
+  };
+  // GPU 24 GB+ preset: batch 8 × 1024 tokens — tens of GB of activations on a backend with a 4 GB heap.
+  const ui = scriptedUI([pick('Qwen2.5-0.5B'), pick('Supervised'), pick('Use'), pick('LoRA'), pick('GPU 24'), pick('Make it fit'), pick('Start')]);
+  const result = await runFineTuneWizard(ui, s, '/d.jsonl', GSM8K_SCAN);
+  const reviews = (ui.shown as PickOptions<unknown>[]).filter((o) => o.placeholder?.startsWith('Start'));
+  const [first, second] = reviews;
+  assert.match(first.items[0].detail ?? '', /is more than the wasm backend's 4 GB heap/);
+  assert.match(first.items[0].description ?? '', /^gradient checkpointing, batch \d+ × accum \d+/);
+  assert.ok(!second.items[0].label.includes('Make it fit'), 'after the change the warning is gone');
+  assert.ok(result);
+  const c = result.config;
+  assert.equal(c.gradient_checkpointing, true);
+  assert.equal(c.batch_size * c.grad_accum >= 8, true, 'the effective batch is kept');
+  assert.ok(c.batch_size < 8);
+  assert.ok(result.estimate && result.estimate.total_bytes <= 4 * 2 ** 30, `fits: ${result.estimate?.total_bytes}`);
+  assert.ok(trainArgs({ ...c, out: '/runs/x' }).includes('--gradient-checkpointing'), 'the trainer is told');
+});
+
+test('full fine-tuning of a model whose weights alone overflow the heap: no fix to offer, and the review says why', async () => {
+  const big = { ...QWEN_05B, hidden_size: 2048, num_hidden_layers: 16, num_attention_heads: 32, num_key_value_heads: 8, intermediate_size: 8192, vocab_size: 128256 };
+  const s: WizardServices = { ...services(), backend: 'wasm', checkModelFolder: () => undefined, readModelConfig: () => big, knownModels: async () => [{ dir: '/m/llama-1b', label: 'llama-1b', source: 'workspace' }] };
+  const ui = scriptedUI([pick('llama-1b'), pick('Supervised'), pick('Use'), pick('Full'), pick('CPU'), pick('Too big'), pick('Start')]);
+  const result = await runFineTuneWizard(ui, s, '/d.jsonl', GSM8K_SCAN);
+  const review = (ui.shown as PickOptions<unknown>[]).find((o) => o.placeholder?.startsWith('Start'));
+  assert.match(review?.items[0].description ?? '', /is more than the wasm backend's 4 GB heap, even at batch 1/);
+  assert.match(review?.items[0].detail ?? '', /LoRA instead of full fine-tuning.*Check GPU/);
+  assert.equal(result?.config.gradient_checkpointing, false, 'nothing was changed behind the user\'s back');
+});
+
+test('on the cpu backend the limit is the machine\'s memory, and a small run gets no warning', async () => {
+  const ui = scriptedUI([pick('tiny'), pick('Supervised'), pick('Use'), pick('LoRA'), pick('CPU'), pick('Start')]);
+  await runFineTuneWizard(ui, services(), '/d.jsonl', GSM8K_SCAN);
+  const review = (ui.shown as PickOptions<unknown>[]).find((o) => o.placeholder?.startsWith('Start'));
+  assert.equal(review?.items[0].label, '$(play) Start training');
 });
 
 test('runSteps: skipped steps are passed over in both directions', async () => {

@@ -226,6 +226,60 @@ export function totalSteps(examples: number, cfg: Pick<RunConfig, 'max_steps' | 
   return perEpoch * Math.max(0, cfg.epochs);
 }
 
+/** The wasm backend's linear memory: 4 GiB at most (32-bit addresses). */
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+
+/** How much one training process can hold on `backend`, where a fixed limit is known, and in words. */
+export function memoryLimit(backend: BackendName, systemBytes: number): { bytes: number; what: string } | undefined {
+  switch (backend) {
+    case 'wasm':
+      return { bytes: WASM_HEAP_BYTES, what: "the wasm backend's 4 GB heap" };
+    case 'auto':
+      // Without a GPU, auto trains on wasm; with one the limit is the GPU's, which WebGPU does not report.
+      return { bytes: WASM_HEAP_BYTES, what: "the wasm backend's 4 GB heap (what auto uses without a GPU)" };
+    case 'cpu':
+    case 'tensorflow':
+      return { bytes: systemBytes, what: `this machine's ${formatBytes(systemBytes)} of memory` };
+    case 'webgpu':
+      return undefined;
+  }
+}
+
+/** Memory-relevant settings the wizard may change to make a run fit. */
+export interface FitSettings {
+  gradient_checkpointing: boolean;
+  batch_size: number;
+  grad_accum: number;
+  max_length: number;
+}
+
+/**
+ * The smallest change that brings the estimate under `limitBytes`, trying in order: gradient
+ * checkpointing (same results, ~1.3× the compute), halving the micro-batch while doubling gradient
+ * accumulation (same effective batch), then halving max_length down to 128 (longer examples are then
+ * dropped). Undefined when nothing fits (the weights alone are too big: LoRA, a smaller model or a GPU).
+ */
+export function proposeFit(input: EstimateInput, limitBytes: number): (FitSettings & { total_bytes: number }) | undefined {
+  const c: FitSettings = {
+    gradient_checkpointing: input.gradient_checkpointing === true,
+    batch_size: input.batch_size,
+    grad_accum: input.grad_accum,
+    max_length: input.max_length,
+  };
+  const bytes = () => estimateTraining({ ...input, ...c }).total_bytes;
+  const effectiveBatch = input.batch_size * input.grad_accum;
+  const shrink = [
+    () => !c.gradient_checkpointing && (c.gradient_checkpointing = true),
+    () => c.batch_size > 1 && ((c.batch_size = Math.max(1, Math.floor(c.batch_size / 2))), (c.grad_accum = Math.ceil(effectiveBatch / c.batch_size)), true),
+    () => c.max_length > 128 && ((c.max_length = Math.max(128, Math.floor(c.max_length / 2))), true),
+  ];
+  let total = bytes();
+  for (const step of shrink) {
+    while (total > limitBytes && step()) total = bytes();
+  }
+  return total <= limitBytes ? { ...c, total_bytes: total } : undefined;
+}
+
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let value = bytes;

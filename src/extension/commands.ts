@@ -2,6 +2,7 @@
 // object and the arguments VS Code passes (a tree item, an explorer Uri, ...).
 
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { RunSummary } from '../core/runStore';
@@ -75,6 +76,7 @@ export async function fineTune(ctx: Ctx, arg?: unknown): Promise<void> {
     measuredThroughput: (model, backend) => ctx.listRuns().find((r) => r.model === model && r.status === 'completed' && (backend === 'auto' || r.backend === backend) && r.tokens_per_second)?.tokens_per_second,
     inform: (message) => void vscode.window.showWarningMessage(message),
     backend: ctx.backend(),
+    systemMemoryBytes: os.totalmem(),
   };
   const result = await runFineTuneWizard(vscodeWizardUI, services, uri.fsPath, scan);
   if (!result) return;

@@ -35,6 +35,7 @@ export function trainArgs(config: RunConfig, options: { resume?: boolean } = {})
   if (!config.shuffle) args.push('--no-shuffle');
   args.push('--seed', String(config.seed), '--eval-every', String(config.eval_every), '--save-every', String(config.save_every));
   args.push('--backend', config.backend);
+  if (config.gradient_checkpointing) args.push('--gradient-checkpointing');
   // method-specific knobs only where they mean something
   if (config.method === 'dpo' || config.method === 'grpo') args.push('--beta', String(config.beta));
   if (config.neftune_alpha > 0) args.push('--neftune-alpha', String(config.neftune_alpha));

@@ -3,7 +3,7 @@
 // WizardServices, so it is unit-tested with a scripted UI; vscodeWizardUI.ts supplies the real UI.
 
 import * as path from 'path';
-import { estimateTraining, formatBytes, formatCount, formatDuration, modelShapeFromConfig, totalSteps, type Estimate } from '../core/estimate';
+import { estimateTraining, formatBytes, formatCount, formatDuration, memoryLimit, modelShapeFromConfig, proposeFit, totalSteps, type Estimate, type EstimateInput, type FitSettings } from '../core/estimate';
 import type { Method } from '../core/protocol';
 import { DEFAULT_RUN_CONFIG, type BackendName, type DataFormat, type RunConfig } from '../core/runConfig';
 import { describeMapping, formatLabel, type DatasetScan } from './datasetScan';
@@ -33,6 +33,8 @@ export interface WizardServices {
   /** shows a message (e.g. "DPO is not available yet") without leaving the wizard. */
   inform(message: string): void;
   backend: BackendName;
+  /** this machine's memory (os.totalmem()): the limit of the cpu and tensorflow backends. */
+  systemMemoryBytes: number;
 }
 
 export interface WizardResult {
@@ -56,7 +58,7 @@ interface WizardState {
 const TITLE = 'Fine-tune';
 
 type ModelPick = { kind: 'dir'; dir: string } | { kind: 'folder' } | { kind: 'hub' };
-type ReviewPick = { kind: 'start' } | { kind: 'edit'; key: EditableField['key'] } | { kind: 'name' };
+type ReviewPick = { kind: 'start' } | { kind: 'edit'; key: EditableField['key'] } | { kind: 'name' } | { kind: 'fit' } | { kind: 'too-big' };
 
 export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, dataFile: string, scan: DatasetScan, now = new Date()): Promise<WizardResult | undefined> {
   const state: WizardState = {
@@ -181,10 +183,19 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
 
   const review: Step<WizardState> = async (s, ctx) => {
     s.name ??= defaultRunName(s.config.model, s.method, now);
-    const estimate = estimateFor(s, services, scan.rows);
+    const input = estimateInputFor(s, services, scan.rows);
+    const estimate = input ? estimateTraining(input) : undefined;
     const steps = totalSteps(examplesFor(s, scan.rows), s.config);
     const summary = estimate ? `≈ ${formatBytes(estimate.total_bytes)} memory · ≈ ${formatDuration(estimate.total_seconds)} for ${steps} steps · ${formatCount(estimate.trainable_parameters)} trainable parameters` : `${steps} steps`;
+    // Too big for the backend's memory: say so first, with the smallest change that fits (one pick applies it).
+    const limit = memoryLimit(s.config.backend, services.systemMemoryBytes);
+    const tooBig = input && estimate && limit && estimate.total_bytes > limit.bytes ? limit : undefined;
+    const fit = tooBig && input ? proposeFit(input, tooBig.bytes) : undefined;
+    const warning: PickItem<ReviewPick>[] = !tooBig || !estimate ? [] : fit
+      ? [{ label: '$(warning) Make it fit in memory', description: `${describeFit(fit, s.config)} → ≈ ${formatBytes(fit.total_bytes)}`, detail: `≈ ${formatBytes(estimate.total_bytes)} is more than ${tooBig.what}`, value: { kind: 'fit' } }]
+      : [{ label: '$(warning) Too big for this backend', description: `≈ ${formatBytes(estimate.total_bytes)} is more than ${tooBig.what}, even at batch 1`, detail: 'Use LoRA instead of full fine-tuning, a smaller model, or a GPU backend (Finetune Studio: Check GPU)', value: { kind: 'too-big' } }];
     const items: PickItem<ReviewPick>[] = [
+      ...warning,
       { label: '$(play) Start training', description: summary, detail: `${path.basename(s.config.model)} · ${s.method.toUpperCase()} · ${s.full ? 'full' : `LoRA r=${s.config.lora_r}`} · ${formatLabel(s.format as DatasetScan['format'])}`, value: { kind: 'start' } },
       { label: 'Run name', description: s.name, value: { kind: 'name' } },
       ...EDITABLE_FIELDS.map((f) => ({ label: f.label, description: String(s.config[f.key]), value: { kind: 'edit' as const, key: f.key } })),
@@ -195,6 +206,12 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
       s.started = true;
       return 'next';
     }
+    if (answer.kind === 'fit' && fit) {
+      const { total_bytes: _, ...settings } = fit;
+      Object.assign(s.config, settings);
+      return 'repeat';
+    }
+    if (answer.kind === 'fit' || answer.kind === 'too-big') return 'repeat';
     if (answer.kind === 'name') {
       const name = await ui.input({ title: `${TITLE}: run name`, ...ctx, canBack: true, prompt: 'Run name (letters, digits, . _ -)', value: s.name, validate: (v) => (v.trim() ? undefined : 'the run needs a name') });
       if (name === undefined) return 'cancel';
@@ -241,17 +258,32 @@ function examplesFor(s: WizardState, rows: number): number {
   return s.config.limit > 0 ? Math.min(s.config.limit, rows) : rows;
 }
 
-function estimateFor(s: WizardState, services: WizardServices, rows: number): Estimate | undefined {
+function estimateInputFor(s: WizardState, services: WizardServices, rows: number): EstimateInput | undefined {
   try {
     const shape = modelShapeFromConfig(services.readModelConfig(s.config.model));
-    return estimateTraining({
+    return {
       shape, full: s.full, lora_r: s.config.lora_r, lora_targets: s.config.lora_targets, batch_size: s.config.batch_size,
       grad_accum: s.config.grad_accum, max_length: s.config.max_length, steps: totalSteps(examplesFor(s, rows), s.config),
-      backend: s.config.backend, measured_tokens_per_second: services.measuredThroughput(s.config.model, s.config.backend),
-    });
+      backend: s.config.backend, gradient_checkpointing: s.config.gradient_checkpointing,
+      measured_tokens_per_second: services.measuredThroughput(s.config.model, s.config.backend),
+    };
   } catch {
     return undefined; // a config the estimate does not understand: the wizard still works without one
   }
+}
+
+function estimateFor(s: WizardState, services: WizardServices, rows: number): Estimate | undefined {
+  const input = estimateInputFor(s, services, rows);
+  return input ? estimateTraining(input) : undefined;
+}
+
+/** e.g. "gradient checkpointing, batch 1 × accum 32" */
+function describeFit(fit: FitSettings, config: FitSettings): string {
+  const parts: string[] = [];
+  if (fit.gradient_checkpointing && !config.gradient_checkpointing) parts.push('gradient checkpointing');
+  if (fit.batch_size !== config.batch_size) parts.push(`batch ${fit.batch_size} × accum ${fit.grad_accum}`);
+  if (fit.max_length !== config.max_length) parts.push(`max length ${fit.max_length} (longer examples are dropped)`);
+  return parts.join(', ');
 }
 
 /** e.g. tiny-gsm8k-base-sft-20261124-2311 */
