@@ -91,7 +91,7 @@ export async function launch(options: LaunchOptions): Promise<Session> {
   const server: ChildProcess = spawn(process.execPath, [
     entry, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir,
     '--disable-telemetry', '--disable-update-check', ...(options.trusted === false ? [] : ['--disable-workspace-trust']), '--disable-getting-started-override', options.workspace,
-  ], { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+  ], { stdio: ['ignore', 'pipe', 'pipe'], detached: true }); // its own process group: close() ends all of it
   const log = fs.createWriteStream(path.join(base, 'code-server.log'));
   server.stdout!.pipe(log);
   server.stderr!.pipe(log);
@@ -107,10 +107,22 @@ export async function launch(options: LaunchOptions): Promise<Session> {
   return {
     page, workspace: options.workspace, extensionsDir, userDataDir,
     close: async () => {
-      await browser.close().catch(() => undefined);
-      server.kill('SIGTERM');
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      if (server.exitCode === null) server.kill('SIGKILL');
+      // Neither a browser that does not answer nor a code-server child (extension host, file watcher,
+      // trainer) that outlives its parent may keep the test process alive.
+      await Promise.race([browser.close().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 15_000))]);
+      const group = (signal: NodeJS.Signals) => {
+        try {
+          process.kill(-server.pid!, signal);
+        } catch {
+          // already gone
+        }
+      };
+      group('SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      group('SIGKILL');
+      server.stdout?.destroy();
+      server.stderr?.destroy();
+      log.end();
       // the user-data and extension folders are throwaway (the workspace stays for inspection)
       fs.rmSync(base, { recursive: true, force: true, maxRetries: 3 });
     },
