@@ -13,7 +13,7 @@ import * as path from 'path';
 import type { Page } from 'playwright-core';
 import { parquetOfStrings, startFakeHub, type FakeHub } from '../helpers/fakeHub';
 import {
-  contextMenu, launch, notification, openContainer, packageVsix, pickQuickItem, REPO_ROOT, runCommand, screenshot, setupCodeServer, treeItem, typeQuickInput, type Session,
+  contextMenu, launch, notification, openContainer, packageVsix, pickQuickItem, REPO_ROOT, runCommand, screenshot, setupCodeServer, treeItem, typeQuickInput, type Session, closeAllSessions,
 } from './harness';
 
 const SHARED = [process.env.FTUNE_SHARED, path.join(REPO_ROOT, 'shared'), path.join(REPO_ROOT, '..', 'shared')]
@@ -78,7 +78,7 @@ before(async () => {
 });
 
 after(async () => {
-  await session?.close();
+  await closeAllSessions();
   await hub?.close();
 });
 

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  contextMenu, launch, notification, openContainer, packageVsix, pickQuickItem, REPO_ROOT, screenshot, setupCodeServer, treeItem, type Session,
+  contextMenu, launch, notification, openContainer, packageVsix, pickQuickItem, REPO_ROOT, screenshot, setupCodeServer, treeItem, type Session, closeAllSessions,
 } from './harness';
 
 const SHARED = path.resolve(REPO_ROOT, '..', 'shared');
@@ -37,7 +37,7 @@ before(() => {
 });
 
 after(async () => {
-  await session?.close();
+  await closeAllSessions();
 });
 
 test('Export… on a checkpoint writes a merged Hugging Face folder', { timeout: 60_000 }, async () => {

@@ -9,7 +9,7 @@ import * as path from 'path';
 import type { Page } from 'playwright-core';
 import {
   contextMenu, contextMenuLabels, explorerItem, installExtension, launch, notification, openContainer, packageVsix, pickQuickItem,
-  REPO_ROOT, runCommand, screenshot, setupCodeServer, treeItem, typeQuickInput, viewPane, type Session,
+  REPO_ROOT, runCommand, screenshot, setupCodeServer, treeItem, typeQuickInput, viewPane, type Session, closeAllSessions, contextMenuUntil,
 } from './harness';
 
 const SHARED = path.resolve(REPO_ROOT, '..', 'shared');
@@ -102,7 +102,7 @@ before(async () => {
 
 after(async () => {
   if (session && page) await screenshot(page, 'zz-final').catch(() => undefined);
-  await session?.close();
+  await closeAllSessions();
 });
 
 test('the VSIX installs into code-server', () => {
@@ -138,6 +138,9 @@ test('Check GPU says what training runs on (lavapipe is software: the CPU) and s
   const text = (await panel.locator('.view-lines').first().innerText()).replace(/\u00a0/g, ' ');
   assert.match(text, /webgpu\s+WebGPU: [\s\S]*software/, text);
   assert.match(text, /auto \(the default\) uses: wasm/, text);
+  // leave the layout as the later scenarios expect it
+  await runCommand(page, 'View: Hide Panel');
+  await panel.waitFor({ state: 'hidden', timeout: 15_000 });
 });
 
 test('a malformed JSONL shows its line errors, and a click opens the file at that line', { timeout: 60_000 }, async () => {
@@ -254,9 +257,9 @@ test('Stop leaves a running run stopped and resumable; Resume continues; Delete 
   assert.ok(stepsAfterResume.every((s) => s >= stoppedAt), `resumed from step ${stoppedAt}, not from 0: ${resumed.join(' | ')}`);
   await screenshot(page, '09b-resumed');
 
-  await contextMenu(page, treeItem(page, 'Runs', 'long-run'), 'Delete Run…');
+  // the run is training again, so its row re-renders every step: retry a menu pick that got lost
   const dialog = page.locator('.monaco-dialog-box', { hasText: 'Delete run long-run?' });
-  await dialog.waitFor({ timeout: 15_000 });
+  await contextMenuUntil(page, treeItem(page, 'Runs', 'long-run'), 'Delete Run…', dialog);
   await screenshot(page, '10-delete-confirm');
   await dialog.locator('.monaco-button', { hasText: 'Delete' }).first().click();
   await treeItem(page, 'Runs', 'long-run').waitFor({ state: 'detached', timeout: 15_000 });

@@ -66,6 +66,17 @@ export function installExtension(tools: string, vsix: string, extensionsDir: str
 }
 
 /** Starts code-server with the VSIX installed and opens the workspace in Chromium. */
+/** Sessions launched and not closed yet. */
+const live = new Set<Session>();
+
+/**
+ * Closes every session still open. Each e2e file calls it in after(): a test that fails before its own
+ * close() must not leave code-server and Chromium running, which would keep the test process alive.
+ */
+export async function closeAllSessions(): Promise<void> {
+  for (const session of [...live]) await session.close();
+}
+
 export async function launch(options: LaunchOptions): Promise<Session> {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'ftune-e2e-'));
   const userDataDir = path.join(base, 'data');
@@ -104,9 +115,10 @@ export async function launch(options: LaunchOptions): Promise<Session> {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(options.workspace)}`);
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-  return {
+  const session: Session = {
     page, workspace: options.workspace, extensionsDir, userDataDir,
     close: async () => {
+      live.delete(session);
       // Neither a browser that does not answer nor a code-server child (extension host, file watcher,
       // trainer) that outlives its parent may keep the test process alive.
       await Promise.race([browser.close().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 15_000))]);
@@ -127,6 +139,8 @@ export async function launch(options: LaunchOptions): Promise<Session> {
       fs.rmSync(base, { recursive: true, force: true, maxRetries: 3 });
     },
   };
+  live.add(session);
+  return session;
 }
 
 async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
@@ -226,6 +240,23 @@ export function explorerItem(page: Page, name: string): Locator {
 }
 
 /** Opens the context menu of `target` and clicks the entry `label`. */
+/**
+ * Picks a context-menu entry until `result` shows (at most 3 tries). WHY: a tree item whose label
+ * changes every second (a training run) is re-rendered under an open menu, which then loses the
+ * keystroke; the user would simply try again.
+ */
+export async function contextMenuUntil(page: Page, target: Locator, label: string, result: Locator): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await contextMenu(page, target, label);
+    try {
+      await result.waitFor({ timeout: 5_000 });
+      return;
+    } catch (error) {
+      if (attempt >= 3) throw error;
+    }
+  }
+}
+
 export async function contextMenu(page: Page, target: Locator, label: string): Promise<void> {
   await target.click({ button: 'right' });
   const entry = page.locator('.monaco-menu .action-item .action-label', { hasText: label }).first();

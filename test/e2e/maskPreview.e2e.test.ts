@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Frame, Page } from 'playwright-core';
-import { contextMenu, explorerItem, launch, openContainer, packageVsix, pickColorTheme, pickQuickItem, REPO_ROOT, screenshot, setupCodeServer, treeItem, type Session } from './harness';
+import { contextMenu, explorerItem, launch, openContainer, packageVsix, pickColorTheme, pickQuickItem, REPO_ROOT, screenshot, setupCodeServer, treeItem, type Session, closeAllSessions } from './harness';
 
 const SHARED = [process.env.FTUNE_SHARED, path.join(REPO_ROOT, 'shared'), path.join(REPO_ROOT, '..', 'shared')]
   .find((p): p is string => p !== undefined && fs.existsSync(path.join(p, 'models'))) ?? path.join(REPO_ROOT, '..', 'shared');
@@ -102,7 +102,7 @@ before(async () => {
 });
 
 after(async () => {
-  await session?.close();
+  await closeAllSessions();
 });
 
 test('Preview Training Examples on a GSM8K file: the answer is trained, the question dimmed, as ftune preview says', { timeout: 120_000 }, async () => {

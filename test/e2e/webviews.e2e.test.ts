@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Frame, Page } from 'playwright-core';
-import { contextMenu, launch, openContainer, packageVsix, pickColorTheme, REPO_ROOT, runCommand, screenshot, setupCodeServer, treeItem, viewPane, type Session } from './harness';
+import { contextMenu, launch, openContainer, packageVsix, pickColorTheme, REPO_ROOT, runCommand, screenshot, setupCodeServer, treeItem, viewPane, type Session, closeAllSessions } from './harness';
 
 const SHARED = [process.env.FTUNE_SHARED, path.join(REPO_ROOT, 'shared'), path.join(REPO_ROOT, '..', 'shared')]
   .find((p): p is string => p !== undefined && fs.existsSync(path.join(p, 'models'))) ?? path.join(REPO_ROOT, '..', 'shared');
@@ -122,7 +122,7 @@ before(async () => {
 
 after(async () => {
   if (liveTrainer && liveTrainer.exitCode === null) liveTrainer.kill('SIGKILL');
-  await session?.close();
+  await closeAllSessions();
 });
 
 test('the loss panel charts a finished run: train, smoothed and eval series, hyper-parameters', { timeout: 120_000 }, async () => {
