@@ -174,7 +174,7 @@ let firstRun = '';
 
 test('the wizard starts a tiny SFT run that progresses and completes', { timeout: 300_000 }, async () => {
   await contextMenu(page, explorerItem(page, 'gsm8k-30.jsonl'), 'Fine-tune…');
-  firstRun = await completeWizard({ 'Gradient accumulation steps': '1', 'Max steps': '4', 'Held-out eval fraction': '0.2' }, '03-wizard');
+  firstRun = await completeWizard({ 'Gradient accumulation steps': '1', 'Max steps': '12', 'Held-out eval fraction': '0.2' }, '03-wizard');
   const toast = notification(page, `run ${firstRun} started`);
   await toast.waitFor({ timeout: 30_000 });
   await screenshot(page, '04-started');
@@ -184,7 +184,7 @@ test('the wizard starts a tiny SFT run that progresses and completes', { timeout
   await viewPane(page, 'Runs').locator('.monaco-list-row.selected', { hasText: firstRun }).waitFor({ timeout: 15_000 });
   const seen = await watchRun(firstRun, /completed/, 240_000);
   await screenshot(page, '05-completed');
-  assert.ok(seen.some((t) => /^[1-3]\/4 \(\d+%\) · ETA \d+/.test(t)), `progress and ETA were shown: ${seen.join(' | ')}`);
+  assert.ok(seen.some((t) => /^([1-9]|1[01])\/12 \(\d+%\) · ETA \d+/.test(t)), `progress and ETA were shown: ${seen.join(' | ')}`);
   assert.match(seen[seen.length - 1], /completed · loss \d+\.\d{4}/);
   const runDir = path.join(workspace, '.finetune', 'runs', firstRun);
   assert.ok(fs.existsSync(path.join(runDir, 'adapter', 'adapter_model.safetensors')));
@@ -195,12 +195,12 @@ test('the wizard starts a tiny SFT run that progresses and completes', { timeout
 test('the completed run’s checkpoints appear with their step', { timeout: 60_000 }, async () => {
   const runRow = treeItem(page, 'Checkpoints', firstRun);
   await runRow.waitFor({ timeout: 30_000 });
-  await treeItem(page, 'Checkpoints', /^step 4/).waitFor({ timeout: 15_000 });
+  await treeItem(page, 'Checkpoints', /^step 12/).waitFor({ timeout: 15_000 });
   // the held-out split was evaluated at the end: the checkpoint shows its eval loss
-  assert.match(await treeItem(page, 'Checkpoints', /^step 4/).innerText(), /eval loss \d+\.\d{4}/);
-  await treeItem(page, 'Checkpoints', /adapter \(final, step 4\)/).waitFor();
+  assert.match(await treeItem(page, 'Checkpoints', /^step 12/).innerText(), /eval loss \d+\.\d{4}/);
+  await treeItem(page, 'Checkpoints', /adapter \(final, step 12\)/).waitFor();
   await screenshot(page, '06-checkpoints');
-  const labels = await contextMenuLabels(page, treeItem(page, 'Checkpoints', /^step 4/));
+  const labels = await contextMenuLabels(page, treeItem(page, 'Checkpoints', /^step 12/));
   assert.ok(labels.includes('Copy Checkpoint Path') && labels.includes('Open Playground'), labels.join(', '));
 });
 
@@ -208,16 +208,16 @@ test('Open Loss Curves on a run opens the loss panel', { timeout: 60_000 }, asyn
   await contextMenu(page, treeItem(page, 'Runs', firstRun), 'Open Loss Curves');
   await page.locator('.tab', { hasText: 'Loss' }).first().waitFor({ timeout: 30_000 });
   await page.locator('iframe.webview').first().waitFor({ state: 'attached', timeout: 30_000 });
-  // the panel charts the run's 4 logged steps, which it got from the host (PanelHost.readRunEvents)
+  // the panel charts the run's 12 logged steps, which it got from the host (PanelHost.readRunEvents)
   const deadline = Date.now() + 30_000;
   let charted = false;
   while (!charted && Date.now() < deadline) {
     for (const frame of page.frames()) {
-      if (await frame.$('#charts[data-train-points="4"]').catch(() => null)) charted = true;
+      if (await frame.$('#charts[data-train-points="12"]').catch(() => null)) charted = true;
     }
     if (!charted) await page.waitForTimeout(250);
   }
-  assert.ok(charted, 'the loss panel shows the 4 training steps');
+  assert.ok(charted, 'the loss panel shows the 12 training steps');
   await screenshot(page, '06b-loss-panel');
   await page.locator('.tab', { hasText: 'Loss' }).first().locator('.codicon-close').click();
   await page.locator('.tab', { hasText: 'Loss' }).first().waitFor({ state: 'detached', timeout: 15_000 });
