@@ -14,9 +14,8 @@ import { DecoderModel } from '../src/engine/model';
 import { causalLmObjective, type StepContext } from '../src/engine/objectives';
 import { AdamW } from '../src/engine/optimizer';
 import { accumulate, optimizerStep } from '../src/engine/step';
-import { assertClose, CONFORMANCE_MODELS, modelDir, readCase, readSafetensorsAll } from './helpers/conformance';
+import { assertClose, assertLogitsCase, CONFORMANCE_MODELS, modelDir, readCase, readSafetensorsAll } from './helpers/conformance';
 
-interface LogitsCase { input_ids: number[][]; attention_mask: number[][]; shape: [number, number, number]; logits: number[] }
 interface EvalCase {
   token_ids: number[][]; labels: number[][]; loss: number; perplexity: number; label_tokens: number; rtol: number;
   completion_token_ids: number[][]; completion_labels: number[][]; completion_loss: number; completion_fields: Record<string, string>;
@@ -50,27 +49,7 @@ for (const name of CONFORMANCE_MODELS) {
     const dir = modelDir(name);
 
     test('logits of a right-padded batch match at every unpadded position', async () => {
-      const c = readCase<LogitsCase>(name, 'logits.json');
-      const [B, T, V] = c.shape;
-      const model = DecoderModel.load(dir);
-      try {
-        const logitsT = tf.tidy(() => model.logits(model.forward(tf.tensor2d(c.input_ids.flat(), [B, T], 'int32')).hidden));
-        const logits = await logitsT.data();
-        logitsT.dispose();
-        const got: number[] = [], want: number[] = [];
-        for (let b = 0; b < B; b++) {
-          for (let t = 0; t < T; t++) {
-            if (!c.attention_mask[b][t]) continue;
-            for (let v = 0; v < V; v++) {
-              got.push(logits[(b * T + t) * V + v]);
-              want.push(c.logits[(b * T + t) * V + v]);
-            }
-          }
-        }
-        assertClose(got, want, 1e-3, 2e-4, 'logits');
-      } finally {
-        model.dispose();
-      }
+      await assertLogitsCase(name);
     });
 
     test('eval loss over sft.jsonl and completion.jsonl is token-weighted and matches', async () => {

@@ -3,11 +3,9 @@
 // multiple of the workgroup, hidden sizes 64 / 896 / 2000, a vocabulary chunk), and no leaked tensors.
 // Without a GPU, Mesa's lavapipe (scripts/setup-webgpu.sh) provides a CPU Vulkan adapter. Skipped only
 // where no WebGPU adapter can be created at all; the reason is printed.
-import { before, describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/engine/backend';
-import { webGpuUnavailableReason } from '../src/engine/webgpu';
 import { mulberry32 } from '../src/core/random';
 import { applyRope, MASKED, rmsNormComposite, type KVCache } from '../src/engine/model';
 import { parseModelConfig } from '../src/core/modelConfig';
@@ -19,25 +17,10 @@ import { crossEntropySum, labelPositions, type LabelPositions } from '../src/eng
 import { MASKED_SOFTMAX, maskedSoftmaxWebGpu } from '../src/engine/kernels/webgpuSoftmax';
 import { ROPE, ropeWebGpu } from '../src/engine/kernels/webgpuRope';
 import { ATTENTION, attentionWebGpu } from '../src/engine/kernels/webgpuAttention';
+import { useWebGpuBackend } from './helpers/webgpu';
 import { assertClose } from './helpers/conformance';
 
-let unavailable: string | undefined;
-
-before(async () => {
-  unavailable = await webGpuUnavailableReason();
-  if (unavailable) {
-    process.stdout.write(`webgpu kernel tests skipped: ${unavailable}\n`);
-    return;
-  }
-  const info = await initBackend('webgpu');
-  assert.equal(tf.getBackend(), 'webgpu');
-  process.stdout.write(`${info.device}\n`);
-});
-
-function skipWithoutAdapter(t: TestContext): boolean {
-  if (unavailable) t.skip(unavailable);
-  return unavailable !== undefined;
-}
+const skipWithoutAdapter = useWebGpuBackend('webgpu kernel tests');
 
 function randomTensor(shape: number[], seed: number, scale = 1, offset = 0): tf.Tensor {
   const rand = mulberry32(seed);

@@ -5,36 +5,19 @@
 // shader binds, dispatch counts and leaked tensors. Without a GPU, Mesa's lavapipe
 // (scripts/setup-webgpu.sh) provides a CPU Vulkan adapter. Skipped only where no WebGPU adapter can
 // be created at all; the reason is printed.
-import { before, describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/engine/backend';
-import { webGpuUnavailableReason } from '../src/engine/webgpu';
 import { mulberry32 } from '../src/core/random';
 import { AdamW, foldsGradientScaling, globalNorm, learningRate, type AdamWSettings } from '../src/engine/optimizer';
 import { ADAMW, packsMomentsWebGpu, SUM_SQUARES } from '../src/engine/kernels/webgpuAdamW';
 import { useWebGpuKernel, type WebGpuBackend } from '../src/engine/kernels/webgpuProgram';
 import { optimizerStep } from '../src/engine/step';
 import type { Objective, StepContext } from '../src/engine/objectives';
+import { useWebGpuBackend } from './helpers/webgpu';
 import { assertClose } from './helpers/conformance';
 
-let unavailable: string | undefined;
-
-before(async () => {
-  unavailable = await webGpuUnavailableReason();
-  if (unavailable) {
-    process.stdout.write(`webgpu optimizer tests skipped: ${unavailable}\n`);
-    return;
-  }
-  const info = await initBackend('webgpu');
-  assert.equal(tf.getBackend(), 'webgpu');
-  process.stdout.write(`${info.device}\n`);
-});
-
-function skipWithoutAdapter(t: TestContext): boolean {
-  if (unavailable) t.skip(unavailable);
-  return unavailable !== undefined;
-}
+const skipWithoutAdapter = useWebGpuBackend('webgpu optimizer tests');
 
 function randomArray(n: number, seed: number, scale = 1): Float32Array {
   const rand = mulberry32(seed);

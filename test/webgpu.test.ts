@@ -1,42 +1,23 @@
 // The engine on the webgpu backend (Dawn), against the same golden numbers as the wasm conformance
 // test. Without a GPU, Mesa's lavapipe (scripts/setup-webgpu.sh) provides a CPU Vulkan adapter.
 // Skipped only where no WebGPU adapter can be created at all; the reason is printed.
-import { before, describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/engine/backend';
-import { webGpuUnavailableReason } from '../src/engine/webgpu';
 import { LoraAdapter } from '../src/engine/lora';
 import { DecoderModel } from '../src/engine/model';
 import { causalLmObjective, type StepContext } from '../src/engine/objectives';
 import { AdamW, globalNorm } from '../src/engine/optimizer';
 import { accumulate } from '../src/engine/step';
-import { assertClose, CONFORMANCE_MODELS, modelDir, readCase, readSafetensorsAll } from './helpers/conformance';
+import { useWebGpuBackend } from './helpers/webgpu';
+import { assertClose, assertLogitsCase, CONFORMANCE_MODELS, modelDir, readCase, readSafetensorsAll } from './helpers/conformance';
 
-interface LogitsCase { input_ids: number[][]; attention_mask: number[][]; shape: [number, number, number]; logits: number[] }
 interface EvalCase { token_ids: number[][]; labels: number[][] }
 interface TrainCase { losses: number[]; grad_norms: number[]; rtol: number; atol: number; hyper: { lr: number; weight_decay: number; betas: [number, number]; eps: number } }
 
 const PAD = 509;
-let unavailable: string | undefined;
-
-before(async () => {
-  unavailable = await webGpuUnavailableReason();
-  if (unavailable) {
-    process.stdout.write(`webgpu tests skipped: ${unavailable}\n`);
-    return;
-  }
-  const info = await initBackend('webgpu');
-  assert.equal(tf.getBackend(), 'webgpu');
-  process.stdout.write(`${info.device}\n`);
-});
-
-/** True (and the test marked skipped, with the reason) when no adapter exists. */
-function skipWithoutAdapter(t: TestContext): boolean {
-  if (unavailable) t.skip(unavailable);
-  return unavailable !== undefined;
-}
+const skipWithoutAdapter = useWebGpuBackend('webgpu tests');
 
 describe('webgpu backend', () => {
   test('addN over more inputs than a shader may bind', async (t) => {
@@ -50,27 +31,7 @@ describe('webgpu backend', () => {
   for (const name of CONFORMANCE_MODELS) {
     test(`${name}: logits of a right-padded batch match at every unpadded position`, async (t) => {
       if (skipWithoutAdapter(t)) return;
-      const c = readCase<LogitsCase>(name, 'logits.json');
-      const [B, T, V] = c.shape;
-      const model = DecoderModel.load(modelDir(name));
-      try {
-        const logitsT = tf.tidy(() => model.logits(model.forward(tf.tensor2d(c.input_ids.flat(), [B, T], 'int32')).hidden));
-        const logits = await logitsT.data(); // async: webgpu cannot read synchronously in Node
-        logitsT.dispose();
-        const got: number[] = [], want: number[] = [];
-        for (let b = 0; b < B; b++) {
-          for (let i = 0; i < T; i++) {
-            if (!c.attention_mask[b][i]) continue;
-            for (let v = 0; v < V; v++) {
-              got.push(logits[(b * T + i) * V + v]);
-              want.push(c.logits[(b * T + i) * V + v]);
-            }
-          }
-        }
-        assertClose(got, want, 1e-3, 2e-4, 'logits');
-      } finally {
-        model.dispose();
-      }
+      await assertLogitsCase(name);
     });
   }
 

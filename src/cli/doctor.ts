@@ -2,6 +2,7 @@
 // faster one. Each backend is checked with a small matmul against a plain reference.
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs-core';
+import { doctorReportLines } from '../core/doctorReport';
 import type { DoctorEntry, DoctorReport } from '../core/protocol';
 import { autoChoice, initBackend } from '../engine/backend';
 import { parse } from './args';
@@ -58,11 +59,7 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   if (values.json === true) {
     process.stdout.write(JSON.stringify(report) + '\n');
   } else {
-    for (const e of report.backends) process.stdout.write(`${e.ok ? '✓' : '✗'} ${e.backend.padEnd(10)} ${e.device ?? ''}  ${e.detail}\n`);
-    const m = report.memory;
-    process.stdout.write(`memory: ${(m.free_bytes / 2 ** 30).toFixed(1)} GiB free of ${(m.total_bytes / 2 ** 30).toFixed(1)} GiB, ${m.cpus} CPU cores\n`);
-    process.stdout.write(report.auto ? `--backend auto will use: ${report.auto}\n` : 'no backend works\n');
-    if (report.advice) process.stdout.write(`${report.advice}\n`);
+    for (const line of doctorReportLines(report)) process.stdout.write(`${line}\n`);
   }
   return report.backends.some((e) => e.ok) ? 0 : 1;
 }

@@ -1,5 +1,6 @@
 // What "Finetune Studio: Check GPU" says, from `ftune doctor --json`. Pure (no vscode) so it is
 // unit-tested; checkGpu.ts shows it.
+import { doctorReportLines } from '../core/doctorReport';
 import type { DoctorReport } from '../core/protocol';
 import type { BackendName } from '../core/runConfig';
 
@@ -16,14 +17,8 @@ export interface GpuCheckSummary {
   lines: string[];
 }
 
-const KIB = 2 ** 30;
-
 export function summarizeDoctorReport(report: DoctorReport, setting: BackendName): GpuCheckSummary {
-  const lines = report.backends.map((e) => `${e.ok ? '✓' : '✗'} ${e.backend.padEnd(10)} ${e.gpu ? '[GPU] ' : ''}${e.device ?? ''}  ${e.detail}`);
-  const m = report.memory;
-  lines.push(`memory: ${(m.free_bytes / KIB).toFixed(1)} GiB free of ${(m.total_bytes / KIB).toFixed(1)} GiB, ${m.cpus} CPU cores`);
-  lines.push(report.auto ? `auto (the default) uses: ${report.auto}` : 'no backend works');
-  if (report.advice) lines.push(report.advice);
+  const lines = doctorReportLines(report);
 
   const entry = (name: BackendName) => report.backends.find((e) => e.backend === name);
   const configured = setting === 'auto' ? undefined : entry(setting);

@@ -165,8 +165,8 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return file;
 }
 
-/** Runs a command from the palette by its full title ("Finetune Studio: Fine-tune…"). */
-export async function runCommand(page: Page, title: string): Promise<void> {
+/** Opens the command palette (F1) and returns its input. */
+async function openCommandPalette(page: Page): Promise<Locator> {
   const input = page.locator('.quick-input-widget input');
   for (let attempt = 0; ; attempt++) {
     await page.keyboard.press('F1');
@@ -179,6 +179,12 @@ export async function runCommand(page: Page, title: string): Promise<void> {
       await page.locator('.part.statusbar').click({ position: { x: 5, y: 5 } }).catch(() => undefined);
     }
   }
+  return input;
+}
+
+/** Runs a command from the palette by its full title ("Finetune Studio: Fine-tune…"). */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  const input = await openCommandPalette(page);
   await input.fill(`>${title}`);
   await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
   await page.keyboard.press('Enter');
@@ -300,18 +306,7 @@ export async function workbenchLuminance(page: Page): Promise<number> {
  * the workbench background is actually dark (or light), so screenshots taken next show that theme.
  */
 export async function pickColorTheme(page: Page, theme: string, dark: boolean): Promise<void> {
-  const input = page.locator('.quick-input-widget input');
-  for (let attempt = 0; ; attempt++) {
-    await page.keyboard.press('F1');
-    try {
-      await input.waitFor({ timeout: 3000 });
-      break;
-    } catch (error) {
-      // focus may sit in a webview iframe, which keeps F1 to itself: focus the workbench and retry
-      if (attempt >= 2) throw error;
-      await page.locator('.part.statusbar').click({ position: { x: 5, y: 5 } }).catch(() => undefined);
-    }
-  }
+  const input = await openCommandPalette(page);
   await input.fill('>Preferences: Color Theme');
   // not the top row: "Browse Color Themes in Marketplace" may come first
   await pickQuickItem(page, 'Preferences: Color Theme');

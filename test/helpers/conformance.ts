@@ -2,7 +2,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
 import { SafetensorsFile } from '../../src/core/safetensors';
+import { DecoderModel } from '../../src/engine/model';
 
 export const SHARED = process.env.FTUNE_SHARED ?? path.resolve(__dirname, '..', '..', '..', '..', 'shared');
 export const CONFORMANCE = path.join(SHARED, 'conformance');
@@ -47,5 +49,36 @@ export function readSafetensorsAll(file: string): Map<string, Float32Array> {
     return new Map([...f.tensors.keys()].map((k) => [k, f.readFloat32(k).data]));
   } finally {
     f.close();
+  }
+}
+
+interface LogitsCase { input_ids: number[][]; attention_mask: number[][]; shape: [number, number, number]; logits: number[] }
+
+/**
+ * logits.json of conformance model `name`: the logits of a right-padded batch match the golden ones at
+ * every unpadded position, on whatever backend is active (read back asynchronously: webgpu cannot
+ * read synchronously in Node).
+ */
+export async function assertLogitsCase(name: string): Promise<void> {
+  const c = readCase<LogitsCase>(name, 'logits.json');
+  const [B, T, V] = c.shape;
+  const model = DecoderModel.load(modelDir(name));
+  try {
+    const logitsT = tf.tidy(() => model.logits(model.forward(tf.tensor2d(c.input_ids.flat(), [B, T], 'int32')).hidden));
+    const logits = await logitsT.data();
+    logitsT.dispose();
+    const got: number[] = [], want: number[] = [];
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        if (!c.attention_mask[b][t]) continue;
+        for (let v = 0; v < V; v++) {
+          got.push(logits[(b * T + t) * V + v]);
+          want.push(c.logits[(b * T + t) * V + v]);
+        }
+      }
+    }
+    assertClose(got, want, 1e-3, 2e-4, 'logits');
+  } finally {
+    model.dispose();
   }
 }

@@ -187,3 +187,9 @@ function reductions(wg: number): string {
 
 /** The lowest f32: the identity of max that stays finite (exp(LOWEST - m) is 0, never NaN). */
 export const LOWEST = '-3.402823e+38';
+
+/** A tensor as [rows, cols] over its last axis (the layout of the per-row kernels). */
+export function rowsAndCols(shape: readonly number[]): [number, number] {
+  const cols = shape[shape.length - 1];
+  return [cols === 0 ? 0 : shape.reduce((a, b) => a * b, 1) / cols, cols];
+}

@@ -11,7 +11,7 @@
 //   dw_j = Σ_rows dy_j·x_j·r
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  elementwiseProgram, registerWebGpuKernel, reshapeInfo, rowProgram, rowWorkgroupSize, runKernel, viewAs,
+  elementwiseProgram, registerWebGpuKernel, reshapeInfo, rowProgram, rowsAndCols, rowWorkgroupSize, runKernel, viewAs,
   type WebGpuKernelFunc,
 } from './webgpuProgram';
 
@@ -25,11 +25,6 @@ const DW_BLOCK_ROWS = 32;
 /** RMSNorm over the last axis of `x` with weight `weight` [D], on the webgpu kernels (differentiable in both). */
 export function rmsNormWebGpu<T extends tf.Tensor>(x: T, weight: tf.Tensor, eps: number): T {
   return runKernel<T>(RMS_NORM, { x, weight }, { eps });
-}
-
-function rowsAndCols(shape: number[]): [number, number] {
-  const cols = shape[shape.length - 1];
-  return [cols === 0 ? 0 : shape.reduce((a, b) => a * b, 1) / cols, cols];
 }
 
 const forwardKernel: WebGpuKernelFunc = ({ inputs, backend, attrs }) => {

@@ -10,7 +10,7 @@
 // The model uses it where the fused attention (webgpuAttention.ts) does not apply: head_dim not a
 // multiple of 4 or above 256.
 import * as tf from '@tensorflow/tfjs-core';
-import { LOWEST, registerWebGpuKernel, rowProgram, rowWorkgroupSize, runKernel, type WebGpuKernelFunc } from './webgpuProgram';
+import { LOWEST, registerWebGpuKernel, rowProgram, rowsAndCols, rowWorkgroupSize, runKernel, type WebGpuKernelFunc } from './webgpuProgram';
 
 export const MASKED_SOFTMAX = 'FtuneMaskedSoftmax';
 const SOFTMAX_GRAD = 'FtuneSoftmaxGrad';
@@ -64,8 +64,7 @@ const forwardKernel: WebGpuKernelFunc = ({ inputs, backend }) => {
 
 const gradKernel: WebGpuKernelFunc = ({ inputs, backend }) => {
   const { probs, dy } = inputs as { probs: tf.TensorInfo; dy: tf.TensorInfo };
-  const S = probs.shape[probs.shape.length - 1];
-  const rows = S === 0 ? 0 : probs.shape.reduce((a, b) => a * b, 1) / S;
+  const [rows, S] = rowsAndCols(probs.shape);
   const wg = rowWorkgroupSize(S);
   const program = rowProgram('ftune_softmax_grad', ['probs', 'dy'], probs.shape, rows, wg, 'rows : i32, cols : i32,', () => `
     fn main(index : i32) {

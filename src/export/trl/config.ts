@@ -148,6 +148,19 @@ export function accelerateConfigs(config: RunConfig, modelType: string): Acceler
     zero_stage: stage,
   });
   const multiNode = { main_process_ip: 'MAIN_NODE_IP', main_process_port: 29500 };
+  const fsdp: { [key: string]: Json } = {
+    fsdp_auto_wrap_policy: 'TRANSFORMER_BASED_WRAP',
+    fsdp_backward_prefetch: 'BACKWARD_PRE',
+    fsdp_cpu_ram_efficient_loading: true,
+    fsdp_forward_prefetch: false,
+    fsdp_offload_params: false,
+    fsdp_sharding_strategy: 'FULL_SHARD',
+    fsdp_state_dict_type: 'SHARDED_STATE_DICT',
+    fsdp_sync_module_states: true,
+    fsdp_transformer_layer_cls_to_wrap: decoderLayerClass(modelType),
+    // PEFT + FSDP needs the flattened parameters; full fine-tuning can keep the originals
+    fsdp_use_orig_params: config.full,
+  };
   const launch = (file: string) => `accelerate launch --config_file accelerate/${file} train.py`;
   return {
     'deepspeed_zero2.yaml': {
@@ -160,23 +173,7 @@ export function accelerateConfigs(config: RunConfig, modelType: string): Acceler
     },
     'fsdp.yaml': {
       comments: ['PyTorch FSDP, full sharding, wrapping each decoder layer (one node).', launch('fsdp.yaml')],
-      config: {
-        ...base(1),
-        distributed_type: 'FSDP',
-        fsdp_config: {
-          fsdp_auto_wrap_policy: 'TRANSFORMER_BASED_WRAP',
-          fsdp_backward_prefetch: 'BACKWARD_PRE',
-          fsdp_cpu_ram_efficient_loading: true,
-          fsdp_forward_prefetch: false,
-          fsdp_offload_params: false,
-          fsdp_sharding_strategy: 'FULL_SHARD',
-          fsdp_state_dict_type: 'SHARDED_STATE_DICT',
-          fsdp_sync_module_states: true,
-          fsdp_transformer_layer_cls_to_wrap: decoderLayerClass(modelType),
-          // PEFT + FSDP needs the flattened parameters; full fine-tuning can keep the originals
-          fsdp_use_orig_params: config.full,
-        },
-      },
+      config: { ...base(1), distributed_type: 'FSDP', fsdp_config: fsdp },
     },
     'deepspeed_zero3_multinode.yaml': {
       comments: [
@@ -190,21 +187,7 @@ export function accelerateConfigs(config: RunConfig, modelType: string): Acceler
         `FSDP on ${NODES} nodes x ${GPUS_PER_NODE} GPUs. On every node (machine_rank 0 on the main node):`,
         `accelerate launch --config_file accelerate/fsdp_multinode.yaml --machine_rank $NODE_RANK --main_process_ip $MAIN_NODE_IP train.py`,
       ],
-      config: {
-        ...base(NODES), ...multiNode, distributed_type: 'FSDP',
-        fsdp_config: {
-          fsdp_auto_wrap_policy: 'TRANSFORMER_BASED_WRAP',
-          fsdp_backward_prefetch: 'BACKWARD_PRE',
-          fsdp_cpu_ram_efficient_loading: true,
-          fsdp_forward_prefetch: false,
-          fsdp_offload_params: false,
-          fsdp_sharding_strategy: 'FULL_SHARD',
-          fsdp_state_dict_type: 'SHARDED_STATE_DICT',
-          fsdp_sync_module_states: true,
-          fsdp_transformer_layer_cls_to_wrap: decoderLayerClass(modelType),
-          fsdp_use_orig_params: config.full,
-        },
-      },
+      config: { ...base(NODES), ...multiNode, distributed_type: 'FSDP', fsdp_config: fsdp },
     },
   };
 }

@@ -19,7 +19,7 @@ import {
   type MaskPreviewTarget,
   type MaskPreviewToHost,
 } from './maskPreviewMessages';
-import { contentSecurityPolicy, makeNonce } from './webviewHtml';
+import { webviewHtml } from './webviewHtml';
 import { buildDir, panelOptions } from './webviewSetup';
 
 export const MASK_PREVIEW_VIEW_TYPE = 'finetuneStudio.maskPreview';
@@ -50,27 +50,10 @@ const titleOf = (file: string): string => `Training Examples · ${path.basename(
 
 /** The HTML shell: the shared stylesheet, then the panel's own, under the same strict CSP as the other panels. */
 function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string): string {
-  const dir = buildDir(extensionUri);
-  const nonce = makeNonce();
-  const uri = (name: string): string => webview.asWebviewUri(vscode.Uri.joinPath(dir, name)).toString();
-  const attr = (s: string): string => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${attr(contentSecurityPolicy(webview.cspSource, nonce))}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<meta property="csp-nonce" content="${attr(nonce)}">
-<link rel="stylesheet" href="${attr(uri('webview.css'))}">
-<link rel="stylesheet" href="${attr(uri('maskPreviewStyles.css'))}">
-<title>${attr(title)}</title>
-</head>
-<body>
-<div id="root"></div>
-<script nonce="${attr(nonce)}" src="${attr(uri('maskPreview.js'))}"></script>
-</body>
-</html>
-`;
+  const uri = (name: string): string => webview.asWebviewUri(vscode.Uri.joinPath(buildDir(extensionUri), name)).toString();
+  return webviewHtml({
+    title, cspSource: webview.cspSource, scriptUri: uri('maskPreview.js'), styleUri: uri('webview.css'), extraStyleUris: [uri('maskPreviewStyles.css')],
+  });
 }
 
 /** Asks for the model whose tokenizer and chat template the preview uses: recent / workspace models, or a folder. */

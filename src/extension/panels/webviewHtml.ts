@@ -11,6 +11,8 @@ export interface WebviewHtmlOptions {
   /** asWebviewUri of media/build/<panel>.js and media/build/webview.css */
   scriptUri: string;
   styleUri: string;
+  /** the panel's own stylesheets, after the shared one */
+  extraStyleUris?: string[];
   nonce?: string;
 }
 
@@ -41,7 +43,7 @@ export function webviewHtml(options: WebviewHtmlOptions): string {
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <meta property="csp-nonce" content="${escapeAttribute(nonce)}">
 <link rel="stylesheet" href="${escapeAttribute(options.styleUri)}">
-<title>${escapeAttribute(options.title)}</title>
+${(options.extraStyleUris ?? []).map((u) => `<link rel="stylesheet" href="${escapeAttribute(u)}">\n`).join('')}<title>${escapeAttribute(options.title)}</title>
 </head>
 <body>
 <div id="root"></div>
