@@ -6,7 +6,7 @@ import type { Method } from '../core/protocol';
 
 export class UsageError extends Error {}
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+export type Options = NonNullable<ParseArgsConfig['options']>;
 export type Parsed = Record<string, string | boolean | string[] | undefined>;
 
 export function parse(argv: string[], options: Options, usage: string): { values: Parsed; positionals: string[] } {

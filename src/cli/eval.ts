@@ -1,11 +1,9 @@
 // `ftune eval`: token-weighted loss / perplexity over a file, or a generation metric (greedy
-// decoding of each example's prompt, scored against its reference answer).
+// decoding of each example's prompt, batched with the KV cache, scored against its reference answer).
 import { loadExamples } from '../core/examples';
-import { readRecords } from '../core/formats';
-import { promptAndReference, type PromptPair } from '../core/prompts';
-import { computeMetric, isMetricName, METRIC_NAMES, type MetricName } from '../core/metrics';
+import { isMetricName, METRIC_NAMES, type MetricName } from '../core/metrics';
 import { evaluateLoss } from '../engine/evaluate';
-import { generate } from '../engine/generate';
+import { readPromptPairs, scoreGenerations } from '../engine/generationMetrics';
 import { backendOption, DATA_OPTIONS, fields, formatOption, number, parse, str, UsageError } from './args';
 import { loadModel } from './modelArgs';
 
@@ -37,19 +35,14 @@ export async function evalCommand(argv: string[]): Promise<number> {
       const r = await evaluateLoss(loaded.model, loaded.adapter, examples, { batchSize: number(values, 'batch-size', 4, 'positive-int'), padId });
       result = { loss: r.loss, perplexity: r.perplexity, label_tokens: r.label_tokens, examples: r.examples, skipped: set.skipped_too_long };
     } else {
-      const { records } = await readRecords(data, { format, fields: fieldMap });
-      const pairs = records.map((r) => promptAndReference(r.record, loaded.tokenizer)).filter((p): p is PromptPair => p !== undefined);
+      const { pairs, records } = await readPromptPairs(data, { format, fields: fieldMap }, loaded.tokenizer);
       const chosen = limit > 0 ? pairs.slice(0, limit) : pairs;
-      const predictions: string[] = [];
-      for (const p of chosen) {
-        const out = await generate(loaded.model, {
-          promptIds: loaded.tokenizer.encode(p.prompt), eosIds: loaded.model.config.eos_token_id, adapter: loaded.adapter,
-          options: { max_new_tokens: number(values, 'max-new-tokens', 256, 'positive-int'), greedy: true, stop: true },
-        });
-        predictions.push(loaded.tokenizer.decode(out.tokenIds, { skipSpecialTokens: true }));
-      }
-      const score = computeMetric(metric as MetricName, predictions, chosen.map((p) => p.reference));
-      result = { [metric]: score, examples: chosen.length, skipped: records.length - pairs.length };
+      const scores = await scoreGenerations(loaded.model, loaded.tokenizer, chosen, {
+        metrics: [metric as MetricName], maxNewTokens: number(values, 'max-new-tokens', 256, 'positive-int'),
+        batchSize: number(values, 'batch-size', 4, 'positive-int'), adapter: loaded.adapter,
+      });
+      const score = Object.values(scores.metrics)[0]!;
+      result = { [metric]: score, examples: chosen.length, skipped: records - pairs.length };
     }
     if (values.json === true) process.stdout.write(JSON.stringify(result) + '\n');
     else for (const [k, v] of Object.entries(result)) process.stdout.write(`${k}: ${Number.isInteger(v) ? v : v.toFixed(6)}\n`);

@@ -2,10 +2,12 @@
 // <out>/metrics.jsonl, readable progress on stderr when a person is watching.
 import * as fs from 'fs';
 import * as path from 'path';
-import type { TrainerEvent } from '../core/protocol';
+import { GENERATION_METRIC_KEYS } from '../core/bestMetric';
+import type { EvalMetrics, TrainerEvent } from '../core/protocol';
 import type { RunConfig } from '../core/runConfig';
 import { runTraining } from '../engine/trainer';
 import { parse, runConfigFromArgs, TRAIN_OPTIONS } from './args';
+import { EVAL_DURING_TRAINING_OPTIONS, EVAL_DURING_TRAINING_USAGE, evalDuringTrainingFromArgs } from './evalArgs';
 
 export const TRAIN_USAGE = `usage: ftune train --model DIR --data FILE --out DIR [--method sft|cpt|dpo|reward|grpo]
     [--eval-data FILE | --eval-split F] [--format auto|messages|prompt-completion|text|preference] [--field KEY=COLUMN ...]
@@ -14,18 +16,20 @@ export const TRAIN_USAGE = `usage: ftune train --model DIR --data FILE --out DIR
     [--adam-eps X] [--max-grad-norm X] [--schedule constant|linear|cosine] [--warmup-steps N] [--max-length N] [--limit N]
     [--no-shuffle] [--seed N] [--eval-every N] [--save-every N] [--backend auto|tensorflow|webgpu|wasm|cpu] [--resume]
     [--beta X] [--neftune-alpha X] [--mix FILE:RATIO] [--gradient-checkpointing]
-    GRPO: [--num-generations 4] [--max-completion-length 64] [--temperature 1] [--reward exact-match|format|exact-match+format|ADAPTER_DIR]`;
+    GRPO: [--num-generations 4] [--max-completion-length 64] [--temperature 1] [--reward exact-match|format|exact-match+format|ADAPTER_DIR]
+${EVAL_DURING_TRAINING_USAGE}`;
 
 export async function trainCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, TRAIN_OPTIONS, TRAIN_USAGE);
+  const { values } = parse(argv, { ...TRAIN_OPTIONS, ...EVAL_DURING_TRAINING_OPTIONS }, TRAIN_USAGE);
   let config: RunConfig;
   const out = typeof values.out === 'string' ? values.out : undefined;
   const saved = out ? path.join(out, 'run_config.json') : undefined;
   if (values.resume && saved && fs.existsSync(saved)) {
     // Resume: the saved configuration, with any flag given now taking precedence (e.g. more --max-steps).
-    config = runConfigFromArgs(values, JSON.parse(fs.readFileSync(saved, 'utf8')) as RunConfig);
+    const base = JSON.parse(fs.readFileSync(saved, 'utf8')) as RunConfig;
+    config = { ...runConfigFromArgs(values, base), ...evalDuringTrainingFromArgs(values, base) };
   } else {
-    config = runConfigFromArgs(values);
+    config = { ...runConfigFromArgs(values), ...evalDuringTrainingFromArgs(values, {}) };
   }
   const controller = new AbortController();
   const stop = () => controller.abort();
@@ -71,7 +75,7 @@ function describe(e: TrainerEvent): string {
     case 'step':
       return `step ${e.step}/${e.total_steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  grad ${e.grad_norm.toFixed(3)}  ${Math.round(e.tokens_per_second)} tok/s\n`;
     case 'eval':
-      return `eval at step ${e.step}: loss ${e.eval_loss.toFixed(4)}  perplexity ${e.perplexity.toFixed(2)}\n`;
+      return `eval at step ${e.step}: loss ${e.eval_loss.toFixed(4)}  perplexity ${e.perplexity.toFixed(2)}${describeGenerationMetrics(e)}\n`;
     case 'checkpoint':
       return `checkpoint ${e.path}\n`;
     case 'log':
@@ -79,8 +83,13 @@ function describe(e: TrainerEvent): string {
     case 'done':
       return `done in ${e.elapsed.toFixed(1)} s: ${e.adapter_path}\n`;
     case 'stopped':
-      return `stopped at step ${e.step}; resume with --resume\n`;
+      return e.reason ? `stopped at step ${e.step}: ${e.reason}\n` : `stopped at step ${e.step}; resume with --resume\n`;
     case 'failed':
       return `failed: ${e.error}\n`;
   }
+}
+
+function describeGenerationMetrics(e: EvalMetrics): string {
+  const parts = GENERATION_METRIC_KEYS.filter((k) => e[k] !== undefined).map((k) => `${k} ${e[k]!.toFixed(4)}`);
+  return parts.length > 0 ? `  ${parts.join('  ')} (${e.generation_examples} examples, ${e.generation_seconds?.toFixed(1)} s)` : '';
 }

@@ -51,6 +51,22 @@ export interface EvalMetrics {
   eval_loss: number;
   perplexity: number;
   extra?: Record<string, number>;
+  /** generation metrics (ftune train --eval-metric), greedy answers scored as `ftune eval` scores them. */
+  exact_match?: number;
+  bleu?: number;
+  rouge_l?: number;
+  f1?: number;
+  /** how many examples were generated for them, and how long generation took. */
+  generation_examples?: number;
+  generation_seconds?: number;
+}
+
+/** The best evaluation so far (--best-metric): its weights are kept in `path` (<out>/best). */
+export interface BestEvaluation {
+  metric: 'eval_loss' | 'exact_match' | 'bleu' | 'rouge_l' | 'f1';
+  value: number;
+  step: number;
+  path: string;
 }
 
 export type TrainerEvent =
@@ -72,8 +88,9 @@ export type TrainerEvent =
   | ({ type: 'eval' } & EvalMetrics)
   | { type: 'checkpoint'; step: number; path: string; eval_loss?: number }
   | { type: 'log'; level: 'info' | 'warn'; message: string }
-  | { type: 'done'; step: number; adapter_path: string; elapsed: number }
-  | { type: 'stopped'; step: number; checkpoint?: string }
+  | { type: 'done'; step: number; adapter_path: string; elapsed: number; best?: BestEvaluation }
+  /** `reason` is set when the trainer stopped by itself (early stopping), not on request. */
+  | { type: 'stopped'; step: number; checkpoint?: string; reason?: string; best?: BestEvaluation }
   | { type: 'failed'; error: string; step?: number; checkpoint?: string };
 
 export type TrainerEventType = TrainerEvent['type'];

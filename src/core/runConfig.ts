@@ -1,6 +1,8 @@
 // The full description of a training run: what `ftune train` accepts, what the extension's wizard
 // fills in, and what is written to `<out>/run_config.json` so a run can be resumed or compared.
 
+import type { BestMetric } from './bestMetric';
+import type { MetricName } from './metrics';
 import type { Method } from './protocol';
 
 export type DataFormat = 'auto' | 'messages' | 'prompt-completion' | 'text' | 'preference';
@@ -61,6 +63,43 @@ export interface RunConfig {
   temperature: number;
   /** GRPO reward: 'exact-match', 'format', 'exact-match+format', or a reward adapter folder (--method reward output). */
   reward: string;
+  // ---- evaluate while training (issue 19). Optional: run_config.json files written before have none;
+  // evalDuringTrainingOptions() below gives their defaults.
+  /** generation metrics computed at every evaluation (--eval-metric, repeatable). */
+  eval_metrics?: MetricName[];
+  /** --golden: the prompts/references of those metrics (else the eval set). */
+  golden?: string;
+  /** at most this many examples generated per evaluation. */
+  eval_generate_limit?: number;
+  /** new tokens per generated answer. */
+  eval_max_new_tokens?: number;
+  /** which evaluation's weights are kept as <out>/best/. */
+  best_metric?: BestMetric;
+  /** stop after this many evaluations without improvement (0 = never). */
+  early_stopping_patience?: number;
+  /** an improvement must exceed this to count for early stopping. */
+  early_stopping_threshold?: number;
+  /** where metrics are also written: 'tensorboard' → <out>/tensorboard/. */
+  report_to?: ReportTarget[];
+}
+
+export type ReportTarget = 'tensorboard';
+export const REPORT_TARGETS: readonly ReportTarget[] = ['tensorboard'];
+
+/** The evaluate-while-training settings of a config, defaults filled in. */
+export function evalDuringTrainingOptions(config: RunConfig): Required<Pick<RunConfig,
+  'eval_metrics' | 'eval_generate_limit' | 'eval_max_new_tokens' | 'best_metric' | 'early_stopping_patience' | 'early_stopping_threshold' | 'report_to'
+>> & { golden?: string } {
+  return {
+    eval_metrics: config.eval_metrics ?? [],
+    golden: config.golden,
+    eval_generate_limit: config.eval_generate_limit ?? 64,
+    eval_max_new_tokens: config.eval_max_new_tokens ?? 128,
+    best_metric: config.best_metric ?? 'eval_loss',
+    early_stopping_patience: config.early_stopping_patience ?? 0,
+    early_stopping_threshold: config.early_stopping_threshold ?? 0,
+    report_to: config.report_to ?? [],
+  };
 }
 
 export const DEFAULT_RUN_CONFIG: Omit<RunConfig, 'model' | 'data' | 'out'> = {

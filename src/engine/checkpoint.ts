@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
+import type { BestRecord, GenerationMetricKey } from '../core/bestMetric';
 import { SafetensorsFile, writeFileAtomic, writeSafetensors } from '../core/safetensors';
 import type { LoraAdapter } from './lora';
 import type { AdamW, AdamWState } from './optimizer';
@@ -19,9 +20,12 @@ export interface TrainerState {
   seed: number;
   tokens_seen: number;
   best_eval_loss?: number;
-  log_history: { step: number; loss?: number; eval_loss?: number }[];
+  log_history: ({ step: number; loss?: number; eval_loss?: number } & Partial<Record<GenerationMetricKey, number>>)[];
   /** how the trainable weights are stored in this checkpoint. */
   weights: 'adapter' | 'full';
+  /** the best evaluation so far (--best-metric) and the early-stopping patience counter. */
+  best?: BestRecord;
+  evaluations_without_improvement?: number;
 }
 
 export const CHECKPOINTS_DIR = 'checkpoints';

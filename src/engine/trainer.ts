@@ -20,6 +20,10 @@ import { planMethod } from './methods';
 import type { StepContext } from './objectives';
 import { AdamW, learningRate } from './optimizer';
 import { optimizerStep } from './step';
+import { TensorBoardReporter } from '../core/tensorboard/reporter';
+import { cleanBest } from './bestCheckpoint';
+import { BestKeeper } from './earlyStopping';
+import { evalSetConfig, TrainingEvaluator } from './evalDuringTraining';
 
 export type TrainOutcome = 'done' | 'stopped' | 'failed';
 
@@ -38,8 +42,10 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
   const { config, signal } = options;
   fs.mkdirSync(config.out, { recursive: true });
   const metricsFile = path.join(config.out, METRICS_FILE);
+  let board: TensorBoardReporter | undefined;
   const emit = (event: TrainerEvent) => {
     fs.appendFileSync(metricsFile, JSON.stringify(event) + '\n');
+    board?.onEvent(event);
     options.emit(event);
   };
 
@@ -50,7 +56,8 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
   // Recompute each decoder layer in the backward pass instead of keeping its activations.
   model.gradientCheckpointing = config.gradient_checkpointing;
   const { adapter } = setUpTrainableWeights(model, config);
-  const data = await planMethod({ config, tokenizer, model, adapter, padId });
+  const data = await planMethod({ config: evalSetConfig(config), tokenizer, model, adapter, padId });
+  const evaluator = await TrainingEvaluator.create(config, tokenizer, data.eval);
   if (data.train.length === 0) {
     model.dispose();
     throw new Error(`${config.data}: no training examples left (${data.skipped} longer than --max-length ${config.max_length})`);
@@ -70,6 +77,8 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
   };
 
   cleanPartialCheckpoints(config.out);
+  cleanBest(config.out, options.resume);
+  const keeper = new BestKeeper(config, (dir) => adapter ? adapter.save(dir, config.model) : saveFullModel(model, config.model, dir));
   if (options.resume) {
     const last = listCheckpoints(config.out).pop();
     if (last) {
@@ -78,11 +87,15 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
     }
     // Killed before its first checkpoint: the run restarts from step 0, so its old step lines go too.
     truncateMetrics(metricsFile, state.global_step);
+    const warning = await keeper.reconcile(state);
+    if (warning) data.notes.push(warning);
   } else if (fs.existsSync(metricsFile)) {
     fs.rmSync(metricsFile);
   }
   writeFileAtomic(path.join(config.out, 'run_config.json'), [JSON.stringify(config, null, 2) + '\n']);
   if (tokenizer.chatTemplate) writeFileAtomic(path.join(config.out, 'chat_template.jinja'), [tokenizer.chatTemplate]);
+  if (config.report_to?.includes('tensorboard')) board = new TensorBoardReporter(config.out, config, state.global_step);
+  if (evaluator) data.notes.push(`generation metrics on ${evaluator.examples} examples of the ${evaluator.source} at every evaluation`);
 
   emit({
     type: 'started', run_id: path.basename(path.resolve(config.out)), method: config.method, model: config.model,
@@ -97,20 +110,26 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
     out: config.out, state, optimizer, vars, adapter, baseModel: config.model,
     saveFullWeights: config.full ? (dir) => saveFullModel(model, config.model, dir) : undefined,
   });
-  const evaluate = async () => {
+  /** Emits an `eval` event; `stop` is set when early stopping ends the run here. */
+  const evaluate = async (): Promise<{ evalLoss: number; stop?: string } | undefined> => {
     if (data.eval.length === 0) return undefined;
     const r = await data.evaluate(data.eval);
     const { perplexity, ...extra } = r.extra ?? {};
-    emit({
+    const generation = evaluator ? await evaluator.evaluate(model, adapter) : undefined;
+    const event: TrainerEvent & { type: 'eval' } = {
       type: 'eval', step: state.global_step, eval_loss: r.eval_loss, perplexity: perplexity ?? Math.exp(r.eval_loss),
-      extra: Object.keys(extra).length > 0 ? extra : undefined,
-    });
-    state.log_history.push({ step: state.global_step, eval_loss: r.eval_loss });
-    return r.eval_loss;
+      extra: Object.keys(extra).length > 0 ? extra : undefined, ...generation,
+    };
+    emit(event);
+    const { generation_examples: _n, generation_seconds: _s, ...scores } = generation ?? {};
+    state.log_history.push({ step: state.global_step, eval_loss: r.eval_loss, ...scores });
+    return { evalLoss: r.eval_loss, stop: await keeper.observe(state, event) };
   };
 
   const started = Date.now();
   try {
+    // Generation metrics start from the base model, so every curve has its step-0 point.
+    if (evaluator && state.global_step === 0) await evaluate();
     while (state.global_step < totalSteps) {
       const step = state.global_step;
       const epoch = Math.floor(step / stepsPerEpoch);
@@ -169,7 +188,13 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
       // handlers — which run on the event loop — would never fire before the run ended.
       await new Promise((resolve) => setImmediate(resolve));
       const last = state.global_step === totalSteps;
-      if (!last && config.eval_every > 0 && state.global_step % config.eval_every === 0) await evaluate();
+      const evaluated = !last && config.eval_every > 0 && state.global_step % config.eval_every === 0 ? await evaluate() : undefined;
+      if (evaluated?.stop) {
+        const checkpoint = await save();
+        emit({ type: 'checkpoint', step: state.global_step, path: checkpoint, eval_loss: evaluated.evalLoss });
+        emit({ type: 'stopped', step: state.global_step, checkpoint, reason: evaluated.stop, best: state.best });
+        return 'stopped';
+      }
       if (!last && config.save_every > 0 && state.global_step % config.save_every === 0) {
         emit({ type: 'checkpoint', step: state.global_step, path: await save() });
       }
@@ -180,16 +205,17 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
         return 'stopped';
       }
     }
-    const evalLoss = await evaluate();
+    const evalLoss = (await evaluate())?.evalLoss;
     if (evalLoss !== undefined) state.best_eval_loss = evalLoss;
     const checkpoint = await save();
     emit({ type: 'checkpoint', step: state.global_step, path: checkpoint, eval_loss: evalLoss });
     const finalDir = path.join(config.out, config.full ? 'model' : 'adapter');
     fs.rmSync(finalDir, { recursive: true, force: true });
     fs.cpSync(checkpoint, finalDir, { recursive: true, filter: (src) => !/(optimizer\.safetensors|trainer_state\.json)$/.test(src) });
-    emit({ type: 'done', step: state.global_step, adapter_path: finalDir, elapsed: (Date.now() - started) / 1000 });
+    emit({ type: 'done', step: state.global_step, adapter_path: finalDir, elapsed: (Date.now() - started) / 1000, best: state.best });
     return 'done';
   } finally {
+    board?.close();
     data.dispose?.();
     optimizer.dispose();
     adapter?.dispose();
