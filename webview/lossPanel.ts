@@ -14,6 +14,8 @@ import { el } from './lib/dom.js';
 import { vscodeApi } from './lib/vscodeApi.js';
 import { applyTheme, attachRangeSelect, createLineChart, formatNumber, registerChartParts, setMarkers, setXRange, type LineDataset, type Marker } from './loss/chartKit.js';
 import { button, checkbox, dropdown, initUi } from './ui.js';
+import { bestEvaluation, GENERATION_CHART_TITLES, generationSeries } from './lib/evalMetrics.js';
+import { GENERATION_METRIC_KEYS, type GenerationMetricKey } from '../src/core/bestMetric.js';
 
 /** What survives a reload (vscode.setState); the serializer reopens the panel for `run_dirs`. */
 export interface LossPanelState {
@@ -35,6 +37,8 @@ interface ChartSpec {
   id: string;
   title: string;
   series: { key: SeriesKey; name: string; style: 'raw' | 'main' | 'eval' }[];
+  /** a generation metric's chart (--eval-metric); hidden while no run reports it. */
+  generation?: GenerationMetricKey;
 }
 
 const CHARTS: ChartSpec[] = [
@@ -53,6 +57,8 @@ const CHARTS: ChartSpec[] = [
   { id: 'tokens-per-second', title: 'Tokens / s', series: [{ key: 'tokensPerSecond', name: 'tokens/s', style: 'main' }] },
   // DPO rewards, reward-model accuracy, GRPO reward / KL / length: series come from the events themselves.
   { id: 'method', title: 'Method metrics', series: [] },
+  // Generation metrics computed while training, from the base model (step 0) on.
+  ...GENERATION_METRIC_KEYS.map((key): ChartSpec => ({ id: `gen-${key}`, title: GENERATION_CHART_TITLES[key], series: [], generation: key })),
 ];
 
 const vscode = vscodeApi<LossPanelState>();
@@ -201,7 +207,15 @@ function redraw(): void {
   for (const spec of CHARTS) {
     const chart = charts.get(spec.id);
     if (!chart) continue;
-    if (spec.id === 'method') {
+    if (spec.generation) {
+      const key = spec.generation;
+      chart.data.datasets = runs.map((run, i) => ({
+        ...datasetFor(run, i, seriesByRun[i], { key: 'evalLoss', name: GENERATION_CHART_TITLES[key].toLowerCase(), style: 'eval' }),
+        data: generationSeries(run.metrics, state.x_axis, key),
+      })).filter((d) => d.data.length > 0);
+      const box = document.getElementById(`chart-box-${spec.id}`);
+      if (box) box.hidden = chart.data.datasets.length === 0;
+    } else if (spec.id === 'method') {
       chart.data.datasets = runs.flatMap((run, i) => extraSeries(run.metrics, state.x_axis).map((series, j) => extraDataset(run, i, j, series)));
       const box = document.getElementById(`chart-box-${spec.id}`);
       if (box) box.hidden = chart.data.datasets.length === 0; // SFT and CPT have none
@@ -211,7 +225,9 @@ function redraw(): void {
     const x = chart.options.scales?.x;
     if (x?.title) x.title.text = xTitle();
     setXRange(chart, state.range);
-    if (spec.id === 'loss') setMarkers(chart, alarmMarkers());
+    // The best evaluation on every chart; the overfitting alarm on the loss chart.
+    setMarkers(chart, [...(spec.id === 'loss' ? alarmMarkers() : []), ...bestMarkers()]);
+    chart.canvas.parentElement?.setAttribute('data-best', bestMarkers().map((m) => m.label).join(' | '));
     chart.update('none');
     // the legend is drawn on the canvas; its entries are mirrored here for tests and screen readers
     const legend = (chart.legend?.legendItems ?? []).map((item) => item.text);
@@ -237,6 +253,15 @@ function alarmMarkers(): Marker[] {
       label: runs.length > 1 ? `${run.payload.label}: overfitting?` : 'overfitting?',
     })),
   );
+}
+
+function bestMarkers(): Marker[] {
+  return runs.flatMap((run) => {
+    const best = bestEvaluation(run.payload.events, run.metrics, run.payload.config);
+    if (!best) return [];
+    const label = `★ best ${best.metric} ${formatNumber(best.value)} (step ${best.step})`;
+    return [{ x: xOfStep(run.metrics, state.x_axis, best.step), label: runs.length > 1 ? `${run.payload.label}: ${label}` : label }];
+  });
 }
 
 function toggleSeries(label: string): void {

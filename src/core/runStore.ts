@@ -10,7 +10,8 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseTrainerEvent, type Method, type TrainerEvent } from './protocol';
+import { isBestMetric } from './bestMetric';
+import { parseTrainerEvent, type BestEvaluation, type Method, type TrainerEvent } from './protocol';
 import type { RunConfig } from './runConfig';
 
 export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'stopped';
@@ -58,6 +59,8 @@ export interface RunSummary {
   /** Resume is offered for stopped and failed runs whose configuration is on disk. */
   resumable: boolean;
   config?: RunConfig;
+  /** <dir>/best: the best evaluation's weights (--best-metric), when the run kept one. */
+  best?: BestEvaluation;
 }
 
 /** Tells whether the process that trains a run is still alive. Injected so tests control it. */
@@ -319,6 +322,7 @@ export function readRun(dir: string, isAlive: PidProbe = isProcessAlive): RunSum
     error,
     resumable: (status === 'stopped' || status === 'failed') && config !== undefined,
     config,
+    best: readBestEvaluation(dir),
   };
 }
 
@@ -383,6 +387,14 @@ export function isProcessAlive(pid: number): boolean {
   } catch {
     return true;
   }
+}
+
+/** <dir>/best/best.json (written by the trainer once best/ is complete), checked field by field. */
+export function readBestEvaluation(dir: string): BestEvaluation | undefined {
+  const best = path.join(dir, 'best');
+  const raw = readJson(path.join(best, 'best.json')) as Record<string, unknown> | undefined;
+  if (!raw || typeof raw.metric !== 'string' || !isBestMetric(raw.metric) || typeof raw.value !== 'number' || typeof raw.step !== 'number') return undefined;
+  return { metric: raw.metric, value: raw.value, step: raw.step, path: best };
 }
 
 function readJson(file: string): unknown {

@@ -230,7 +230,7 @@ export async function openPlayground(ctx: Ctx, arg?: unknown): Promise<void> {
   }
   const run = runFrom(ctx, arg);
   if (run) {
-    const adapter = run.adapter ?? run.checkpoints[run.checkpoints.length - 1]?.path;
+    const adapter = run.best?.path ?? run.adapter ?? run.checkpoints[run.checkpoints.length - 1]?.path;
     playground.openPlayground(ctx, adapter ? { model: run.model, adapter } : { model: run.model });
     return;
   }

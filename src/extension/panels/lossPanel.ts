@@ -5,12 +5,13 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { DEFAULT_OVERFIT_PATIENCE, OverfitWatcher, overfitAdvice } from '../../core/overfit';
 import { isLossPanelToHost, type HostToLossPanel, type LossPanelToHost, type LossRunPayload } from '../../core/protocol';
-import { readConfig } from '../../core/runStore';
+import { readBestEvaluation, readConfig } from '../../core/runStore';
 import type { PanelHost } from '../panelHost';
 import { RunFeed } from './runFeed';
 import { panelOptions, panelHtml } from './webviewSetup';
 
 export const LOSS_PANEL_VIEW_TYPE = 'finetuneStudio.lossPanel';
+export const STOP_AND_KEEP_BEST = 'Stop and keep best';
 
 /** Open panels by their (sorted) set of runs, so opening the same runs again reveals the panel. */
 const openPanels = new Map<string, LossPanel>();
@@ -64,7 +65,7 @@ export class LossPanel {
           this.post({ type: 'events', run_dir: dir, events });
           for (const event of events) {
             const alarm = watcher.push(event);
-            if (alarm) void vscode.window.showWarningMessage(overfitAdvice(alarm, this.labels.get(dir) ?? dir));
+            if (alarm) void this.notifyOverfitting(dir, overfitAdvice(alarm, this.labels.get(dir) ?? dir));
           }
         },
       );
@@ -87,6 +88,22 @@ export class LossPanel {
 
   reveal(): void {
     this.panel.reveal();
+  }
+
+  /**
+   * The overfitting notification. While the run trains it offers "Stop and keep best": the run stops
+   * (saving a checkpoint) and its best evaluation's weights stay in <run>/best (--best-metric).
+   */
+  private async notifyOverfitting(dir: string, advice: string): Promise<void> {
+    const running = this.host.listRuns().find((r) => path.resolve(r.dir) === dir && r.status === 'running');
+    const choice = await vscode.window.showWarningMessage(advice, ...(running ? [STOP_AND_KEEP_BEST] : []));
+    if (choice !== STOP_AND_KEEP_BEST || !running) return;
+    await vscode.commands.executeCommand('finetuneStudio.stopRun', running);
+    const best = readBestEvaluation(dir);
+    const kept = best
+      ? `the best evaluation (step ${best.step}, ${best.metric} ${best.value.toPrecision(4)}) is kept in ${best.path}; it is offered first in the playground and the Checkpoints view.`
+      : 'no evaluation was kept as best yet (the run has not evaluated); its last checkpoint is saved.';
+    void vscode.window.showInformationMessage(`Finetune Studio: ${this.labels.get(dir) ?? dir} stopped — ${kept}`);
   }
 
   private post(message: HostToLossPanel): void {
