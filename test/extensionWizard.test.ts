@@ -6,6 +6,9 @@ import { runFineTuneWizard, defaultRunName, type WizardServices } from '../src/e
 import { trainArgs } from '../src/extension/trainArgs';
 import { BACK, runSteps, type InputOptions, type PickOptions, type WizardUI } from '../src/extension/wizardFlow';
 import type { DatasetScan } from '../src/extension/datasetScan';
+import { evalCost, goldenCandidates } from '../src/extension/wizardEval';
+import { parse, runConfigFromArgs, TRAIN_OPTIONS } from '../src/cli/args';
+import { EVAL_DURING_TRAINING_OPTIONS, evalDuringTrainingFromArgs } from '../src/cli/evalArgs';
 
 const TINY = path.resolve(__dirname, '..', '..', '..', 'shared', 'models', 'tiny-gsm8k-base');
 
@@ -191,4 +194,37 @@ test('runSteps: skipped steps are passed over in both directions', async () => {
 
 test('defaultRunName', () => {
   assert.equal(defaultRunName('/x/Qwen2.5-0.5B', 'sft', new Date(2026, 0, 2, 3, 4)), 'Qwen2.5-0.5B-sft-20260102-0304');
+});
+
+test('a golden set beside the data is offered with exact match preselected; review shows the eval cost; the CLI gets the flags', async () => {
+  assert.deepEqual(goldenCandidates('/d/gsm8k.train.jsonl'), ['/d/gsm8k.golden.jsonl']);
+  assert.deepEqual(goldenCandidates('/d/gsm8k.jsonl'), ['/d/gsm8k.golden.jsonl']);
+  // 100 steps, eval every 25: step 0, 25, 50, 75 and the end; 20 golden rows under the limit of 64.
+  assert.deepEqual(evalCost({ goldenRows: 20, limit: 64, maxNewTokens: 128, steps: 100, evalEvery: 25 }), { examples: 20, evaluations: 5, tokens: 20 * 128 * 5 });
+  assert.deepEqual(evalCost({ goldenRows: 500, limit: 64, maxNewTokens: 10, steps: 7, evalEvery: 0 }), { examples: 64, evaluations: 2, tokens: 1280 });
+
+  const asked: string[] = [];
+  const s: WizardServices = { ...services(), goldenSetBeside: (f) => (asked.push(f), { file: '/d/gsm8k.golden.jsonl', rows: 20 }) };
+  const ui = scriptedUI([pick('tiny'), pick('Supervised'), pick('Use'), pick('LoRA'), pick('CPU'), (o) => (o as PickOptions<unknown>).active, pick('Start')]);
+  const result = await runFineTuneWizard(ui, s, '/d/gsm8k.train.jsonl', GSM8K_SCAN);
+  assert.deepEqual(asked, ['/d/gsm8k.train.jsonl']);
+  const evalStep = ui.shown[5] as PickOptions<unknown>;
+  assert.match(evalStep.placeholder ?? '', /Golden set found: gsm8k\.golden\.jsonl \(20 rows\)/);
+  assert.equal(evalStep.items.find((i) => i.value === evalStep.active)?.label, 'Exact match on the golden set', 'exact match is preselected');
+  assert.ok(result);
+  assert.deepEqual([result.config.eval_metrics, result.config.golden, result.config.best_metric], [['exact-match'], '/d/gsm8k.golden.jsonl', 'exact_match']);
+  const review = ui.shown[6] as PickOptions<unknown>;
+  const cost = review.items.find((i) => i.label.includes('Exact match while training'));
+  assert.match(cost?.description ?? '', /^20 examples × 128 new tokens per evaluation, \d+ evaluations .* generated tokens$/);
+
+  // The run's command line carries them, and the CLI reads them back into the same config.
+  const config = { ...result.config, out: '/runs/x', early_stopping_patience: 3, report_to: ['tensorboard' as const] };
+  const values = parse(trainArgs(config).slice(1), { ...TRAIN_OPTIONS, ...EVAL_DURING_TRAINING_OPTIONS }, 'usage').values;
+  const back = { ...runConfigFromArgs(values), ...evalDuringTrainingFromArgs(values, {}) };
+  for (const key of ['eval_metrics', 'golden', 'best_metric', 'early_stopping_patience', 'report_to'] as const) assert.deepEqual(back[key], config[key], key);
+
+  // Without a golden set the step is skipped (as before).
+  const plain = scriptedUI([pick('tiny'), pick('Supervised'), pick('Use'), pick('LoRA'), pick('CPU'), pick('Start')]);
+  const without = await runFineTuneWizard(plain, services(), '/d/x.jsonl', GSM8K_SCAN);
+  assert.equal(without?.config.eval_metrics, undefined);
 });

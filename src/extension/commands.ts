@@ -11,6 +11,7 @@ import { downloadModel, HubDownloadError } from './hubDownload';
 import { loadLossPanel, loadPlayground } from './panelLoader';
 import type { CheckpointEntry } from './views/checkpointsView';
 import { runFineTuneWizard, type WizardServices } from './wizard';
+import { goldenCandidates } from './wizardEval';
 import { vscodeWizardUI } from './vscodeWizardUI';
 
 export const HF_TOKEN_SECRET = 'finetuneStudio.huggingFaceToken';
@@ -77,6 +78,10 @@ export async function fineTune(ctx: Ctx, arg?: unknown): Promise<void> {
     inform: (message) => void vscode.window.showWarningMessage(message),
     backend: ctx.backend(),
     systemMemoryBytes: os.totalmem(),
+    goldenSetBeside: (dataFile) => {
+      const file = goldenCandidates(dataFile).find((f) => fs.existsSync(f));
+      return file ? { file, rows: fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).length } : undefined;
+    },
   };
   const result = await runFineTuneWizard(vscodeWizardUI, services, uri.fsPath, scan);
   if (!result) return;

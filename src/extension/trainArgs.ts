@@ -40,6 +40,15 @@ export function trainArgs(config: RunConfig, options: { resume?: boolean } = {})
   if (config.method === 'dpo' || config.method === 'grpo') args.push('--beta', String(config.beta));
   if (config.neftune_alpha > 0) args.push('--neftune-alpha', String(config.neftune_alpha));
   for (const mix of config.mix) args.push('--mix', mix);
+  // Evaluate while training: only what the run set (older run configs have none of these).
+  for (const metric of config.eval_metrics ?? []) args.push('--eval-metric', metric);
+  if (config.golden) args.push('--golden', config.golden);
+  if (config.eval_generate_limit !== undefined) args.push('--eval-generate-limit', String(config.eval_generate_limit));
+  if (config.eval_max_new_tokens !== undefined) args.push('--eval-max-new-tokens', String(config.eval_max_new_tokens));
+  if (config.best_metric) args.push('--best-metric', config.best_metric);
+  if (config.early_stopping_patience !== undefined) args.push('--early-stopping-patience', String(config.early_stopping_patience));
+  if (config.early_stopping_threshold !== undefined) args.push('--early-stopping-threshold', String(config.early_stopping_threshold));
+  for (const target of config.report_to ?? []) args.push('--report-to', target);
   if (options.resume) args.push('--resume');
   return args;
 }

@@ -9,6 +9,7 @@ import { DEFAULT_RUN_CONFIG, type BackendName, type DataFormat, type RunConfig }
 import { describeMapping, formatLabel, type DatasetScan } from './datasetScan';
 import { METHODS } from './methods';
 import { EDITABLE_FIELDS, parseFieldValue, PRESETS, presetFields, type EditableField, type PresetId } from './presets';
+import { describeEvalCost, evalCost } from './wizardEval';
 import { BACK, outcomeOf, runSteps, type PickItem, type Step, type StepOutcome, type WizardUI } from './wizardFlow';
 
 export interface ModelChoice {
@@ -35,6 +36,8 @@ export interface WizardServices {
   backend: BackendName;
   /** this machine's memory (os.totalmem()): the limit of the cpu and tensorflow backends. */
   systemMemoryBytes: number;
+  /** the rows of a golden set (from Split Dataset) beside the data file, if there is one. */
+  goldenSetBeside?(dataFile: string): { file: string; rows: number } | undefined;
 }
 
 export interface WizardResult {
@@ -58,7 +61,7 @@ interface WizardState {
 const TITLE = 'Fine-tune';
 
 type ModelPick = { kind: 'dir'; dir: string } | { kind: 'folder' } | { kind: 'hub' };
-type ReviewPick = { kind: 'start' } | { kind: 'edit'; key: EditableField['key'] } | { kind: 'name' } | { kind: 'fit' } | { kind: 'too-big' };
+type ReviewPick = { kind: 'eval' } | { kind: 'start' } | { kind: 'edit'; key: EditableField['key'] } | { kind: 'name' } | { kind: 'fit' } | { kind: 'too-big' };
 
 export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, dataFile: string, scan: DatasetScan, now = new Date()): Promise<WizardResult | undefined> {
   const state: WizardState = {
@@ -181,6 +184,26 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
     });
   };
 
+  // A golden set beside the data (Split Dataset): exact match on it at every evaluation, from the base
+  // model on, and the best checkpoint kept by it — preselected.
+  const golden = services.goldenSetBeside?.(dataFile);
+  const chooseEvaluation: Step<WizardState> = async (s, ctx) => {
+    if (!golden || (s.method !== 'sft' && s.method !== 'cpt')) return 'skip';
+    const answer = await ui.pick({
+      title: TITLE, ...ctx, placeholder: `Golden set found: ${path.basename(golden.file)} (${golden.rows} rows)`,
+      // preselected until the user turns it off (an empty list)
+      active: s.config.eval_metrics === undefined || s.config.eval_metrics.length > 0 ? 'exact-match' : 'none',
+      items: [
+        { label: 'Exact match on the golden set', description: 'answers generated at step 0, every evaluation and the end; the best checkpoint kept as best/', detail: golden.file, value: 'exact-match' as const },
+        { label: 'Eval loss only', description: 'no generation during training', value: 'none' as const },
+      ],
+    });
+    return outcomeOf(answer, (choice) => {
+      if (choice === 'exact-match') Object.assign(s.config, { eval_metrics: ['exact-match'], golden: golden.file, best_metric: 'exact_match' });
+      else Object.assign(s.config, { eval_metrics: [], golden: undefined, best_metric: undefined });
+    });
+  };
+
   const review: Step<WizardState> = async (s, ctx) => {
     s.name ??= defaultRunName(s.config.model, s.method, now);
     const input = estimateInputFor(s, services, scan.rows);
@@ -194,9 +217,13 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
     const warning: PickItem<ReviewPick>[] = !tooBig || !estimate ? [] : fit
       ? [{ label: '$(warning) Make it fit in memory', description: `${describeFit(fit, s.config)} → ≈ ${formatBytes(fit.total_bytes)}`, detail: `≈ ${formatBytes(estimate.total_bytes)} is more than ${tooBig.what}`, value: { kind: 'fit' } }]
       : [{ label: '$(warning) Too big for this backend', description: `≈ ${formatBytes(estimate.total_bytes)} is more than ${tooBig.what}, even at batch 1`, detail: 'Use LoRA instead of full fine-tuning, a smaller model, or a GPU backend (Finetune Studio: Check GPU)', value: { kind: 'too-big' } }];
+    const generating = golden && s.config.eval_metrics?.length ? golden : undefined;
+    const maxNewTokens = s.config.eval_max_new_tokens ?? 128;
+    const cost = generating ? evalCost({ goldenRows: generating.rows, limit: s.config.eval_generate_limit ?? 64, maxNewTokens, steps, evalEvery: s.config.eval_every }) : undefined;
     const items: PickItem<ReviewPick>[] = [
       ...warning,
       { label: '$(play) Start training', description: summary, detail: `${path.basename(s.config.model)} · ${s.method.toUpperCase()} · ${s.full ? 'full' : `LoRA r=${s.config.lora_r}`} · ${formatLabel(s.format as DatasetScan['format'])}`, value: { kind: 'start' } },
+      ...(cost ? [{ label: '$(beaker) Exact match while training', description: describeEvalCost(cost, maxNewTokens), detail: generating!.file, value: { kind: 'eval' as const } }] : []),
       { label: 'Run name', description: s.name, value: { kind: 'name' } },
       ...EDITABLE_FIELDS.map((f) => ({ label: f.label, description: String(s.config[f.key]), value: { kind: 'edit' as const, key: f.key } })),
     ];
@@ -211,7 +238,7 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
       Object.assign(s.config, settings);
       return 'repeat';
     }
-    if (answer.kind === 'fit' || answer.kind === 'too-big') return 'repeat';
+    if (answer.kind === 'fit' || answer.kind === 'too-big' || answer.kind === 'eval') return 'repeat';
     if (answer.kind === 'name') {
       const name = await ui.input({ title: `${TITLE}: run name`, ...ctx, canBack: true, prompt: 'Run name (letters, digits, . _ -)', value: s.name, validate: (v) => (v.trim() ? undefined : 'the run needs a name') });
       if (name === undefined) return 'cancel';
@@ -228,7 +255,7 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
     return 'repeat';
   };
 
-  const completed = await runSteps([chooseModel, chooseMethod, chooseFormat, chooseLora, choosePreset, review], state);
+  const completed = await runSteps([chooseModel, chooseMethod, chooseFormat, chooseLora, choosePreset, chooseEvaluation, review], state);
   if (!completed || !state.started || !state.name) return undefined;
   return { name: state.name, config: { ...state.config }, estimate: estimateFor(state, services, scan.rows) };
 }
