@@ -12,6 +12,7 @@ import { modelChoices } from '../src/extension/panels/modelChoices';
 import { checkpointEntries, checkpointLabel } from '../src/extension/views/checkpointEntries';
 import { bestEvaluation, generationSeries, reportedGenerationMetrics } from '../webview/lib/evalMetrics';
 import { collectMetrics } from '../webview/lib/metrics';
+import { metricsCsv } from '../webview/lib/csv';
 
 const step = (n: number, tokens: number): TrainerEvent => ({
   type: 'step', step: n, total_steps: 6, epoch: n / 6, loss: 1 / n, lr: 1e-3, grad_norm: 1, tokens_per_second: 100, tokens_seen: tokens, elapsed: n,
@@ -81,4 +82,11 @@ test('run store: best/best.json becomes the run\'s best; a malformed one is igno
   assert.deepEqual(readRun(dir, () => false)?.best, { metric: 'exact_match', value: 0.5, step: 4, path: path.join(dir, 'best') });
   fs.writeFileSync(path.join(dir, 'best', 'best.json'), JSON.stringify({ metric: 'accuracy', value: 0.5, step: 4 }));
   assert.equal(readBestEvaluation(dir), undefined);
+});
+
+test('CSV export: generation metrics as extra columns when a run has them, on their evaluation rows', () => {
+  const rows = metricsCsv([{ label: 'a', metrics: collectMetrics(events) }], 0).trimEnd().split('\n');
+  assert.match(rows[0], /,eval_loss,perplexity,exact_match$/);
+  assert.deepEqual(rows.slice(1).map((r) => [r.split(',')[1], r.split(',').at(-1)]), [['0', '0'], ['1', ''], ['2', '0.25'], ['3', ''], ['4', '0.5'], ['5', ''], ['6', '0.5']]);
+  assert.match(metricsCsv([{ label: 'b', metrics: collectMetrics([step(1, 1)]) }], 0).split('\n')[0], /,eval_loss,perplexity$/);
 });

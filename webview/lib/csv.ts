@@ -2,6 +2,7 @@
 // step on the same row, so the file opens as a tidy table in a spreadsheet or pandas.
 
 import { emaSmooth } from '../../src/core/smoothing';
+import { reportedGenerationMetrics } from './evalMetrics';
 import type { RunMetrics } from './metrics';
 
 export interface CsvRun {
@@ -22,7 +23,9 @@ export function csvField(value: string | number | undefined): string {
 }
 
 export function metricsCsv(runs: readonly CsvRun[], smoothing: number): string {
-  const lines: string[] = [CSV_COLUMNS.join(',')];
+  // Generation metrics (ftune train --eval-metric) as extra columns, only when some run has them.
+  const generation = reportedGenerationMetrics(runs.map((r) => r.metrics));
+  const lines: string[] = [[...CSV_COLUMNS, ...generation].join(',')];
   for (const run of runs) {
     const { steps, evals } = run.metrics;
     const smoothed = emaSmooth(steps.map((s) => s.loss), smoothing);
@@ -35,7 +38,7 @@ export function metricsCsv(runs: readonly CsvRun[], smoothing: number): string {
       const e = evalByStep.get(step);
       const row: (string | number | undefined)[] = [
         run.label, step, s?.epoch, s?.tokens_seen, s?.loss, i === undefined ? undefined : smoothed[i], s?.lr,
-        s?.grad_norm, s?.tokens_per_second, s?.elapsed, e?.eval_loss, e?.perplexity,
+        s?.grad_norm, s?.tokens_per_second, s?.elapsed, e?.eval_loss, e?.perplexity, ...generation.map((k) => e?.[k]),
       ];
       lines.push(row.map(csvField).join(','));
     }
