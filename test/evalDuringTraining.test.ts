@@ -150,3 +150,18 @@ test('early stopping stops after --early-stopping-patience evaluations without i
   assert.equal(s.step, 6);
   assert.match(s.reason ?? '', /by more than 0\.01 for 2 evaluations/);
 });
+
+test('without --golden, generation metrics use the held-out rows of --eval-split (the same rows as the eval loss)', async () => {
+  const small = path.join(root, 'small.jsonl');
+  fs.writeFileSync(small, demoTrainSet(30, 7).map((e) => JSON.stringify(e)).join('\n') + '\n');
+  const c = { ...config('split', { max_steps: 1, eval_split: 0.2, eval_metrics: ['exact-match', 'rouge'], eval_generate_limit: 100, eval_max_new_tokens: 4 }), data: small };
+  const { outcome, events } = await train(c);
+  assert.equal(outcome, 'done');
+  const evals = evalsOf(events);
+  assert.deepEqual(evals.map((e) => e.step), [0, 1]);
+  // 20 % of 30 rows held out: 6 examples generated, scored by both metrics.
+  for (const e of evals) {
+    assert.equal(e.generation_examples, 6);
+    assert.ok(e.exact_match !== undefined && e.rouge_l !== undefined && e.bleu === undefined);
+  }
+});
