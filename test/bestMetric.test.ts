@@ -103,7 +103,13 @@ test('ftune train: the flags land in run_config.json and a resume uses them', ()
   assert.ok(evals[0].type === 'eval' && evals[0].generation_examples === 3 && evals[0].f1 !== undefined && evals[0].exact_match !== undefined);
   const done = events.find((e) => e.type === 'done');
   assert.ok(done?.type === 'done' && done.best?.metric === 'f1');
-  assert.equal(fs.readdirSync(path.join(out, 'tensorboard')).length, 2, 'one event file per (re)start');
+  const files = fs.readdirSync(path.join(out, 'tensorboard')).map((f) => readEventFile(path.join(out, 'tensorboard', f)));
+  assert.equal(files.length, 2, 'one event file per (re)start');
+  // The resumed run's file starts a session at step 2 (TensorBoard drops older points from step 2 on) and logs step 2.
+  const resumedFile = files.find((events) => events.some((e) => e.sessionStart));
+  assert.ok(resumedFile);
+  assert.deepEqual(resumedFile.filter((e) => e.sessionStart).map((e) => e.step), [2]);
+  assert.deepEqual(resumedFile.filter((e) => 'train/loss' in e.scalars).map((e) => e.step), [2]);
   const bad = spawnSync(process.execPath, [CLI, 'train', '--model', MODEL, '--data', data, '--out', path.join(root, 'bad'), '--eval-metric', 'exact-match'], { encoding: 'utf8' });
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /^ftune: error: --eval-metric needs examples to generate from: give --golden FILE, --eval-data FILE or --eval-split F\n$/);

@@ -65,8 +65,8 @@ export class EventFileWriter {
   }
 
   /**
-   * SessionLog START at `step`: TensorBoard then drops the points after `step` that earlier files of
-   * this folder hold (a resumed run replays those steps).
+   * SessionLog START at `step`: TensorBoard then drops the points at or after `step` that earlier files
+   * of this folder hold (its event accumulator keeps only steps below a START's step).
    */
   sessionStart(step: number, wallTime = Date.now() / 1000): void {
     this.writeEvent(new ProtoWriter().double(EVENT.wall_time, wallTime).varint(EVENT.step, step).bytes(EVENT.session_log, new ProtoWriter().varint(SESSION_LOG.status, SESSION_START)));

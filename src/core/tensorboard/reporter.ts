@@ -20,7 +20,8 @@ export class TensorBoardReporter {
   /** `resumedFromStep` > 0: points after it in earlier files are superseded. */
   constructor(out: string, config: RunConfig, resumedFromStep: number) {
     this.writer = new EventFileWriter(path.join(out, TENSORBOARD_DIR));
-    if (resumedFromStep > 0) this.writer.sessionStart(resumedFromStep);
+    // A resumed run replays the steps after its checkpoint: the killed run's points for them go.
+    if (resumedFromStep > 0) this.writer.sessionStart(resumedFromStep + 1);
     this.writer.text(resumedFromStep, 'run_config', '```json\n' + JSON.stringify(config, null, 2) + '\n```');
   }
 
