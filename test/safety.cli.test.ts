@@ -81,3 +81,105 @@ describe('issue 14: from-files writes atomically (ftune data from-files and the 
     assert.deepEqual(fs.readdirSync(src).filter((f) => f.includes('.tmp-')), [], 'no temporary file left');
   });
 });
+
+/** A copy of the tiny model folder whose tokenizer files are edited by `edit` (weights linked, not copied). */
+function hostileModel(name: string, edit: (tokenizer: Record<string, unknown>, config: Record<string, unknown>) => void): string {
+  const dir = path.join(tmp(name), 'model');
+  fs.mkdirSync(dir);
+  for (const f of fs.readdirSync(TINY)) fs.symlinkSync(path.join(TINY, f), path.join(dir, f));
+  const tokenizer = JSON.parse(fs.readFileSync(path.join(TINY, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+  const config = JSON.parse(fs.readFileSync(path.join(TINY, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+  edit(tokenizer, config);
+  for (const [f, v] of [['tokenizer.json', tokenizer], ['tokenizer_config.json', config]] as const) {
+    fs.rmSync(path.join(dir, f));
+    fs.writeFileSync(path.join(dir, f), JSON.stringify(v));
+  }
+  return dir;
+}
+
+function conversationFile(dir: string, lines: number): string {
+  const file = path.join(dir, 'chat.jsonl');
+  const row = { messages: [{ role: 'user', content: 'How many sheep?' }, { role: 'assistant', content: '#### 7' }] };
+  fs.writeFileSync(file, Array.from({ length: lines }, () => JSON.stringify(row)).join('\n') + '\n');
+  return file;
+}
+
+describe('issue 14: hostile chat templates and tokenizers run under a time budget (preview, train, serve)', () => {
+  // 1 s instead of the default 10 s keeps the test short; the code path is the same.
+  const BUDGET = { FTUNE_TOKENIZER_BUDGET_MS: '1000' };
+  const loopTemplate = (_t: Record<string, unknown>, config: Record<string, unknown>) => {
+    config.chat_template = '{% for i in range(100000000) %}{{ i }}{% endfor %}';
+  };
+
+  test('ftune preview: a template with a huge loop fails as file:line within seconds', () => {
+    const model = hostileModel('loop', loopTemplate);
+    const data = conversationFile(path.dirname(model), 3);
+    const started = Date.now();
+    const r = ftune(['preview', data, '--model', model], BUDGET, 60_000);
+    assert.ok(Date.now() - started < 30_000, 'ends within seconds of the budget');
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`${data.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:1: the chat template did not finish within 1 s`));
+  });
+
+  test('ftune train: the same template stops the run before any step, one problem reported', () => {
+    const model = hostileModel('loop-train', loopTemplate);
+    const data = conversationFile(path.dirname(model), 20);
+    const out = path.join(path.dirname(model), 'run');
+    const started = Date.now();
+    const r = ftune(['train', '--model', model, '--data', data, '--out', out, '--max-steps', '1', '--backend', 'cpu'], BUDGET, 60_000);
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+    assert.equal(r.code, 1, r.stderr);
+    // Only the first example waits the budget out: the run stops there.
+    assert.match(r.stderr, /chat\.jsonl:1: the chat template did not finish within 1 s/);
+    assert.doesNotMatch(r.stderr, /chat\.jsonl:2:/);
+  });
+
+  test('a pre-tokenizer regex that backtracks catastrophically: the tokenizer did not finish, file:line', () => {
+    const model = hostileModel('regex', (tokenizer) => {
+      tokenizer.pre_tokenizer = { type: 'Split', pattern: { Regex: '(a+)+$' }, behavior: 'Isolated', invert: false };
+    });
+    const file = path.join(path.dirname(model), 'text.jsonl');
+    fs.writeFileSync(file, `{"text":"fine"}\n{"text":"${'a'.repeat(40)}b"}\n`);
+    const started = Date.now();
+    const r = ftune(['preview', file, '--model', model, '--n', '2'], BUDGET, 60_000);
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /text\.jsonl:2: the tokenizer did not finish within 1 s/);
+  });
+
+  test('ftune serve: a request with the hostile template fails, the server keeps answering', async () => {
+    const model = hostileModel('loop-serve', loopTemplate);
+    const { spawn } = await import('child_process');
+    const child = spawn(process.execPath, [CLI, 'serve', '--model', model, '--backend', 'cpu'], { env: { ...process.env, ...BUDGET } });
+    const lines: string[] = [];
+    let buffer = '';
+    const waitFor = (predicate: (l: string) => boolean) => new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching line; got ${lines.join('\n')}`)), 60_000);
+      const check = () => {
+        const hit = lines.find(predicate);
+        if (hit) { clearTimeout(timer); child.stdout.off('data', onData); resolve(hit); }
+      };
+      const onData = (chunk: Buffer) => {
+        buffer += chunk.toString();
+        const parts = buffer.split('\n');
+        buffer = parts.pop() ?? '';
+        lines.push(...parts);
+        check();
+      };
+      child.stdout.on('data', onData);
+      check();
+    });
+    try {
+      const options = { max_new_tokens: 2, greedy: true, stop: true };
+      child.stdin.write(JSON.stringify({ type: 'generate', id: 'a', ref: { model }, messages: [{ role: 'user', content: 'hi' }], options }) + '\n');
+      const failed = await waitFor((l) => l.includes('"a"') && /did not finish within 1 s/.test(l));
+      assert.match(failed, /the chat template did not finish within 1 s/);
+      child.stdin.write(JSON.stringify({ type: 'generate', id: 'b', ref: { model }, prompt: 'Tom has', options }) + '\n');
+      const answered = JSON.parse(await waitFor((l) => l.includes('"b"') && l.includes('"done"'))) as { token_ids: number[]; cancelled: boolean };
+      assert.equal(answered.cancelled, false);
+      assert.ok(answered.token_ids.length >= 1);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
