@@ -7,7 +7,12 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { cleanPartialFolders, installFolder } from '../src/core/installFolder';
 import { readJsonl } from '../src/core/jsonl';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/engine/backend';
+import { readTrainerState, saveCheckpoint } from '../src/engine/checkpoint';
+import { AdamW } from '../src/engine/optimizer';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'bin', 'ftune.js');
@@ -181,5 +186,143 @@ describe('issue 14: hostile chat templates and tokenizers run under a time budge
     } finally {
       child.kill('SIGKILL');
     }
+  });
+});
+
+// ------------------------------------------------------------------------------------ training runs
+
+const TRAIN_DIR = tmp('train');
+const SUMS = path.join(TRAIN_DIR, 'sums.jsonl');
+fs.writeFileSync(SUMS, Array.from({ length: 6 }, (_, i) => JSON.stringify({ prompt: `${i} + ${i} =`, completion: ` ${2 * i}` })).join('\n') + '\n');
+
+function train(out: string, extra: string[], env: Record<string, string> = {}): Result {
+  return ftune(['train', '--model', TINY, '--data', SUMS, '--out', out, '--batch-size', '2', '--backend', 'wasm', ...extra], env);
+}
+
+/** Every file under `dir` with its bytes, so a test can say "nothing was touched". */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const visit = (d: string, rel: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) visit(path.join(d, e.name), r);
+      else out[r] = fs.readFileSync(path.join(d, e.name)).toString('base64');
+    }
+  };
+  visit(dir, '');
+  return out;
+}
+
+function startedEvents(out: string): { resumed_from_step: number }[] {
+  return fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; resumed_from_step: number }).filter((e) => e.type === 'started');
+}
+
+describe('issue 14: train --out safety', () => {
+  test('a non-empty --out that is not a run folder is refused with one line, nothing touched', () => {
+    const out = path.join(tmp('foreign'), 'mine');
+    fs.mkdirSync(path.join(out, 'adapter'), { recursive: true });
+    fs.writeFileSync(path.join(out, 'adapter', 'notes.txt'), 'my notes');
+    fs.writeFileSync(path.join(out, 'metrics.jsonl'), 'my own metrics\n');
+    fs.writeFileSync(path.join(out, 'thesis.tex'), '\\documentclass{article}');
+    const before = snapshot(out);
+    const r = train(out, ['--max-steps', '1']);
+    assertOneLineError(r, /is not empty and is not a run folder \(it holds thesis\.tex\)/);
+    assert.deepEqual(snapshot(out), before);
+  });
+
+  test('an existing run is refused without --resume; --overwrite empties it first (no old checkpoint survives)', () => {
+    const out = path.join(tmp('rerun'), 'run');
+    const first = train(out, ['--max-steps', '3', '--save-every', '1']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual(fs.readdirSync(path.join(out, 'checkpoints')).sort(), ['step-1', 'step-2', 'step-3']);
+    const before = snapshot(out);
+
+    const again = train(out, ['--max-steps', '1']);
+    assertOneLineError(again, /already holds a run; continue it with --resume, or replace it with --overwrite/);
+    assert.deepEqual(snapshot(out), before, 'the refused run touched nothing');
+
+    const replaced = train(out, ['--max-steps', '1', '--overwrite']);
+    assert.equal(replaced.code, 0, replaced.stderr);
+    assert.deepEqual(fs.readdirSync(path.join(out, 'checkpoints')), ['step-1']);
+    assert.equal(startedEvents(out).length, 1, 'metrics of the old run are gone');
+    // A later --resume continues the new run, not the old run's step 3.
+    const resumed = train(out, ['--max-steps', '2', '--resume']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal(startedEvents(out).at(-1)?.resumed_from_step, 1);
+    assert.ok(!fs.readdirSync(out).some((f) => f.includes('.tmp-')), 'the final adapter was renamed into place, no temporary folder left');
+  });
+
+  test('a folder the extension created for a new run (run_config.json, status.json) trains without flags', () => {
+    const out = path.join(tmp('newrun'), 'run');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, 'run_config.json'), JSON.stringify({ model: TINY, data: SUMS }));
+    fs.writeFileSync(path.join(out, 'status.json'), JSON.stringify({ status: 'queued', name: 'n', created: '' }));
+    const r = train(out, ['--max-steps', '1']);
+    assert.equal(r.code, 0, r.stderr);
+  });
+});
+
+describe('issue 14: final adapter written under a temporary name and renamed into place', () => {
+  test('installFolder: a failed write keeps the old folder whole; a good one replaces it completely', () => {
+    const dir = tmp('install');
+    const dest = path.join(dir, 'adapter');
+    fs.mkdirSync(dest);
+    fs.writeFileSync(path.join(dest, 'adapter_model.safetensors'), 'old weights');
+    fs.writeFileSync(path.join(dest, 'stale.txt'), 'from an older run');
+    assert.throws(() => installFolder(dest, (tmpDir) => {
+      fs.mkdirSync(tmpDir);
+      fs.writeFileSync(path.join(tmpDir, 'adapter_model.safetensors'), 'half');
+      throw new Error('disk full');
+    }), /disk full/);
+    assert.deepEqual(snapshot(dest), { 'adapter_model.safetensors': Buffer.from('old weights').toString('base64'), 'stale.txt': Buffer.from('from an older run').toString('base64') });
+    installFolder(dest, (tmpDir) => {
+      fs.mkdirSync(tmpDir);
+      fs.writeFileSync(path.join(tmpDir, 'adapter_model.safetensors'), 'new weights');
+    });
+    assert.deepEqual(snapshot(dest), { 'adapter_model.safetensors': Buffer.from('new weights').toString('base64') });
+    assert.deepEqual(fs.readdirSync(dir), ['adapter']);
+  });
+
+  test('cleanPartialFolders: an old folder moved aside by a killed install is put back; a half-new one removed', () => {
+    const dir = tmp('install-killed');
+    fs.mkdirSync(path.join(dir, 'adapter.old.tmp-4242'));
+    fs.writeFileSync(path.join(dir, 'adapter.old.tmp-4242', 'adapter_model.safetensors'), 'old');
+    fs.mkdirSync(path.join(dir, 'adapter.tmp-4242'));
+    cleanPartialFolders(dir);
+    assert.deepEqual(snapshot(dir), { 'adapter/adapter_model.safetensors': Buffer.from('old').toString('base64') });
+  });
+});
+
+describe('issue 14: checkpoint saved twice at one step / complete temporary checkpoint promoted', () => {
+  test('saving the same step again keeps the checkpoint on disk as it is (never deleted and rewritten)', async () => {
+    await initBackend('cpu');
+    const out = tmp('dup');
+    const v = tf.variable(tf.tensor1d([1, 2, 3]));
+    const optimizer = new AdamW([v], { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+    const state = { global_step: 4, epoch: 1, data_position: 0, total_steps: 10, seed: 1, tokens_seen: 10, log_history: [], weights: 'full' as const };
+    const dir = await saveCheckpoint({ out, state, optimizer, vars: [v], baseModel: TINY });
+    const before = fs.statSync(path.join(dir, 'trainer_state.json')).ino;
+    const again = await saveCheckpoint({ out, state: { ...state, tokens_seen: 99 }, optimizer, vars: [v], baseModel: TINY });
+    assert.equal(again, dir);
+    assert.equal(fs.statSync(path.join(dir, 'trainer_state.json')).ino, before, 'the same file: not deleted and written again');
+    assert.equal(readTrainerState(dir).tokens_seen, 10);
+    assert.deepEqual(fs.readdirSync(path.join(out, 'checkpoints')), ['step-4']);
+    optimizer.dispose();
+    v.dispose();
+  });
+
+  test('ftune train --resume promotes a complete step-N.tmp-PID (killed between write and rename) instead of deleting it', () => {
+    const out = path.join(tmp('promote'), 'run');
+    const first = train(out, ['--max-steps', '2', '--save-every', '1']);
+    assert.equal(first.code, 0, first.stderr);
+    const checkpoints = path.join(out, 'checkpoints');
+    // The kill the issue describes: step-2 written completely under its temporary name, not yet renamed.
+    fs.renameSync(path.join(checkpoints, 'step-2'), path.join(checkpoints, 'step-2.tmp-999999'));
+    // An incomplete one (no trainer_state.json) is still removed.
+    fs.mkdirSync(path.join(checkpoints, 'step-3.tmp-999999'));
+    const resumed = train(out, ['--max-steps', '3', '--resume']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.equal(startedEvents(out).at(-1)?.resumed_from_step, 2);
+    assert.deepEqual(fs.readdirSync(checkpoints).sort(), ['step-1', 'step-2', 'step-3']);
   });
 });
