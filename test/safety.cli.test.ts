@@ -9,6 +9,14 @@ import * as os from 'os';
 import * as path from 'path';
 import { cleanPartialFolders, installFolder } from '../src/core/installFolder';
 import { readJsonl } from '../src/core/jsonl';
+import { openForAppendNoFollow } from '../src/core/noFollow';
+import { isSameFile, isSameOrInside } from '../src/core/pathGuard';
+import { currentProcessIdentity } from '../src/core/processIdentity';
+import { DEFAULT_RUN_CONFIG } from '../src/core/runConfig';
+import { acquireRunLock, isRunLocked, readRunLock, RUN_LOCK_FILE } from '../src/core/runLock';
+import { copyWritable } from '../src/engine/export';
+import { cliInvocation } from '../src/extension/cliInvocation';
+import { RunManager, type RunFinished } from '../src/extension/runManager';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/backend';
 import { readTrainerState, saveCheckpoint } from '../src/engine/checkpoint';
@@ -324,5 +332,169 @@ describe('issue 14: checkpoint saved twice at one step / complete temporary chec
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.equal(startedEvents(out).at(-1)?.resumed_from_step, 2);
     assert.deepEqual(fs.readdirSync(checkpoints).sort(), ['step-1', 'step-2', 'step-3']);
+  });
+});
+
+describe('issue 14: export path guard (real paths, device + inode)', () => {
+  /** A private copy of a folder, so a test that fails (on older code) destroys only the copy. */
+  function copyOf(src: string, name: string): string {
+    const dest = path.join(tmp(name), path.basename(src));
+    fs.cpSync(src, dest, { recursive: true });
+    return dest;
+  }
+
+  test('--out as a symbolic link to the base model folder is refused; the model is untouched', () => {
+    const model = copyOf(TINY, 'export-link');
+    const link = path.join(path.dirname(model), 'merged-out');
+    fs.symlinkSync(model, link);
+    const before = snapshot(model);
+    const r = ftune(['export', '--to', 'merged', '--model', model, '--out', link, '--backend', 'cpu']);
+    assertOneLineError(r, /refusing to overwrite the base model folder .*: --out .*merged-out is that folder or inside it; choose another output folder/);
+    assert.deepEqual(snapshot(model), before);
+  });
+
+  test('--out inside the base model folder (spelled through a link) is refused', () => {
+    const model = copyOf(TINY, 'export-inside');
+    const link = path.join(path.dirname(model), 'Model-Link');
+    fs.symlinkSync(model, link);
+    const before = snapshot(model);
+    const r = ftune(['export', '--to', 'merged', '--model', model, '--out', path.join(link, 'sub', 'merged'), '--backend', 'cpu']);
+    assertOneLineError(r, /refusing to overwrite the base model folder .*: --out .* is that folder or inside it/);
+    assert.deepEqual(snapshot(model), before);
+    assert.ok(!fs.existsSync(path.join(model, 'sub')), 'no folder created inside the model');
+  });
+
+  test('--to peft with --out as a link to the adapter folder is refused; the adapter is untouched', () => {
+    const adapter = copyOf(path.join(ROOT, '..', 'shared', 'conformance', 'tiny-llama', 'cases', 'gen_adapter'), 'export-adapter');
+    const link = path.join(path.dirname(adapter), 'peft-out');
+    fs.symlinkSync(adapter, link);
+    const before = snapshot(adapter);
+    const r = ftune(['export', '--to', 'peft', '--adapter', adapter, '--out', link]);
+    assertOneLineError(r, /refusing to overwrite the adapter folder .*: --out .*peft-out is that folder or inside it/);
+    assert.deepEqual(snapshot(adapter), before);
+  });
+
+  test('a run folder: --out inside it is refused except under its exports/ folder', () => {
+    const run = tmp('export-run');
+    fs.writeFileSync(path.join(run, 'run_config.json'), JSON.stringify({ model: TINY, data: SUMS }));
+    const inside = ftune(['export', '--to', 'merged', '--run', run, '--out', path.join(run, 'checkpoints', 'step-1'), '--backend', 'cpu']);
+    assertOneLineError(inside, /is inside the run folder/);
+    const exports = ftune(['export', '--to', 'merged', '--run', run, '--out', path.join(run, 'exports', 'merged'), '--backend', 'cpu']);
+    assert.equal(exports.code, 0, exports.stderr);
+  });
+
+  test('copyWritable never deletes a destination that is the source itself', () => {
+    const dir = tmp('same-file');
+    fs.writeFileSync(path.join(dir, 'config.json'), '{"a":1}');
+    fs.symlinkSync(dir, path.join(path.dirname(dir), `${path.basename(dir)}-alias`));
+    const alias = path.join(path.dirname(dir), `${path.basename(dir)}-alias`, 'config.json');
+    assert.throws(() => copyWritable(path.join(dir, 'config.json'), alias), /same file/);
+    assert.equal(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'), '{"a":1}');
+    assert.ok(isSameOrInside(dir, alias) && isSameFile(path.join(dir, 'config.json'), alias));
+  });
+});
+
+// ------------------------------------------------------------------------------- run lock, trainer.log
+
+describe('issue 14: one trainer per run folder (run lock)', () => {
+  test('a second trainer in a running run folder exits 1 and touches nothing; a killed trainer\'s lock is taken over', async () => {
+    const { spawn } = await import('child_process');
+    const out = path.join(tmp('lock'), 'run');
+    // A long run (slow checkpoints) that is still running when the second trainer starts.
+    const first = spawn(process.execPath, [CLI, 'train', '--model', TINY, '--data', SUMS, '--out', out, '--batch-size', '2', '--backend', 'wasm', '--max-steps', '200', '--save-every', '1'], {
+      env: { ...process.env, FTUNE_TEST_SLOW_CHECKPOINT_MS: '300' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<void>((resolve) => first.on('close', () => resolve()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let text = '';
+        const timer = setTimeout(() => reject(new Error('the first trainer never stepped')), 90_000);
+        first.stdout.on('data', (d: Buffer) => {
+          text += d.toString();
+          if (text.includes('"type":"step"')) { clearTimeout(timer); resolve(); }
+        });
+      });
+      assert.ok(isRunLocked(out));
+      assert.equal(readRunLock(out)?.pid, first.pid);
+      const metricsBefore = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8');
+      const second = train(out, ['--max-steps', '1', '--resume']);
+      assertOneLineError(second, /is in use by another trainer \(pid \d+/);
+      assert.ok(fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').startsWith(metricsBefore), 'the first run\'s metrics are intact');
+      const third = train(out, ['--max-steps', '1', '--overwrite']);
+      assertOneLineError(third, /is in use by another trainer/);
+      assert.ok(fs.existsSync(path.join(out, 'metrics.jsonl')), '--overwrite did not empty a running run');
+    } finally {
+      first.kill('SIGKILL');
+      await exited;
+    }
+    // Killed: the lock file is still there but its process is gone, so it is stale.
+    assert.ok(fs.existsSync(path.join(out, RUN_LOCK_FILE)));
+    assert.equal(isRunLocked(out), false);
+    const resumed = train(out, ['--max-steps', '1', '--resume']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.ok(!fs.existsSync(path.join(out, RUN_LOCK_FILE)), 'released at the end');
+  });
+
+  test('a lock naming a live pid with another start time (pid reuse, a committed lock file) is stale', () => {
+    const dir = tmp('lock-identity');
+    const me = currentProcessIdentity();
+    const write = (info: object) => fs.writeFileSync(path.join(dir, RUN_LOCK_FILE), JSON.stringify({ created_at: '', command: '', ...info }));
+    write({ ...me });
+    assert.equal(isRunLocked(dir), true, 'this very process holds it');
+    write({ ...me, start: me.start === null ? null : `${me.start}0` });
+    assert.equal(isRunLocked(dir), me.start === null, 'same pid, another start time: not the same process');
+    write({ pid: 1, start: 'boot:1', host: me.host });
+    assert.equal(isRunLocked(dir), process.platform !== 'linux' && process.platform !== 'darwin');
+    const lock = acquireRunLock(dir);
+    assert.equal(readRunLock(dir)?.pid, process.pid);
+    lock.release();
+    assert.ok(!fs.existsSync(path.join(dir, RUN_LOCK_FILE)));
+  });
+});
+
+describe('issue 14: trainer.log never opened through a symbolic link', () => {
+  test('openForAppendNoFollow refuses a link (the target is unchanged) and appends to a plain file', () => {
+    const dir = tmp('log');
+    const target = path.join(dir, 'bashrc');
+    fs.writeFileSync(target, 'export PATH=/usr/bin\n');
+    fs.symlinkSync(target, path.join(dir, 'trainer.log'));
+    assert.throws(() => openForAppendNoFollow(path.join(dir, 'trainer.log')), /is a symbolic link; refusing to write through it/);
+    assert.equal(fs.readFileSync(target, 'utf8'), 'export PATH=/usr/bin\n');
+    const plain = path.join(dir, 'plain.log');
+    fs.writeFileSync(plain, 'a\n');
+    const fd = openForAppendNoFollow(plain);
+    fs.writeSync(fd, 'b\n');
+    fs.closeSync(fd);
+    assert.equal(fs.readFileSync(plain, 'utf8'), 'a\nb\n');
+  });
+
+  test('RunManager: a run whose trainer.log is a link fails with that reason and writes nothing through it', async () => {
+    const root = tmp('log-manager');
+    const runsDir = path.join(root, 'runs');
+    fs.mkdirSync(runsDir);
+    const cli = path.join(root, 'fake-ftune.js');
+    fs.writeFileSync(cli, 'exports.main = () => { process.stdout.write("written by the trainer\\n"); };\n');
+    const manager = new RunManager({ runsDir, invocation: (args) => cliInvocation(cli, args, { execPath: process.execPath }), stopTimeoutMs: 5000 });
+    const target = path.join(root, 'settings.json');
+    fs.writeFileSync(target, '{}');
+    const finishes: RunFinished[] = [];
+    let wake: (() => void) | undefined;
+    manager.onFinished.on((f) => { finishes.push(f); wake?.(); });
+    const nextFinish = async (n: number) => { while (finishes.length < n) await new Promise<void>((r) => (wake = r)); return finishes[n - 1]; };
+    // The queue launches at once, so the first launch writes a real trainer.log; the link is planted
+    // before the run is launched again (Resume), as a cloned repository could ship it.
+    const id = manager.start('linked', { ...DEFAULT_RUN_CONFIG, model: '/m', data: '/d.jsonl', max_steps: 1 });
+    await nextFinish(1);
+    // The queue frees the run's slot just after the finish event.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const dir = path.join(runsDir, id);
+    assert.match(fs.readFileSync(path.join(dir, 'trainer.log'), 'utf8'), /written by the trainer/);
+    fs.rmSync(path.join(dir, 'trainer.log'));
+    fs.symlinkSync(target, path.join(dir, 'trainer.log'));
+    manager.resume(id);
+    const result = await nextFinish(2);
+    assert.equal(result.status, 'failed');
+    assert.match(result.error ?? '', /trainer\.log is a symbolic link/);
+    assert.equal(fs.readFileSync(target, 'utf8'), '{}');
   });
 });

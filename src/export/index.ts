@@ -134,7 +134,7 @@ export async function runExport(opts: ExportOptions): Promise<ExportResult> {
 function checkOutputFolder(opts: ExportOptions, model: string | undefined, adapter: string | undefined): void {
   const inputs: [string, string | undefined][] = [['the base model folder', model], ['the adapter folder', adapter]];
   for (const [what, dir] of inputs) {
-    if (dir !== undefined && isSameOrInside(dir, opts.out)) throw new Error(`--out ${opts.out} is ${what} ${dir} or inside it; choose another output folder`);
+    if (dir !== undefined && isSameOrInside(dir, opts.out)) throw new Error(`refusing to overwrite ${what} ${dir}: --out ${opts.out} is that folder or inside it; choose another output folder`);
   }
   if (opts.run && isSameOrInside(opts.run, opts.out) && !isSameOrInside(path.join(opts.run, 'exports'), opts.out)) {
     throw new Error(`--out ${opts.out} is inside the run folder ${opts.run}; use ${path.join(opts.run, 'exports')} or a folder outside the run`);
