@@ -114,6 +114,9 @@ export class SandboxedTokenizer {
     this.worker = new Worker(WORKER_FILE, { workerData: data, transferList: [port2], resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
     // The worker never keeps the process alive: every call waits for it synchronously anyway.
     this.worker.unref();
+    // A worker that runs out of its heap (a template building a giant list) emits 'error'; unheard,
+    // that would crash this process. The call waiting for it fails over budget instead.
+    this.worker.on('error', () => undefined);
     this.port = port1;
     this.flag = new Int32Array(flag);
     const reply = this.send({ op: 'load', dir: this.dir }, budgetMs() * LOAD_BUDGET_FACTOR, `loading ${path.join(this.dir, 'tokenizer.json')}`);
