@@ -1,7 +1,7 @@
 // issue 14 (CLI / engine / core half): nothing lost, nothing hangs. Each describe block names the
 // item of issue 14 it covers; every test runs the real `ftune` (bin/ftune.js → out/) in a child
 // process or the real core function, against files written here.
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -33,9 +33,15 @@ function ftune(args: string[], env: Record<string, string> = {}, timeout = 120_0
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+const created: string[] = [];
 function tmp(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `ftune-safety-${prefix}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ftune-safety-${prefix}-`));
+  created.push(dir);
+  return dir;
 }
+after(() => {
+  for (const dir of created) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 /** Exit 1 and exactly one `ftune: error:` line on stderr, matching `message`. */
 function assertOneLineError(r: Result, message: RegExp): void {
