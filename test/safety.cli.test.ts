@@ -123,7 +123,7 @@ function conversationFile(dir: string, lines: number): string {
   return file;
 }
 
-describe('issue 14: hostile chat templates and tokenizers run under a time budget (preview, train, serve)', () => {
+describe('issue 14: hostile chat templates and tokenizers run under a time budget (preview, train, serve, export)', () => {
   // 1 s instead of the default 10 s keeps the test short; the code path is the same.
   const BUDGET = { FTUNE_TOKENIZER_BUDGET_MS: '1000' };
   const loopTemplate = (_t: Record<string, unknown>, config: Record<string, unknown>) => {
@@ -164,6 +164,17 @@ describe('issue 14: hostile chat templates and tokenizers run under a time budge
     assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /text\.jsonl:2: the tokenizer did not finish within 1 s/);
+  });
+
+  test('ftune export --to gguf: the Modelfile gets no TEMPLATE (with the reason) instead of the export hanging', () => {
+    const model = hostileModel('loop-export', loopTemplate);
+    const out = path.join(path.dirname(model), 'gguf');
+    const started = Date.now();
+    const r = ftune(['export', '--to', 'gguf', '--model', model, '--out', out, '--backend', 'cpu'], BUDGET, 60_000);
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /Modelfile has no TEMPLATE: .*the chat template did not finish within 1 s/);
+    assert.doesNotMatch(fs.readFileSync(path.join(out, 'Modelfile'), 'utf8'), /^TEMPLATE/m);
   });
 
   test('ftune serve: a request with the hostile template fails, the server keeps answering', async () => {

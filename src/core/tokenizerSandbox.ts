@@ -18,7 +18,13 @@ export type TokenizerRequest =
   | { op: 'load'; dir: string }
   | { op: 'encode'; text: string }
   | { op: 'decode'; ids: number[]; skipSpecialTokens: boolean }
-  | { op: 'render'; messages: ChatMessage[]; addGenerationPrompt: boolean };
+  | { op: 'render'; messages: ChatMessage[]; addGenerationPrompt: boolean; template?: RenderTemplate };
+
+/** Another template than the tokenizer's own, with extra template variables (exports use this). */
+export interface RenderTemplate {
+  chatTemplate: string;
+  variables?: Record<string, string>;
+}
 
 export interface TokenizerInfo {
   chatTemplate: string | undefined;
@@ -93,9 +99,9 @@ export class SandboxedTokenizer {
     return this.call({ op: 'decode', ids: [...ids], skipSpecialTokens }, 'the tokenizer', 'text');
   }
 
-  render(messages: readonly ChatMessage[], addGenerationPrompt: boolean): string {
+  render(messages: readonly ChatMessage[], addGenerationPrompt: boolean, template?: RenderTemplate): string {
     // Plain objects: a message may carry fields the structured clone must copy as data.
-    return this.call({ op: 'render', messages: messages.map((m) => ({ ...m })), addGenerationPrompt }, 'the chat template', 'text');
+    return this.call({ op: 'render', messages: messages.map((m) => ({ ...m })), addGenerationPrompt, template }, 'the chat template', 'text');
   }
 
   /** Stops the worker (a later call starts a fresh one). */

@@ -11,7 +11,7 @@ import type { ChatMessage } from './protocol';
 interface HfTokenizer {
   encode(text: string, options: { add_special_tokens: boolean }): number[];
   decode(ids: number[], options: { skip_special_tokens: boolean }): string;
-  apply_chat_template(messages: ChatMessage[], options: { tokenize: false; add_generation_prompt: boolean }): string;
+  apply_chat_template(messages: ChatMessage[], options: { tokenize: false; add_generation_prompt: boolean; chat_template?: string }): string;
   chat_template: unknown;
   eos_token_id?: number;
   pad_token_id?: number;
@@ -59,7 +59,8 @@ async function handle(request: TokenizerRequest): Promise<TokenizerReply> {
       return { ok: true, text };
     }
     case 'render': {
-      const text = hf.apply_chat_template(request.messages, { tokenize: false, add_generation_prompt: request.addGenerationPrompt });
+      const custom = request.template ? { chat_template: request.template.chatTemplate, ...request.template.variables } : {};
+      const text = hf.apply_chat_template(request.messages, { tokenize: false, add_generation_prompt: request.addGenerationPrompt, ...custom });
       if (text.length > maxOutputChars) throw tooLong('the chat template', text.length);
       return { ok: true, text };
     }
