@@ -127,6 +127,8 @@ export async function build() {
   const cliEntry = path.join(repoRoot, 'src', 'cli', 'main.ts');
   if (fs.existsSync(cliEntry)) {
     await esbuild.build(nodeBundleOptions('src/cli/main.ts', 'dist/ftune.js'));
+    // The tokenizer's worker thread (src/core/tokenizerSandbox.ts loads it next to the bundle).
+    await esbuild.build(nodeBundleOptions('src/core/tokenizerWorker.ts', 'dist/tokenizerWorker.js'));
     copyWasmBinaries(dist);
     copyDawn(dist, process.env.FTUNE_DAWN_TARGET || dawnTarget());
   } else {

@@ -403,3 +403,19 @@ test('ftune data pull: listing, progress on stderr, preview on stdout, one-line 
   assert.equal(usage.code, 1);
   assert.match(usage.stderr, /ftune: error: data pull takes exactly one DATASET_ID/);
 });
+
+test('issue 14: hub file names — a dataset file named with backslashes or ".." is refused, nothing lands outside the cache', async () => {
+  const jsonl = Buffer.from('{"text":"hi"}\n');
+  repos.set('acme/hostile', {
+    branches: new Map([['main', { sha: '5555555555555555555555555555555555555555', files: new Map([['data\\..\\..\\..\\train.jsonl', jsonl]]) }]]),
+  });
+  const dir = tmp('hostile');
+  const cacheDir = path.join(dir, 'cache');
+  await assert.rejects(
+    pullHubDataset({ datasetId: 'acme/hostile', endpoint, cacheDir, out: path.join(dir, 'out.jsonl') }),
+    (err: unknown) => err instanceof Error && /refusing the Hub file name .*backslash/.test(err.message),
+  );
+  assert.ok(!fs.existsSync(path.join(dir, 'out.jsonl')), 'no output written');
+  // Nothing was fetched: the name is refused before any byte is requested.
+  assert.equal(downloadsOf('train.jsonl').filter((s) => s.path.includes('hostile')).length, 0);
+});

@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { AddressInfo } from 'net';
 import { downloadModel, HubDownloadError, isDownloaded, isWantedFile } from '../src/extension/hubDownload';
+import { resolveRepoPath, unsafeRepoPathReason } from '../src/core/repoPaths';
 
 const TINY = path.resolve(__dirname, '..', '..', '..', 'shared', 'models', 'tiny-gsm8k-base');
 
@@ -135,4 +136,16 @@ test('isWantedFile keeps model files only', () => {
   assert.ok(!isWantedFile('pytorch_model.bin'));
   assert.ok(!isWantedFile('onnx/model.onnx'));
   assert.ok(!isWantedFile('README.md'));
+});
+
+test('issue 14: hub file names — model files with "\\\\", ":", absolute paths or ".." are never wanted, and paths are checked against the folder', () => {
+  for (const name of ['x\\..\\..\\evil.safetensors', 'C:evil.safetensors', '/etc/model.safetensors', 'C:\\x\\model.safetensors', '..']) {
+    assert.ok(!isWantedFile(name), name);
+  }
+  assert.ok(isWantedFile('model.safetensors'));
+  for (const name of ['a/../../b.json', '../b.json', 'a\\b.json', 'a:b', '/abs', 'C:\\abs', '', 'a//b', './a']) {
+    assert.ok(unsafeRepoPathReason(name) !== undefined, name);
+    assert.throws(() => resolveRepoPath('/tmp/cache', name), /refusing the Hub file name/);
+  }
+  assert.equal(resolveRepoPath('/tmp/cache', 'data/train.jsonl'), path.join('/tmp/cache', 'data', 'train.jsonl'));
 });

@@ -106,6 +106,7 @@ export const TRAIN_OPTIONS: Options = {
   'save-every': { type: 'string' },
   backend: { type: 'string' },
   resume: { type: 'boolean' },
+  overwrite: { type: 'boolean' },
   beta: { type: 'string' },
   'neftune-alpha': { type: 'string' },
   'gradient-checkpointing': { type: 'boolean' },

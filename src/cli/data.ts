@@ -15,6 +15,7 @@ import {
   pullHubDataset,
   splitFile,
   writeJsonl,
+  writeJsonlAtomic,
   writeProvenance,
   csvToRecords,
   applyFieldMap,
@@ -220,9 +221,11 @@ function runFromFiles(args: string[], io: CliIo): number {
   const globs = (values.glob ?? []).flatMap((g) => g.split(',')).map((g) => g.trim()).filter((g) => g.length > 0);
   const chunkChars = integerOption(values['chunk-chars'], 'chunk-chars', DEFAULT_CHUNK_CHARS);
   if (chunkChars < 1) throw new UsageError('--chunk-chars must be at least 1');
-  const result = filesToRecords(positionals, { globs, chunkChars });
-  if (result.records.length === 0) throw new Error('no text found in the given folders (check --glob and .gitignore)');
-  writeJsonl(values.out, result.records);
+  // The previous output stays until the new one is complete: it is never read back in as text, and it
+  // is replaced by a rename only after the folders gave some text.
+  const result = filesToRecords(positionals, { globs, chunkChars, exclude: [values.out] });
+  if (result.records.length === 0) throw new Error('no text found in the given folders (check --glob and .gitignore); nothing was written');
+  writeJsonlAtomic(values.out, result.records);
   const provenanceFile = writeProvenance(values.out, {
     source: 'files',
     role: 'train',

@@ -5,8 +5,10 @@ import * as path from 'path';
 import { GENERATION_METRIC_KEYS } from '../core/bestMetric';
 import type { EvalMetrics, TrainerEvent } from '../core/protocol';
 import type { RunConfig } from '../core/runConfig';
+import { inspectRunFolder, prepareRunFolder } from '../core/runFolder';
+import { acquireRunLock } from '../core/runLock';
 import { runTraining } from '../engine/trainer';
-import { parse, runConfigFromArgs, TRAIN_OPTIONS } from './args';
+import { parse, runConfigFromArgs, TRAIN_OPTIONS, UsageError } from './args';
 import { EVAL_DURING_TRAINING_OPTIONS, EVAL_DURING_TRAINING_USAGE, evalDuringTrainingFromArgs } from './evalArgs';
 
 export const TRAIN_USAGE = `usage: ftune train --model DIR --data FILE --out DIR [--method sft|cpt|dpo|reward|grpo]
@@ -14,7 +16,7 @@ export const TRAIN_USAGE = `usage: ftune train --model DIR --data FILE --out DIR
     [--lora-r 8] [--lora-alpha 16] [--lora-dropout 0.05] [--lora-targets all-linear|q_proj,v_proj,...] [--full] [--init-adapter DIR]
     [--epochs N | --max-steps N] [--batch-size N] [--grad-accum N] [--lr X] [--weight-decay X] [--adam-beta1 X] [--adam-beta2 X]
     [--adam-eps X] [--max-grad-norm X] [--schedule constant|linear|cosine] [--warmup-steps N] [--max-length N] [--limit N]
-    [--no-shuffle] [--seed N] [--eval-every N] [--save-every N] [--backend auto|tensorflow|webgpu|wasm|cpu] [--resume]
+    [--no-shuffle] [--seed N] [--eval-every N] [--save-every N] [--backend auto|tensorflow|webgpu|wasm|cpu] [--resume | --overwrite]
     [--beta X] [--neftune-alpha X] [--mix FILE:RATIO] [--gradient-checkpointing]
     GRPO: [--num-generations 4] [--max-completion-length 64] [--temperature 1] [--reward exact-match|format|exact-match+format|ADAPTER_DIR]
 ${EVAL_DURING_TRAINING_USAGE}`;
@@ -31,6 +33,24 @@ export async function trainCommand(argv: string[]): Promise<number> {
   } else {
     config = { ...runConfigFromArgs(values), ...evalDuringTrainingFromArgs(values, {}) };
   }
+  // --out belongs to the user until we know it is ours: a folder that is not a run folder is refused
+  // before anything (even the lock file) is written into it.
+  const resume = values.resume === true;
+  const overwrite = values.overwrite === true;
+  if (resume && overwrite) throw new UsageError('--resume and --overwrite exclude each other');
+  if (inspectRunFolder(config.out).kind === 'foreign') prepareRunFolder(config.out, { resume, overwrite });
+  // One trainer per run folder (the extension checks the same lock); under it, --overwrite empties
+  // a started run and a fresh start into one is refused.
+  const lock = acquireRunLock(config.out);
+  try {
+    prepareRunFolder(config.out, { resume, overwrite });
+    return await train(config, resume);
+  } finally {
+    lock.release();
+  }
+}
+
+async function train(config: RunConfig, resume: boolean): Promise<number> {
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.on('SIGTERM', stop);
@@ -40,7 +60,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   try {
     const outcome = await runTraining({
       config,
-      resume: values.resume === true,
+      resume,
       signal: controller.signal,
       emit: (event) => {
         process.stdout.write(JSON.stringify(event) + '\n');

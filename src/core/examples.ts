@@ -15,6 +15,8 @@ import {
   type ConversationRecord, type NormalizedRecord, type ParsedRecord, type PreferenceRecord, type Problem, type RecordFormat,
 } from './formats';
 
+import { TokenizerBudgetError } from './tokenizerSandbox';
+
 export { DataFileError } from './formats';
 
 export const IGNORE_INDEX = -100;
@@ -68,7 +70,9 @@ export async function loadExamples(file: string, tokenizer: Tokenizer, options: 
     try {
       sequence = tokenizeRecord(record as SftRecord, tokenizer);
     } catch (err) {
-      problems.push({ file, line, reason: `the chat template failed: ${(err as Error).message}` });
+      problems.push(tokenizationProblem(file, line, err));
+      // Over budget: every later example would wait the budget out as well; stop at the first.
+      if (err instanceof TokenizerBudgetError) break;
       continue;
     }
     if (sequence.input_ids.length > maxLength) skipped += 1;
@@ -76,6 +80,16 @@ export async function loadExamples(file: string, tokenizer: Tokenizer, options: 
   }
   if (problems.length) throw new DataFileError(problems);
   return { format, examples, skipped_too_long: skipped, rows };
+}
+
+/**
+ * A record the tokenizer or chat template could not turn into tokens, as `file:line: reason`. Over
+ * budget (tokenizerSandbox.ts) the reason is the budget message itself: "the chat template did not
+ * finish within 10 s".
+ */
+export function tokenizationProblem(file: string, line: number, err: unknown): Problem {
+  const message = err instanceof Error ? err.message : String(err);
+  return { file, line, reason: err instanceof TokenizerBudgetError ? message : `the chat template failed: ${message}` };
 }
 
 /** Plain-text files have no records; they are packed for continued pre-training instead. */

@@ -4,6 +4,7 @@
 // silently turn it into U+FFFD).
 
 import * as fs from 'fs';
+import { jsonNestsDeeperThan, NESTING_TOO_DEEP } from './jsonDepth';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -88,6 +89,7 @@ export function parseLine(bytes: Uint8Array, line: number): JsonlEntry | undefin
     return { line, error: `invalid UTF-8 at byte ${firstInvalidUtf8Offset(bytes) + 1} of the line` };
   }
   if (text.trim() === '') return undefined;
+  if (jsonNestsDeeperThan(text)) return { line, error: NESTING_TOO_DEEP };
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Tokenizer } from './tokenizer';
+import { TokenizerBudgetError } from './tokenizerSandbox';
 import { DataFileError, checkFields, readRecords, type Problem } from './formats';
 import { requireEos, type ExampleSet, type TokenizedExample } from './examples';
 
@@ -54,7 +55,17 @@ export async function packTextBlocks(files: string | readonly string[], tokenize
 
   const packer = new BlockPacker(options.blockSize, eos);
   for (const source of sources) {
-    for (const document of source.documents) packer.addPiece(tokenizer.encode(document.text), document.line, document.last ?? true);
+    for (const document of source.documents) {
+      let ids: number[];
+      try {
+        ids = tokenizer.encode(document.text);
+      } catch (err) {
+        // A tokenizer over its time budget (tokenizerSandbox.ts) is reported at the document's line.
+        if (err instanceof TokenizerBudgetError) throw new DataFileError([{ file: source.file, line: document.line, reason: err.message }]);
+        throw err;
+      }
+      packer.addPiece(ids, document.line, document.last ?? true);
+    }
   }
   return { format: 'text', examples: packer.finish(options.dropLast ?? false), skipped_too_long: 0, rows };
 }

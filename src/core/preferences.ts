@@ -7,7 +7,8 @@
 import type { ChatMessage } from './protocol';
 import type { Tokenizer } from './tokenizer';
 import { DataFileError, checkFields, readRecords, type PreferenceRecord, type Problem } from './formats';
-import { tokenizeConversation, tokenizePromptCompletion, tokenizerProblems, type TokenizedExample, type TokenizedSequence } from './examples';
+import { tokenizationProblem, tokenizeConversation, tokenizePromptCompletion, tokenizerProblems, type TokenizedExample, type TokenizedSequence } from './examples';
+import { TokenizerBudgetError } from './tokenizerSandbox';
 
 export interface PreferencePair {
   chosen: TokenizedExample;
@@ -44,7 +45,9 @@ export async function loadPreferencePairs(file: string, tokenizer: Tokenizer, op
     try {
       pair = tokenizePreference(record as PreferenceRecord, tokenizer);
     } catch (err) {
-      problems.push({ file, line, reason: `the chat template failed: ${(err as Error).message}` });
+      problems.push(tokenizationProblem(file, line, err));
+      // Over budget: every later pair would wait the budget out as well; stop at the first.
+      if (err instanceof TokenizerBudgetError) break;
       continue;
     }
     if (pair.chosen.input_ids.length > maxLength || pair.rejected.input_ids.length > maxLength) skipped += 1;

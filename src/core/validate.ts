@@ -9,7 +9,8 @@ import {
   DataFileError, checkFields, formatProblem, scanRecords,
   type NormalizedRecord, type Problem, type RecordFormat,
 } from './formats';
-import { IGNORE_INDEX, countTrainedTokens, tokenizeRecord, tokenizerProblems, type SftRecord, type TokenizedSequence } from './examples';
+import { IGNORE_INDEX, countTrainedTokens, tokenizationProblem, tokenizeRecord, tokenizerProblems, type SftRecord, type TokenizedSequence } from './examples';
+import { TokenizerBudgetError } from './tokenizerSandbox';
 import { tokenizePreference } from './preferences';
 import { isPlainTextFile, packTextBlocks } from './packing';
 
@@ -85,7 +86,9 @@ export async function validateDataFile(file: string, options: DataInspectOptions
         trained += countTrainedTokens(sequence);
       }
     } catch (err) {
-      extraProblems.push({ file, line, reason: `the chat template failed: ${(err as Error).message}` });
+      // Over budget: stop here, every later record would wait the budget out as well.
+      if (err instanceof TokenizerBudgetError) throw new DataFileError([tokenizationProblem(file, line, err)]);
+      extraProblems.push(tokenizationProblem(file, line, err));
     }
   });
 
@@ -250,7 +253,7 @@ export async function previewExamples(file: string, options: PreviewOptions): Pr
         add(line, tokenizeRecord(record as SftRecord, tokenizer));
       }
     } catch (err) {
-      throw new DataFileError([{ file, line, reason: `the chat template failed: ${(err as Error).message}` }]);
+      throw new DataFileError([tokenizationProblem(file, line, err)]);
     }
   }
   return out;

@@ -62,6 +62,10 @@ export interface SaveInputs {
 
 export async function saveCheckpoint(inputs: SaveInputs): Promise<string> {
   const final = checkpointDir(inputs.out, inputs.state.global_step);
+  // The same step saved twice (a Stop that lands on a save step, a failure right after a save): the
+  // weights and optimizer state cannot have changed, so the complete checkpoint on disk is kept as
+  // it is. Replacing it would mean deleting it first, and a kill in between would lose it.
+  if (fs.existsSync(path.join(final, 'trainer_state.json'))) return final;
   const tmp = `${final}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
@@ -78,6 +82,7 @@ export async function saveCheckpoint(inputs: SaveInputs): Promise<string> {
   // trainer_state.json last: its presence marks the checkpoint complete.
   writeFileAtomic(path.join(tmp, 'trainer_state.json'), [JSON.stringify({ ...inputs.state, optimizer_step: opt.step }, null, 2) + '\n']);
   await testPause();
+  // An incomplete folder under the final name (never written by this code; a copy by hand) gives way.
   fs.rmSync(final, { recursive: true, force: true });
   fs.renameSync(tmp, final);
   if (inputs.keep && inputs.keep > 0) {
@@ -112,11 +117,21 @@ export function readOptimizerState(dir: string, vars: tf.Variable[], step: numbe
   }
 }
 
-/** Removes temp folders left by a checkpoint write that was killed. */
+/**
+ * Tidies the temp folders left by a checkpoint write that was killed (the caller holds the run lock,
+ * so no live trainer is writing them). A complete one (trainer_state.json is written last) whose step
+ * has no checkpoint is promoted to it: it was killed between its last write and its rename. Anything
+ * else is removed.
+ */
 export function cleanPartialCheckpoints(out: string): void {
   const root = path.join(out, CHECKPOINTS_DIR);
   if (!fs.existsSync(root)) return;
   for (const name of fs.readdirSync(root)) {
-    if (/\.tmp-\d+$/.test(name)) fs.rmSync(path.join(root, name), { recursive: true, force: true });
+    const m = /^(step-\d+)\.tmp-\d+$/.exec(name);
+    if (!m && !/\.tmp-\d+$/.test(name)) continue;
+    const tmp = path.join(root, name);
+    const final = m ? path.join(root, m[1]) : undefined;
+    if (final && !fs.existsSync(final) && fs.existsSync(path.join(tmp, 'trainer_state.json'))) fs.renameSync(tmp, final);
+    else fs.rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic, writeSafetensors } from '../core/safetensors';
 import { expectedWeightNames, type DecoderModel } from './model';
+import { isSameFile, realPathOf } from '../core/pathGuard';
 
 export type WeightDtype = 'F32' | 'F16' | 'BF16';
 
@@ -51,7 +52,7 @@ export async function saveFullModel(
 export async function writeModelFolder(model: DecoderModel, baseDir: string, dir: string, opts: SaveFullModelOptions = {}): Promise<SavedModelFolder> {
   const dtype = opts.dtype ?? 'F32';
   const maxShardBytes = opts.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES;
-  if (path.resolve(dir) === path.resolve(baseDir)) throw new Error(`refusing to overwrite the base model folder ${baseDir}; choose another output folder`);
+  if (isSameFile(dir, baseDir) || realPathOf(dir) === realPathOf(baseDir)) throw new Error(`refusing to overwrite the base model folder ${baseDir}; choose another output folder`);
   fs.mkdirSync(dir, { recursive: true });
   removeOldWeights(dir); // a stale index next to a new single file would win when the folder is loaded
 
@@ -105,6 +106,8 @@ export function planShards<T extends { bytes: number }>(tensors: readonly T[], m
 
 /** Copies a file as a fresh, writable one (model folders are often read-only caches). */
 export function copyWritable(src: string, dest: string): void {
+  // Never delete a destination that is the source itself (a link, a case variant, the same folder).
+  if (isSameFile(src, dest)) throw new Error(`refusing to replace ${dest}: it is the same file as ${src}; choose another output folder`);
   fs.rmSync(dest, { force: true });
   fs.copyFileSync(src, dest);
   fs.chmodSync(dest, 0o644);

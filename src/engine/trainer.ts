@@ -9,6 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { TrainerEvent } from '../core/protocol';
 import { mixSeed, permutation } from '../core/random';
 import { resolveLoraTargets, type RunConfig } from '../core/runConfig';
+import { acquireRunLock } from '../core/runLock';
+import { cleanPartialFolders, installFolder } from '../core/installFolder';
 import { writeFileAtomic } from '../core/safetensors';
 import { loadTokenizer, type Tokenizer } from '../core/tokenizer';
 import { initBackend } from './backend';
@@ -39,6 +41,17 @@ const METRICS_FILE = 'metrics.jsonl';
 const EXPLODING_GRAD_NORM = 1e6;
 
 export async function runTraining(options: TrainOptions): Promise<TrainOutcome> {
+  // One trainer per run folder: the lock is the trainer's own (`ftune train` takes it earlier, before
+  // it checks --out; taking it again here is a no-op then).
+  const lock = acquireRunLock(options.config.out);
+  try {
+    return await train(options);
+  } finally {
+    lock.release();
+  }
+}
+
+async function train(options: TrainOptions): Promise<TrainOutcome> {
   const { config, signal } = options;
   fs.mkdirSync(config.out, { recursive: true });
   const metricsFile = path.join(config.out, METRICS_FILE);
@@ -79,6 +92,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
   cleanPartialCheckpoints(config.out);
   cleanBest(config.out, options.resume);
   const keeper = new BestKeeper(config, (dir) => adapter ? adapter.save(dir, config.model) : saveFullModel(model, config.model, dir));
+  cleanPartialFolders(config.out);
   if (options.resume) {
     const last = listCheckpoints(config.out).pop();
     if (last) {
@@ -210,8 +224,8 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
     const checkpoint = await save();
     emit({ type: 'checkpoint', step: state.global_step, path: checkpoint, eval_loss: evalLoss });
     const finalDir = path.join(config.out, config.full ? 'model' : 'adapter');
-    fs.rmSync(finalDir, { recursive: true, force: true });
-    fs.cpSync(checkpoint, finalDir, { recursive: true, filter: (src) => !/(optimizer\.safetensors|trainer_state\.json)$/.test(src) });
+    installFolder(finalDir, (tmp) =>
+      fs.cpSync(checkpoint, tmp, { recursive: true, filter: (src) => !/(optimizer\.safetensors|trainer_state\.json)$/.test(src) }));
     emit({ type: 'done', step: state.global_step, adapter_path: finalDir, elapsed: (Date.now() - started) / 1000, best: state.best });
     return 'done';
   } finally {

@@ -3,13 +3,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { ChatMessage } from '../core/protocol';
+import { SandboxedTokenizer, TokenizerBudgetError } from '../core/tokenizerSandbox';
 
 export type RenderChat = (messages: readonly ChatMessage[], addGenerationPrompt: boolean) => string;
-
-interface HfTokenizer {
-  apply_chat_template(messages: ChatMessage[], options: Record<string, unknown>): string;
-  chat_template: unknown;
-}
 
 /**
  * The template to export: the run's chat_template.jinja (what training rendered with) when a run is
@@ -39,13 +35,18 @@ export function resolveChatTemplate(modelDir: string, runDir?: string): string |
  * `variables` override or add template variables (e.g. a bos_token the test fixture lacks).
  */
 export async function loadChatRenderer(modelDir: string, template: string, variables: Record<string, string> = {}): Promise<RenderChat> {
-  const transformers = await import('@huggingface/transformers');
-  transformers.env.allowRemoteModels = false;
-  transformers.env.allowLocalModels = true;
-  transformers.env.localModelPath = '';
-  const hf = (await transformers.AutoTokenizer.from_pretrained(path.resolve(modelDir), { local_files_only: true })) as unknown as HfTokenizer;
-  return (messages, addGenerationPrompt) =>
-    hf.apply_chat_template(messages.map((m) => ({ ...m })), {
-      tokenize: false, add_generation_prompt: addGenerationPrompt, chat_template: template, ...variables,
-    });
+  // In the tokenizer's worker thread, under its time budget (src/core/tokenizerSandbox.ts): a model
+  // folder's template is untrusted and must not hang an export.
+  const { tokenizer } = SandboxedTokenizer.load(path.resolve(modelDir));
+  // Once over budget, every later conversation would wait the budget out too: fail at once.
+  let overBudget: TokenizerBudgetError | undefined;
+  return (messages, addGenerationPrompt) => {
+    if (overBudget) throw overBudget;
+    try {
+      return tokenizer.render(messages, addGenerationPrompt, { chatTemplate: template, variables });
+    } catch (err) {
+      if (err instanceof TokenizerBudgetError) overBudget = err;
+      throw err;
+    }
+  };
 }

@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DEFAULT_RUN_CONFIG, type BackendName, type RunConfig } from '../core/runConfig';
 import { initBackend } from '../engine/backend';
+import { isSameOrInside } from '../core/pathGuard';
 import { copyWritable, writeModelFolder, type WeightDtype } from '../engine/export';
 import { LoraAdapter } from '../engine/lora';
 import { DecoderModel } from '../engine/model';
@@ -105,6 +106,7 @@ async function loadFused(modelDir: string, adapterDir: string | undefined, backe
 export async function runExport(opts: ExportOptions): Promise<ExportResult> {
   const run = opts.run ? readRunConfig(opts.run) : undefined;
   const { model, adapter } = resolveInputs(opts, run);
+  checkOutputFolder(opts, model, adapter);
   fs.mkdirSync(opts.out, { recursive: true });
   const result: ExportResult = { to: opts.to, out: opts.out, files: [], warnings: [], model, adapter, details: {} };
   switch (opts.to) {
@@ -124,6 +126,21 @@ export async function runExport(opts: ExportOptions): Promise<ExportResult> {
   return result;
 }
 
+/**
+ * The output folder may be neither an input folder nor inside one, however it is spelled (links, case
+ * variants: pathGuard.ts); writing there would replace the files being read. A run folder's
+ * `exports/` is the one place inside an input that is meant for output.
+ */
+function checkOutputFolder(opts: ExportOptions, model: string | undefined, adapter: string | undefined): void {
+  const inputs: [string, string | undefined][] = [['the base model folder', model], ['the adapter folder', adapter]];
+  for (const [what, dir] of inputs) {
+    if (dir !== undefined && isSameOrInside(dir, opts.out)) throw new Error(`refusing to overwrite ${what} ${dir}: --out ${opts.out} is that folder or inside it; choose another output folder`);
+  }
+  if (opts.run && isSameOrInside(opts.run, opts.out) && !isSameOrInside(path.join(opts.run, 'exports'), opts.out)) {
+    throw new Error(`--out ${opts.out} is inside the run folder ${opts.run}; use ${path.join(opts.run, 'exports')} or a folder outside the run`);
+  }
+}
+
 function requireModel(model: string | undefined): string {
   if (!model) throw new Error('--model is required (or --run with a run_config.json naming it)');
   if (!fs.existsSync(path.join(model, 'config.json'))) throw new Error(`${model}: no config.json (is it a model folder?)`);
@@ -137,10 +154,8 @@ async function exportPeft(opts: ExportOptions, adapterDir: string | undefined, r
   for (const f of [configFile, weights]) if (!fs.existsSync(f)) throw new Error(`${f}: not found (is ${adapterDir} a PEFT adapter folder?)`);
   const config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Partial<AdapterSettings> & { peft_type?: string; lora_alpha?: number };
   if (config.peft_type !== undefined && config.peft_type !== 'LORA') throw new Error(`${configFile}: peft_type ${config.peft_type} is not a LoRA adapter`);
-  if (path.resolve(adapterDir) !== path.resolve(opts.out)) {
-    copyWritable(configFile, path.join(opts.out, 'adapter_config.json'));
-    copyWritable(weights, path.join(opts.out, 'adapter_model.safetensors'));
-  }
+  copyWritable(configFile, path.join(opts.out, 'adapter_config.json'));
+  copyWritable(weights, path.join(opts.out, 'adapter_model.safetensors'));
   const targets = config.target_modules;
   const settings: AdapterSettings = {
     r: config.r ?? 0, lora_alpha: config.lora_alpha ?? 0, lora_dropout: config.lora_dropout ?? 0,

@@ -17,6 +17,7 @@ import {
   readProvenance,
   splitFile,
   writeJsonl,
+  writeJsonlAtomic,
   writeProvenance,
   type DatasetRecord,
   type HubDatasetListing,
@@ -292,16 +293,15 @@ export async function createPretrainingDataset(ctx: Ctx, arg?: unknown): Promise
   if (!where) return;
   const target = path.resolve(folder.uri.fsPath, where.trim());
   if (!(await confirmReplace([target]))) return;
-  // an older version of the output inside a chosen folder would be read back in as text
-  fs.rmSync(target, { force: true });
   const folders = roots.map((r) => r.fsPath);
-  const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Reading ${folders.map(relative).join(', ')}…` }, async () => filesToRecords(folders, { globs }));
+  // The older output is excluded from the walk (not deleted first): it stays if no text is found.
+  const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Reading ${folders.map(relative).join(', ')}…` }, async () => filesToRecords(folders, { globs, exclude: [target] }));
   if (result.records.length === 0) {
     void vscode.window.showErrorMessage(`Finetune Studio: no text found in ${folders.map(relative).join(', ')}${globs.length ? ` matching ${globs.join(', ')}` : ''} (files listed in .gitignore are left out).`);
     return;
   }
   fs.mkdirSync(path.dirname(target), { recursive: true });
-  writeJsonl(target, result.records);
+  writeJsonlAtomic(target, result.records);
   writeProvenance(target, {
     source: 'files', role: 'train', records: result.records.length, created_at: new Date().toISOString(), folders, ...(globs.length ? { globs } : {}), chunk_chars: DEFAULT_CHUNK_CHARS,
   });

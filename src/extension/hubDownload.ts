@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { downloadFile, listFiles } from '@huggingface/hub';
+import { resolveRepoPath, unsafeRepoPathReason } from '../core/repoPaths';
 
 export type HubErrorKind = 'offline' | 'unauthorized' | 'not-found' | 'cancelled' | 'invalid' | 'other';
 
@@ -38,7 +39,8 @@ const REPO_ID = /^[A-Za-z0-9][\w.-]{0,95}(\/[A-Za-z0-9][\w.-]{0,95})?$/;
 
 /** Files a model folder needs; everything else in a repo (onnx, gguf, pytorch .bin, images) is skipped. */
 export function isWantedFile(file: string): boolean {
-  if (file.includes('/')) return false;
+  // Only top-level files; a name with '\\', ':' or '..' could leave the model folder (see repoPaths.ts).
+  if (file.includes('/') || unsafeRepoPathReason(file) !== undefined) return false;
   return /\.safetensors$/.test(file) || /^(config|generation_config|tokenizer|tokenizer_config|special_tokens_map|added_tokens|vocab)\.json$/.test(file)
     || file === 'model.safetensors.index.json' || file === 'merges.txt' || file === 'tokenizer.model' || file === 'chat_template.jinja' || file === 'chat_template.json';
 }
@@ -83,7 +85,9 @@ export async function downloadModel(options: HubDownloadOptions): Promise<string
     for (const entry of entries) {
       const blob = await downloadFile({ ...common, path: entry.path, xet: false });
       if (!blob) throw new HubDownloadError('not-found', `${repo}: ${entry.path} disappeared while downloading`);
-      const partial = path.join(target, `${entry.path}.part`);
+      // Checked again where it becomes a path: the resolved file must stay inside the model folder.
+      const dest = resolveRepoPath(target, entry.path);
+      const partial = `${dest}.part`;
       const out = fs.createWriteStream(partial);
       try {
         const reader = blob.stream().getReader();
@@ -98,7 +102,7 @@ export async function downloadModel(options: HubDownloadOptions): Promise<string
       } finally {
         await new Promise<void>((resolve) => out.end(resolve));
       }
-      fs.renameSync(partial, path.join(target, entry.path));
+      fs.renameSync(partial, dest);
     }
     fs.writeFileSync(path.join(target, COMPLETE_MARKER), new Date().toISOString());
     return target;

@@ -15,6 +15,7 @@ import {
 import { RunQueue } from './runQueue';
 import { trainArgs } from './trainArgs';
 import type { CliInvocation } from './cliInvocation';
+import { openForAppendNoFollow } from '../core/noFollow';
 
 export interface RunManagerOptions {
   runsDir: string;
@@ -181,12 +182,20 @@ export class RunManager {
       return Promise.resolve();
     }
     const resume = this.resumeNext.delete(runId);
+    // trainer.log is opened before the trainer starts, never through a symbolic link (noFollow.ts).
+    let logFd: number;
+    try {
+      logFd = openForAppendNoFollow(path.join(dir, 'trainer.log'));
+    } catch (err) {
+      this.finish(runId, dir, 'failed', `${(err as Error).message}: delete it and start the run again`);
+      return Promise.resolve();
+    }
     const invocation = this.options.invocation(trainArgs({ ...config, out: dir }, { resume }));
     const child = spawn(invocation.command, invocation.args, { cwd: dir, env: invocation.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let resolveExit!: () => void;
     const live: LiveRun = { child, stopRequested: false, exited: new Promise((resolve) => (resolveExit = resolve)) };
     this.live.set(runId, live);
-    const log = fs.createWriteStream(path.join(dir, 'trainer.log'), { flags: 'a' });
+    const log = fs.createWriteStream(path.join(dir, 'trainer.log'), { fd: logFd });
 
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       log.write(line + '\n');

@@ -2,7 +2,7 @@
 // CSV → JSONL, and the provenance written next to every produced file. Pure Node (no vscode),
 // so the extension and the CLI share it.
 
-export { parseJsonl, readJsonl, toJsonl, writeJsonl, toJsonValue } from './jsonl';
+export { parseJsonl, readJsonl, toJsonl, writeJsonl, writeJsonlAtomic, toJsonValue } from './jsonl';
 export type { DatasetRecord, JsonValue } from './jsonl';
 export { mulberry32, seededShuffle } from './prng';
 export { contentKey, dedupeRecords } from './dedupe';

@@ -1,6 +1,7 @@
 // JSON Lines reading/writing shared by every dataset command. A record is one JSON object per line.
 
 import * as fs from 'fs';
+import { jsonNestsDeeperThan, NESTING_TOO_DEEP } from '../jsonDepth';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type DatasetRecord = { [key: string]: JsonValue };
@@ -11,6 +12,7 @@ export function parseJsonl(text: string, sourceName = 'input'): DatasetRecord[] 
   const lines = text.split(/\r?\n/);
   lines.forEach((line, i) => {
     if (line.trim().length === 0) return;
+    if (jsonNestsDeeperThan(line)) throw new Error(`${sourceName}:${i + 1}: ${NESTING_TOO_DEEP}`);
     let value: unknown;
     try {
       value = JSON.parse(line);
@@ -35,6 +37,22 @@ export function toJsonl(records: readonly DatasetRecord[]): string {
 
 export function writeJsonl(file: string, records: readonly DatasetRecord[]): void {
   fs.writeFileSync(file, toJsonl(records));
+}
+
+/**
+ * Replaces `file` only once the new content is complete on disk: written to `<file>.tmp-<pid>` in the
+ * same folder (so the rename cannot cross file systems), then renamed over it. If anything fails the
+ * previous file is untouched and the temporary one removed.
+ */
+export function writeJsonlAtomic(file: string, records: readonly DatasetRecord[]): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    fs.writeFileSync(tmp, toJsonl(records), { flag: 'wx' });
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
 }
 
 /** Converts what decoders hand back (BigInt, Date, bytes, undefined) into plain JSON values. */

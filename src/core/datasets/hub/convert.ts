@@ -5,6 +5,7 @@
 
 import * as fs from 'fs';
 import { csvToRecords } from '../csv';
+import { jsonNestsDeeperThan, MAX_JSON_DEPTH, NESTING_TOO_DEEP } from '../../jsonDepth';
 import { parseJsonl, toJsonValue, type DatasetRecord, type JsonValue } from '../jsonl';
 import type { DataFileFormat } from './layout';
 
@@ -17,6 +18,8 @@ function asRecords(values: readonly JsonValue[], file: string): DatasetRecord[] 
 
 function jsonToRecords(text: string, file: string): DatasetRecord[] {
   let value: JsonValue;
+  // The array or object around the records adds up to two levels.
+  if (jsonNestsDeeperThan(text, MAX_JSON_DEPTH + 2)) throw new Error(`${file}: ${NESTING_TOO_DEEP}`);
   try {
     value = JSON.parse(text) as JsonValue;
   } catch {

@@ -9,6 +9,7 @@ import { datasetInfo, listFiles } from '@huggingface/hub';
 import { applyFieldMap, type FieldMap } from '../fieldMap';
 import type { DatasetRecord } from '../jsonl';
 import { roleForSplitName, writeProvenance } from '../provenance';
+import { resolveRepoPath } from '../../repoPaths';
 import { readDataFile } from './convert';
 import { downloadHubFile, fetchWithSignal, type DownloadProgress } from './download';
 import { describeHubError, HubDatasetError } from './errors';
@@ -169,7 +170,13 @@ export function defaultPullOutput(datasetId: string, config: string, split: stri
 
 /** Cache path of a repo file: <cache>/<owner>--<name>/<sha>/<path>. */
 function cachePath(cacheDir: string, datasetId: string, sha: string, file: string): string {
-  return path.join(cacheDir, datasetId.replace(/\//g, '--'), sha.replace(/[^A-Za-z0-9._-]/g, '_'), ...file.split('/'));
+  // The file name comes from the repo's listing: resolveRepoPath refuses one that could leave the folder.
+  const folder = path.join(cacheDir, datasetId.replace(/\//g, '--'), sha.replace(/[^A-Za-z0-9._-]/g, '_'));
+  try {
+    return resolveRepoPath(folder, file);
+  } catch (err) {
+    throw new HubDatasetError('other', `${datasetId}: ${(err as Error).message}`);
+  }
 }
 
 export async function pullHubDataset(options: PullOptions): Promise<PullResult> {
