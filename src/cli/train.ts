@@ -4,10 +4,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { TrainerEvent } from '../core/protocol';
 import type { RunConfig } from '../core/runConfig';
+import { readRunConfigFile } from '../core/runConfigFile';
 import { runTraining } from '../engine/trainer';
-import { parse, runConfigFromArgs, TRAIN_OPTIONS } from './args';
+import { parse, runConfigFromArgs, str, TRAIN_OPTIONS, UsageError, type Parsed } from './args';
 
 export const TRAIN_USAGE = `usage: ftune train --model DIR --data FILE --out DIR [--method sft|cpt|dpo|reward|grpo]
+       ftune train --config run_config.json [any flag below overrides the file]
     [--eval-data FILE | --eval-split F] [--format auto|messages|prompt-completion|text|preference] [--field KEY=COLUMN ...]
     [--lora-r 8] [--lora-alpha 16] [--lora-dropout 0.05] [--lora-targets all-linear|q_proj,v_proj,...] [--full] [--init-adapter DIR]
     [--epochs N | --max-steps N] [--batch-size N] [--grad-accum N] [--lr X] [--weight-decay X] [--adam-beta1 X] [--adam-beta2 X]
@@ -18,15 +20,7 @@ export const TRAIN_USAGE = `usage: ftune train --model DIR --data FILE --out DIR
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, TRAIN_OPTIONS, TRAIN_USAGE);
-  let config: RunConfig;
-  const out = typeof values.out === 'string' ? values.out : undefined;
-  const saved = out ? path.join(out, 'run_config.json') : undefined;
-  if (values.resume && saved && fs.existsSync(saved)) {
-    // Resume: the saved configuration, with any flag given now taking precedence (e.g. more --max-steps).
-    config = runConfigFromArgs(values, JSON.parse(fs.readFileSync(saved, 'utf8')) as RunConfig);
-  } else {
-    config = runConfigFromArgs(values);
-  }
+  const config = resolveTrainConfig(values);
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.on('SIGTERM', stop);
@@ -62,6 +56,26 @@ export async function trainCommand(argv: string[]): Promise<number> {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
   }
+}
+
+/**
+ * The run configuration `ftune train` trains with: `--config FILE` (a run_config.json, the schema
+ * `train` writes) or, for `--resume` without it, `<out>/run_config.json`, or the defaults; then every
+ * flag given on the command line overrides its field.
+ */
+export function resolveTrainConfig(values: Parsed): RunConfig {
+  const file = str(values, 'config');
+  const out = str(values, 'out');
+  const saved = out ? path.join(out, 'run_config.json') : undefined;
+  let base: RunConfig | undefined;
+  try {
+    if (file !== undefined) base = readRunConfigFile(file);
+    // Resume: the saved configuration, with any flag given now taking precedence (e.g. more --max-steps).
+    else if (values.resume && saved && fs.existsSync(saved)) base = readRunConfigFile(saved);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return runConfigFromArgs(values, base);
 }
 
 function describe(e: TrainerEvent): string {

@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { TrainerEvent } from '../core/protocol';
 import { mixSeed, permutation } from '../core/random';
-import { resolveLoraTargets, type RunConfig } from '../core/runConfig';
+import { resolveLoraTargets, serializeRunConfig, type RunConfig } from '../core/runConfig';
 import { writeFileAtomic } from '../core/safetensors';
 import { loadTokenizer, type Tokenizer } from '../core/tokenizer';
 import { initBackend } from './backend';
@@ -81,7 +81,7 @@ export async function runTraining(options: TrainOptions): Promise<TrainOutcome> 
   } else if (fs.existsSync(metricsFile)) {
     fs.rmSync(metricsFile);
   }
-  writeFileAtomic(path.join(config.out, 'run_config.json'), [JSON.stringify(config, null, 2) + '\n']);
+  writeFileAtomic(path.join(config.out, 'run_config.json'), [serializeRunConfig(config)]);
   if (tokenizer.chatTemplate) writeFileAtomic(path.join(config.out, 'chat_template.jinja'), [tokenizer.chatTemplate]);
 
   emit({

@@ -175,13 +175,12 @@ export class RunManager {
 
   private launch(runId: string): Promise<void> {
     const dir = this.dirOf(runId);
-    const config = readConfig(dir);
-    if (!config) {
+    if (!readConfig(dir)) {
       this.finish(runId, dir, 'failed', 'run_config.json is missing');
       return Promise.resolve();
     }
     const resume = this.resumeNext.delete(runId);
-    const invocation = this.options.invocation(trainArgs({ ...config, out: dir }, { resume }));
+    const invocation = this.options.invocation(trainArgs(dir, { resume }));
     const child = spawn(invocation.command, invocation.args, { cwd: dir, env: invocation.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let resolveExit!: () => void;
     const live: LiveRun = { child, stopRequested: false, exited: new Promise((resolve) => (resolveExit = resolve)) };

@@ -198,7 +198,7 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
       ...warning,
       { label: '$(play) Start training', description: summary, detail: `${path.basename(s.config.model)} · ${s.method.toUpperCase()} · ${s.full ? 'full' : `LoRA r=${s.config.lora_r}`} · ${formatLabel(s.format as DatasetScan['format'])}`, value: { kind: 'start' } },
       { label: 'Run name', description: s.name, value: { kind: 'name' } },
-      ...EDITABLE_FIELDS.map((f) => ({ label: f.label, description: String(s.config[f.key]), value: { kind: 'edit' as const, key: f.key } })),
+      ...EDITABLE_FIELDS.filter((f) => appliesTo(f, s.method)).map((f) => ({ label: f.label, description: String(s.config[f.key]), value: { kind: 'edit' as const, key: f.key } })),
     ];
     const answer = await ui.pick({ title: `${TITLE}: review`, ...ctx, placeholder: 'Start, or pick a field to change it', items });
     if (answer === undefined || answer === BACK) return outcomeOf(answer, () => undefined);
@@ -231,6 +231,13 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
   const completed = await runSteps([chooseModel, chooseMethod, chooseFormat, chooseLora, choosePreset, review], state);
   if (!completed || !state.started || !state.name) return undefined;
   return { name: state.name, config: { ...state.config }, estimate: estimateFor(state, services, scan.rows) };
+}
+
+/** Method-specific fields (beta, GRPO's generation settings) are shown only for the methods that use them. */
+function appliesTo(field: EditableField, method: Method): boolean {
+  if (field.only === 'beta') return method === 'dpo' || method === 'grpo';
+  if (field.only === 'generation') return method === 'grpo';
+  return true;
 }
 
 /** Column mapping by hand: pick the format, then a column for each of its fields. */
