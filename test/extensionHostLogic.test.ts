@@ -8,7 +8,7 @@ import { applyPreset, EDITABLE_FIELDS, parseFieldValue, PRESETS, presetFields } 
 import { trainArgs } from '../src/extension/trainArgs';
 import { RunQueue } from '../src/extension/runQueue';
 import { cliInvocation, locateCli } from '../src/extension/cliInvocation';
-import { METHODS } from '../src/extension/methods';
+import { METHODS } from '../src/core/methods';
 
 function config(patch: Partial<RunConfig> = {}): RunConfig {
   return { ...DEFAULT_RUN_CONFIG, model: '/m', data: '/d.jsonl', out: '/runs/x', ...patch };
@@ -50,9 +50,13 @@ test('trainArgs launches the run folder\'s run_config.json; resume appends --res
   assert.equal(resumed[resumed.length - 1], '--resume');
 });
 
-test('methods: SFT is available and every method names its data formats', () => {
-  assert.equal(METHODS.find((m) => m.id === 'sft')?.available, true);
+test('method registry: every method names its data formats; LoRA-only methods are the ones with a reference model', () => {
   for (const m of METHODS) assert.ok(m.formats.length > 0, m.id);
+  assert.deepEqual(METHODS.filter((m) => m.lora_only).map((m) => m.id), ['dpo', 'reward', 'grpo']);
+  assert.deepEqual(METHODS.filter((m) => m.uses_generation).map((m) => m.id), ['grpo']);
+  // the run config's defaults for a method's knobs come from the registry
+  const grpo = METHODS.find((m) => m.id === 'grpo')!;
+  for (const [key, value] of Object.entries(grpo.defaults)) assert.equal((DEFAULT_RUN_CONFIG as Record<string, unknown>)[key], value, key);
 });
 
 function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } {

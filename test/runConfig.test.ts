@@ -71,3 +71,10 @@ test('--resume without --config starts from <out>/run_config.json, flags still o
   const values = parse(['--out', out, '--resume', '--max-steps', '80'], TRAIN_OPTIONS, 'usage').values;
   assert.deepEqual(resolveTrainConfig(values), { ...TRAINABLE, out, max_steps: 80 });
 });
+
+test('the method registry is the CLI\'s validation: LoRA-only methods refuse --full before a model is loaded', () => {
+  const values = (...argv: string[]) => parse(['--model', 'm', '--data', 'd', '--out', 'o', ...argv], TRAIN_OPTIONS, 'usage').values;
+  for (const method of ['dpo', 'reward', 'grpo']) assert.throws(() => resolveTrainConfig(values('--method', method, '--full')), new RegExp(`--method ${method} trains a LoRA adapter.*drop --full`));
+  assert.equal(resolveTrainConfig(values('--method', 'sft', '--full')).full, true);
+  assert.throws(() => resolveTrainConfig(values('--method', 'ppo')), /--method must be one of sft, cpt, dpo, reward, grpo/);
+});

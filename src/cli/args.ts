@@ -5,6 +5,7 @@ import {
   BACKENDS as BACKEND_NAMES, DATA_FORMATS, DEFAULT_RUN_CONFIG, numberProblem, numericRunConfigKeys, RUN_CONFIG_ENUMS,
   type BackendName, type DataFormat, type NumberRule, type RunConfig,
 } from '../core/runConfig';
+import { methodSpec } from '../core/methods';
 
 export class UsageError extends Error {}
 
@@ -166,5 +167,7 @@ export function runConfigFromArgs(values: Parsed, base?: RunConfig): RunConfig {
   if (!config.data) throw new UsageError('--data is required');
   if (!config.out) throw new UsageError('--out is required');
   if (config.full && config.init_adapter) throw new UsageError('--init-adapter applies to LoRA training, not --full');
+  // DPO, reward and GRPO compare against the base with the adapter switched off: LoRA only.
+  if (config.full && methodSpec(config.method).lora_only) throw new UsageError(`--method ${config.method} trains a LoRA adapter (its reference is the adapter-off base); drop --full`);
   return config;
 }

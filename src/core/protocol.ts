@@ -6,7 +6,11 @@
 // Each union is discriminated by `type`. Field names use snake_case where they mirror
 // Hugging Face Trainer logs (loss, eval_loss, grad_norm, learning rate as `lr`).
 
+import type { Method } from './methods';
 import type { BackendName, RunConfig } from './runConfig';
+
+/** Defined with the method registry (core/methods.ts); re-exported for older imports. */
+export type { Method };
 
 // ---------------------------------------------------------------- trainer → host
 
@@ -29,8 +33,6 @@ export interface DoctorReport {
   /** what to install for a faster backend, when no GPU backend works. */
   advice?: string;
 }
-
-export type Method = 'sft' | 'cpt' | 'dpo' | 'reward' | 'grpo';
 
 /** One optimiser step. `extra` carries method-specific metrics (DPO rewards, GRPO mean reward, ...). */
 export interface StepMetrics {

@@ -1,13 +1,13 @@
 // The full description of a training run: what `ftune train` accepts, what the extension's wizard
 // fills in, and what is written to `<out>/run_config.json` so a run can be resumed or compared.
 
-import type { Method } from './protocol';
+import { DATA_FORMATS, type DataFormat } from './dataFormats';
+import { METHOD_IDS, METHODS, type Method, type MethodKnobs } from './methods';
 
-export const DATA_FORMATS = ['auto', 'messages', 'prompt-completion', 'text', 'preference'] as const;
+export { DATA_FORMATS, type DataFormat };
+
 export const SCHEDULES = ['constant', 'linear', 'cosine'] as const;
 export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
-const METHOD_IDS: readonly Method[] = ['sft', 'cpt', 'dpo', 'reward', 'grpo'];
-export type DataFormat = (typeof DATA_FORMATS)[number];
 export type Schedule = (typeof SCHEDULES)[number];
 export type BackendName = (typeof BACKENDS)[number];
 
@@ -67,6 +67,9 @@ export interface RunConfig {
   reward: string;
 }
 
+/** The method-specific knobs' defaults, from the method registry (the methods agree where they share one). */
+const METHOD_KNOB_DEFAULTS = Object.assign({}, ...METHODS.map((m) => m.defaults)) as MethodKnobs;
+
 export const DEFAULT_RUN_CONFIG: Omit<RunConfig, 'model' | 'data' | 'out'> = {
   method: 'sft',
   eval_split: 0,
@@ -96,14 +99,14 @@ export const DEFAULT_RUN_CONFIG: Omit<RunConfig, 'model' | 'data' | 'out'> = {
   eval_every: 0,
   save_every: 0,
   backend: 'auto',
-  beta: 0.1,
+  beta: METHOD_KNOB_DEFAULTS.beta,
   neftune_alpha: 0,
   gradient_checkpointing: false,
   mix: [],
-  num_generations: 4,
-  max_completion_length: 64,
-  temperature: 1.0,
-  reward: 'exact-match',
+  num_generations: METHOD_KNOB_DEFAULTS.num_generations,
+  max_completion_length: METHOD_KNOB_DEFAULTS.max_completion_length,
+  temperature: METHOD_KNOB_DEFAULTS.temperature,
+  reward: METHOD_KNOB_DEFAULTS.reward,
 };
 
 /** The seven projections LoRA wraps by default ("all-linear" in PEFT terms for Llama-family models). */

@@ -58,7 +58,7 @@ export function applyPreset<T extends PresetFields & { full: boolean }>(config: 
 export interface EditableField {
   key: keyof PresetFields | 'max_steps' | 'eval_split' | 'beta' | 'num_generations' | 'max_completion_length' | 'temperature';
   label: string;
-  /** shown only for methods that use it (the method registry's uses_beta / uses_generation). */
+  /** shown only for methods that use it (core/methods.ts: uses_beta / uses_generation). */
   only?: 'beta' | 'generation';
   integer: boolean;
   min: number;

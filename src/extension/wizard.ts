@@ -4,10 +4,9 @@
 
 import * as path from 'path';
 import { estimateTraining, formatBytes, formatCount, formatDuration, memoryLimit, modelShapeFromConfig, proposeFit, totalSteps, type Estimate, type EstimateInput, type FitSettings } from '../core/estimate';
-import type { Method } from '../core/protocol';
+import { METHODS, methodSpec, type Method } from '../core/methods';
 import { DEFAULT_RUN_CONFIG, type BackendName, type DataFormat, type RunConfig } from '../core/runConfig';
 import { describeMapping, formatLabel, type DatasetScan } from './datasetScan';
-import { METHODS } from './methods';
 import { EDITABLE_FIELDS, parseFieldValue, PRESETS, presetFields, type EditableField, type PresetId } from './presets';
 import { BACK, outcomeOf, runSteps, type PickItem, type Step, type StepOutcome, type WizardUI } from './wizardFlow';
 
@@ -106,20 +105,17 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
   };
 
   const chooseMethod: Step<WizardState> = async (s, ctx) => {
-    const items = METHODS.map((m) => ({ label: m.label, description: m.available ? m.description : `${m.description} — coming soon`, value: m.id }));
+    const items = METHODS.map((m) => ({ label: m.label, description: m.description, value: m.id }));
     const answer = await ui.pick({ title: TITLE, ...ctx, placeholder: 'Training method', items, active: s.method });
     if (answer === undefined || answer === BACK) return outcomeOf(answer, () => undefined);
-    const info = METHODS.find((m) => m.id === answer)!;
-    if (!info.available) {
-      services.inform(`${info.label} is not available yet: the trainer supports ${METHODS.filter((m) => m.available).map((m) => m.label).join(', ')}.`);
-      return 'repeat';
-    }
+    const info = methodSpec(answer);
     if (scan.format !== 'unknown' && !info.formats.includes(scan.format)) {
       services.inform(`${info.label} trains on ${info.formats.map((f) => formatLabel(f)).join(' or ')} data; ${path.basename(dataFile)} is ${formatLabel(scan.format)}.`);
       return 'repeat';
     }
     s.method = answer;
     s.config.method = answer;
+    Object.assign(s.config, info.defaults);
     return 'next';
   };
 
@@ -150,7 +146,7 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
   };
 
   const chooseLora: Step<WizardState> = async (s, ctx) => {
-    if (s.method === 'dpo' || s.method === 'reward' || s.method === 'grpo') {
+    if (methodSpec(s.method).lora_only) {
       // Their reference model is the base with the adapter switched off: LoRA only.
       s.full = false;
       s.config.full = false;
@@ -235,8 +231,8 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
 
 /** Method-specific fields (beta, GRPO's generation settings) are shown only for the methods that use them. */
 function appliesTo(field: EditableField, method: Method): boolean {
-  if (field.only === 'beta') return method === 'dpo' || method === 'grpo';
-  if (field.only === 'generation') return method === 'grpo';
+  if (field.only === 'beta') return methodSpec(method).uses_beta;
+  if (field.only === 'generation') return methodSpec(method).uses_generation;
   return true;
 }
 
