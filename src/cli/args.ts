@@ -6,6 +6,7 @@ import {
   type BackendName, type DataFormat, type NumberRule, type RunConfig,
 } from '../core/runConfig';
 import { methodSpec } from '../core/methods';
+import { parseFieldArgs, type FieldMap } from '../core/formats';
 
 export class UsageError extends Error {}
 
@@ -53,16 +54,14 @@ function oneOf<T extends string>(values: Parsed, key: string, allowed: readonly 
 }
 
 /** `--field prompt=question --field completion=answer` → { prompt: 'question', completion: 'answer' }. */
-export function fields(values: Parsed): Record<string, string> {
+export function fields(values: Parsed): FieldMap {
   const raw = values.field;
   const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? [raw] : [];
-  const out: Record<string, string> = {};
-  for (const entry of list) {
-    const eq = entry.indexOf('=');
-    if (eq <= 0 || eq === entry.length - 1) throw new UsageError(`--field expects KEY=COLUMN, got ${JSON.stringify(entry)}`);
-    out[entry.slice(0, eq)] = entry.slice(eq + 1);
+  try {
+    return parseFieldArgs(list);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
-  return out;
 }
 
 export const DATA_OPTIONS: Options = {

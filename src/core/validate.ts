@@ -3,6 +3,7 @@
 // example as the model sees it: its tokens and which of them are trained). Pure functions; the CLI
 // wrappers live in src/cli/validate.ts and src/cli/preview.ts.
 
+import { describeMapping } from './columnAliases';
 import type { DataFormat } from './runConfig';
 import type { Tokenizer } from './tokenizer';
 import {
@@ -91,7 +92,9 @@ export async function validateDataFile(file: string, options: DataInspectOptions
 
   const problems = [...scan.problems, ...extraProblems].sort((a, b) => a.line - b.line);
   const notes = layoutNotes(scan.stats);
-  if ((options.format ?? 'auto') === 'auto' && scan.format) notes.unshift(`format detected from the first rows: ${scan.format}`);
+  if ((options.format ?? 'auto') === 'auto' && scan.format) {
+    notes.unshift(`format detected from the first rows: ${scan.format}${scan.mapped ? `, columns ${describeMapping(scan.mapped)}` : ''}`);
+  }
   const tokens = tokenizer && lengths.length ? tokenStats(lengths, maxLength, trained) : undefined;
   if (tokens && tokens.over_max_length > 0) {
     notes.push(`${tokens.over_max_length} example(s) are longer than --max-length ${maxLength} tokens and would be skipped in training`);

@@ -12,6 +12,7 @@ import { loadPreferencePairs, type PreferencePair } from '../core/preferences';
 import { promptAndReference } from '../core/prompts';
 import { mixSeed } from '../core/random';
 import { selectExamples } from '../core/selectExamples';
+import { describeMapping } from '../core/columnAliases';
 import type { RunConfig } from '../core/runConfig';
 import type { Tokenizer } from '../core/tokenizer';
 import type { Sequence } from './batch';
@@ -133,8 +134,10 @@ function evalContext(model: DecoderModel, adapter: LoraAdapter | undefined, padI
 
 async function grpoPlan({ config, tokenizer, model, adapter, padId }: PlanInputs): Promise<MethodPlan<RlPrompt>> {
   if (!adapter) throw new Error('--method grpo trains a LoRA adapter (the KL reference is the adapter-off base); drop --full');
+  const mappings: string[] = [];
   const load = async (file: string): Promise<RlPrompt[]> => {
-    const { records } = await readRecords(file, { format: config.format, fields: config.fields });
+    const { records, mapped } = await readRecords(file, { format: config.format, fields: config.fields });
+    if (mapped) mappings.push(`${file}: columns ${describeMapping(mapped)}`);
     const prompts: RlPrompt[] = [];
     for (const r of records) {
       const pair = promptAndReference(r.record, tokenizer);
@@ -146,7 +149,7 @@ async function grpoPlan({ config, tokenizer, model, adapter, padId }: PlanInputs
   };
   const all = await load(config.data);
   const { train, eval: evalSet, notes } = selectExamples(all, config, config.eval_data ? await load(config.eval_data) : undefined);
-  notes.unshift(`${config.data}: ${all.length} prompts with reference answers`);
+  notes.unshift(`${config.data}: ${all.length} prompts with reference answers`, ...mappings);
   const eosIds = model.config.eos_token_id;
   let reward: RewardFunction;
   let rewardAdapter: LoraAdapter | undefined;

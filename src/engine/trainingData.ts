@@ -4,6 +4,7 @@ import { loadExamples, type TokenizedExample } from '../core/examples';
 import { isPlainTextFile, packTextBlocks } from '../core/packing';
 import { permutation, mixSeed } from '../core/random';
 import { selectExamples } from '../core/selectExamples';
+import { describeMapping } from '../core/columnAliases';
 import type { RunConfig } from '../core/runConfig';
 import type { Tokenizer } from '../core/tokenizer';
 
@@ -22,7 +23,9 @@ async function load(file: string, config: RunConfig, tokenizer: Tokenizer): Prom
     return { examples: set.examples, skipped: set.skipped_too_long, format: 'text (packed)' };
   }
   const set = await loadExamples(file, tokenizer, { format: config.format, fields: config.fields, maxLength: config.max_length });
-  return { examples: set.examples, skipped: set.skipped_too_long, format: set.format };
+  // Say which columns were mapped when the file used other names (GSM8K's question/answer).
+  const format = set.mapped ? `${set.format}, columns ${describeMapping(set.mapped)}` : set.format;
+  return { examples: set.examples, skipped: set.skipped_too_long, format };
 }
 
 export async function loadTrainingData(config: RunConfig, tokenizer: Tokenizer): Promise<TrainingData> {
