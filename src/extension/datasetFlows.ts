@@ -128,6 +128,7 @@ export function hubErrorActions(kind: HubErrorKind): string[] {
       return ['Retry', 'Open Endpoint Setting'];
     case 'cancelled':
       return [];
+    case 'invalid':
     case 'other':
       return ['Show Log'];
   }
