@@ -3,6 +3,7 @@
 // example as the model sees it: its tokens and which of them are trained). Pure functions; the CLI
 // wrappers live in src/cli/validate.ts and src/cli/preview.ts.
 
+import type { PreviewExample, PreviewToken } from './protocol';
 import { describeMapping } from './columnAliases';
 import type { DataFormat } from './runConfig';
 import type { Tokenizer } from './tokenizer';
@@ -196,20 +197,8 @@ export function formatReport(report: ValidationReport): string {
 
 // ---------------------------------------------------------------- preview
 
-export interface PreviewToken {
-  id: number;
-  text: string;
-  trained: boolean;
-}
-
-export interface PreviewExample {
-  line: number;
-  tokens: PreviewToken[];
-  /** which side of a preference pair. */
-  side?: 'chosen' | 'rejected';
-  /** longer than the max length: training would skip it. */
-  too_long?: boolean;
-}
+// PreviewToken / PreviewExample are the `ftune preview --json` contract (core/protocol.ts).
+export type { PreviewExample, PreviewToken };
 
 export function previewTokens(sequence: TokenizedSequence, tokenizer: Tokenizer): PreviewToken[] {
   return sequence.input_ids.map((id, t) => ({ id, text: tokenizer.decode([id]), trained: sequence.labels[t] !== IGNORE_INDEX }));

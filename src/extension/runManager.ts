@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
-import { parseTrainerEvent, type TrainerEvent } from '../core/protocol';
+import { parseCliErrorLine, parseTrainerEvent, type TrainerEvent } from '../core/protocol';
 import type { RunConfig } from '../core/runConfig';
 import {
   createRun, deleteRun, isProcessAlive, listRuns, readConfig, readEvents, readRun, readStatus, runDirOf, updateStatus,
@@ -201,8 +201,7 @@ export class RunManager {
     });
     readline.createInterface({ input: child.stderr! }).on('line', (line) => {
       log.write(line + '\n');
-      const match = /ftune: error: (.*)/.exec(line);
-      if (match) live.lastErrorLine = match[1];
+      live.lastErrorLine = parseCliErrorLine(line) ?? live.lastErrorLine;
       this.onOutput.fire({ runId, line, stream: 'stderr' });
     });
 
