@@ -37,14 +37,14 @@ test('runCliJson returns the typed --json line and streams the other lines', asy
   const report = await runCliJson(fakeCli(), 'doctor', [], isReport, { onLine: (l) => lines.push(l) });
   assert.equal(report.backends[0].backend, 'cpu');
   assert.ok(lines.includes('probing...'));
-  await assert.rejects(runCliJson(fakeCli(), 'doctor', [], (v): v is DoctorReport => false), /printed a result this version does not understand/);
+  await assert.rejects(runCliJson(fakeCli(), 'doctor', [], (_v): _v is DoctorReport => false), /printed a result this version does not understand/);
 });
 
 test('a failure carries the ftune: error reason, else the last stderr lines', async () => {
   const failed = await runCli(fakeCli(), ['fail']);
   assert.equal(failed.code, 1);
   assert.equal(failed.error, 'data.jsonl:3: invalid JSON');
-  await assert.rejects(runCliJson(fakeCli(), 'preview', ['fail'], (v): v is never => false), /^Error: ftune preview/);
+  await assert.rejects(runCliJson(fakeCli(), 'preview', ['fail'], (_v): _v is never => false), /^Error: ftune preview/);
   const crashed = await runCli(fakeCli(), ['crash']);
   assert.equal(crashed.code, 2);
   assert.equal(crashed.error, 'Error: boom\n    at somewhere');

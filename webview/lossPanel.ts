@@ -58,7 +58,7 @@ const CHARTS: ChartSpec[] = [
 const vscode = vscodeApi<LossPanelState>();
 const post = (message: LossPanelToHost): void => vscode.postMessage(message);
 
-let state = restoreState(vscode.getState());
+const state = restoreState(vscode.getState());
 let runs: RunView[] = [];
 let patience = DEFAULT_OVERFIT_PATIENCE;
 let colors: ThemeColors;
