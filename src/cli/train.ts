@@ -3,12 +3,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { TrainerEvent } from '../core/protocol';
+import { METHOD_IDS } from '../core/methods';
 import type { RunConfig } from '../core/runConfig';
 import { readRunConfigFile } from '../core/runConfigFile';
 import { runTraining } from '../engine/trainer';
 import { parse, runConfigFromArgs, str, TRAIN_OPTIONS, UsageError, type Parsed } from './args';
 
-export const TRAIN_USAGE = `usage: ftune train --model DIR --data FILE --out DIR [--method sft|cpt|dpo|reward|grpo]
+export const TRAIN_USAGE = `usage: ftune train --model DIR --data FILE --out DIR [--method ${METHOD_IDS.join('|')}]
        ftune train --config run_config.json [any flag below overrides the file]
     [--eval-data FILE | --eval-split F] [--format auto|messages|prompt-completion|text|preference] [--field KEY=COLUMN ...]
     [--lora-r 8] [--lora-alpha 16] [--lora-dropout 0.05] [--lora-targets all-linear|q_proj,v_proj,...] [--full] [--init-adapter DIR]
