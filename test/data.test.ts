@@ -11,6 +11,7 @@ import { DataFileError, IGNORE_INDEX, countTrainedTokens, loadExamples, type Tok
 import { loadPreferencePairs } from '../src/core/preferences';
 import { createJsonlStats, readJsonl, type JsonlEntry } from '../src/core/jsonl';
 import { BlockPacker, packTextBlocks, splitPlainText } from '../src/core/packing';
+import { scanJsonlFile } from '../src/extension/datasetScan';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'data');
@@ -180,7 +181,7 @@ test('text records: labels = ids, ending with eos', async () => {
   assert.equal(tokenizer.decode(set.examples[1].input_ids), 'Weng earns $12 an hour for babysitting.<|im_end|>');
 });
 
-test('GSM8K rows: --field prompt=question completion=answer; without it a hint names the mapping', async () => {
+test('GSM8K rows: --field prompt=question completion=answer; with another field given, a hint names the mapping', async () => {
   const tokenizer = await loadTokenizer(QWEN);
   const lines = fs.readFileSync(path.join(SHARED, 'data', 'gsm8k', 'train.jsonl'), 'utf8').split('\n').slice(0, 5);
   const file = tmpFile('gsm8k-head.jsonl', lines.join('\n') + '\n');
@@ -192,7 +193,8 @@ test('GSM8K rows: --field prompt=question completion=answer; without it a hint n
     assert.deepEqual(trainedRuns(e, tokenizer), [`${row.answer}<|im_end|>`]);
     assert.equal(tokenizer.decode(e.input_ids), `${row.question}${row.answer}<|im_end|>`);
   });
-  await assert.rejects(loadExamples(file, tokenizer), (err: unknown) => {
+  // an explicit --field turns the column aliases off: the hint names the rest of the mapping
+  await assert.rejects(loadExamples(file, tokenizer, { fields: { role: 'from' } }), (err: unknown) => {
     assert.ok(err instanceof DataFileError);
     assert.equal(err.problems.length, 1);
     assert.equal(err.problems[0].line, 0);
@@ -346,4 +348,27 @@ test('plain text is tokenized in pieces whose tokens equal the whole text\'s; CR
   const crlf = tmpFile('crlf.txt', '\uFEFF' + paragraph.replace(/\n/g, '\r\n'));
   const set = await packTextBlocks(crlf, tokenizer, { blockSize: 4096 });
   assert.deepEqual(set.examples[0].input_ids, [...tokenizer.encode(paragraph), tokenizer.eosTokenId]);
+});
+
+test('GSM8K question/answer: ftune train maps the columns the way the wizard does, and says which mapping it chose', async () => {
+  const gsm8k = path.resolve(__dirname, '..', '..', '..', 'shared', 'data', 'gsm8k', 'train.jsonl');
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ftune-gsm8k-')), 'gsm8k.jsonl');
+  fs.writeFileSync(file, fs.readFileSync(gsm8k, 'utf8').split('\n').slice(0, 40).join('\n') + '\n');
+  const tokenizer = await loadTokenizer(QWEN);
+  // the trainer's loader (what `ftune train` runs), with no --format and no --field
+  const set = await loadExamples(file, tokenizer, { format: 'auto', fields: {} });
+  assert.equal(set.format, 'prompt-completion');
+  assert.deepEqual(set.mapped, { prompt: 'question', completion: 'answer' });
+  assert.equal(set.examples.length, 40);
+  // the wizard / Datasets view scan reads the same mapping from the same detector
+  const scan = await scanJsonlFile(file);
+  assert.equal(scan.format, set.format);
+  assert.deepEqual(scan.fields, set.mapped);
+  // names that already match need no mapping, and an explicit --field turns aliasing off
+  const plain = path.join(path.dirname(file), 'plain.jsonl');
+  fs.writeFileSync(plain, JSON.stringify({ prompt: 'a', completion: 'b' }) + '\n');
+  assert.equal((await loadExamples(plain, tokenizer, {})).mapped, undefined);
+  const explicit = await loadExamples(file, tokenizer, { fields: { prompt: 'question', completion: 'answer' } });
+  assert.equal(explicit.mapped, undefined);
+  assert.equal(explicit.examples.length, 40);
 });

@@ -78,9 +78,11 @@ test('validate: notes for BOM, CRLF and blank lines; field mapping; plain text',
     assert.match(result.stdout, /note: 3 line\(s\) end with CRLF \(accepted\)/);
     assert.match(result.stdout, /note: 1 blank line\(s\) \(skipped\)/);
     assert.match(result.stdout, /counts: examples 2/);
+    // without --field, question/answer are mapped by the column aliases, as in the wizard
     const unmapped = runCli('validate', [file]);
-    assert.equal(unmapped.status, 1);
-    assert.match(unmapped.stdout, /--field prompt=question --field completion=answer/);
+    assert.equal(unmapped.status, 0, unmapped.stdout + unmapped.stderr);
+    assert.match(unmapped.stdout, /counts: examples 2/);
+    assert.match(unmapped.stdout, /note: format detected from the first rows: prompt-completion, columns question→prompt, answer→completion/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { detectFormat, describeMapping, scanJsonlFile } from '../src/extension/datasetScan';
+import { describeMapping, scanJsonlFile } from '../src/extension/datasetScan';
+import { detectColumnMapping as detectFormat } from '../src/core/columnAliases';
 
 const GSM8K = path.resolve(__dirname, '..', '..', '..', 'shared', 'data', 'gsm8k', 'test.jsonl');
 
@@ -24,13 +25,13 @@ test('GSM8K is prompt → completion with question→prompt, answer→completion
 });
 
 test('format detection covers messages, text, preference and already-named prompt/completion', () => {
-  assert.equal(detectFormat({ messages: [{ role: 'user', content: 'hi' }] }).format, 'messages');
+  assert.equal(detectFormat({ messages: [{ role: 'user', content: 'hi' }] })?.format, 'messages');
   assert.deepEqual(detectFormat({ conversations: [] }), { format: 'messages', fields: { messages: 'conversations' } });
   assert.deepEqual(detectFormat({ prompt: 'a', completion: 'b' }), { format: 'prompt-completion', fields: {} });
   assert.deepEqual(detectFormat({ instruction: 'a', output: 'b' }), { format: 'prompt-completion', fields: { prompt: 'instruction', completion: 'output' } });
-  assert.equal(detectFormat({ prompt: 'p', chosen: 'a', rejected: 'b' }).format, 'preference');
-  assert.equal(detectFormat({ text: 'x' }).format, 'text');
-  assert.equal(detectFormat({ foo: 1 }).format, 'unknown');
+  assert.equal(detectFormat({ prompt: 'p', chosen: 'a', rejected: 'b' })?.format, 'preference');
+  assert.equal(detectFormat({ text: 'x' })?.format, 'text');
+  assert.equal(detectFormat({ foo: 1 }), undefined);
 });
 
 test('a malformed file reports its bad lines with reasons, in line order', async () => {

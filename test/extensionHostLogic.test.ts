@@ -8,7 +8,7 @@ import { applyPreset, EDITABLE_FIELDS, parseFieldValue, PRESETS, presetFields } 
 import { trainArgs } from '../src/extension/trainArgs';
 import { RunQueue } from '../src/extension/runQueue';
 import { cliInvocation, locateCli } from '../src/extension/cliInvocation';
-import { METHODS } from '../src/extension/methods';
+import { METHODS } from '../src/core/methods';
 
 function config(patch: Partial<RunConfig> = {}): RunConfig {
   return { ...DEFAULT_RUN_CONFIG, model: '/m', data: '/d.jsonl', out: '/runs/x', ...patch };
@@ -43,46 +43,20 @@ test('editable preset fields validate what is typed', () => {
   assert.match(String(parseFieldValue(byKey('eval_split'), '1')), /below 1/);
 });
 
-test('trainArgs follows the CLI contract for a LoRA run with a field mapping', () => {
-  const args = trainArgs(config({ fields: { prompt: 'question', completion: 'answer' }, max_steps: 4, limit: 30, shuffle: false }));
-  assert.equal(args[0], 'train');
-  assert.equal(flag(args, '--model'), '/m');
-  assert.equal(flag(args, '--data'), '/d.jsonl');
-  assert.equal(flag(args, '--out'), '/runs/x');
-  assert.equal(flag(args, '--method'), 'sft');
-  assert.equal(flag(args, '--format'), 'auto');
-  assert.equal(flag(args, '--beta'), undefined, 'beta is a DPO/GRPO knob');
-  const fields = args.flatMap((a, i) => (a === '--field' ? [args[i + 1]] : []));
-  assert.deepEqual(fields, ['prompt=question', 'completion=answer']);
-  assert.equal(flag(args, '--max-steps'), '4');
-  assert.equal(flag(args, '--epochs'), undefined, 'max steps replaces epochs');
-  assert.equal(flag(args, '--lora-r'), '8');
-  assert.equal(flag(args, '--lora-targets'), 'all-linear');
-  assert.equal(flag(args, '--limit'), '30');
-  assert.equal(flag(args, '--lr'), '0.0002');
-  assert.ok(args.includes('--no-shuffle'));
-  assert.ok(!args.includes('--full'));
-  assert.ok(!args.includes('--resume'));
+test('trainArgs launches the run folder\'s run_config.json; resume appends --resume', () => {
+  assert.deepEqual(trainArgs('/runs/x'), ['train', '--config', path.join('/runs/x', 'run_config.json'), '--out', '/runs/x']);
+  const resumed = trainArgs('/runs/x', { resume: true });
+  assert.equal(flag(resumed, '--config'), path.join('/runs/x', 'run_config.json'));
+  assert.equal(resumed[resumed.length - 1], '--resume');
 });
 
-test('trainArgs: full fine-tuning drops LoRA flags; resume appends --resume', () => {
-  const args = trainArgs(config({ full: true, eval_split: 0.1, lora_targets: ['q_proj', 'v_proj'] }), { resume: true });
-  assert.ok(args.includes('--full'));
-  assert.equal(flag(args, '--lora-r'), undefined);
-  assert.equal(flag(args, '--eval-split'), '0.1');
-  assert.equal(flag(args, '--epochs'), '1');
-  assert.equal(args[args.length - 1], '--resume');
-  const targets = trainArgs(config({ lora_targets: ['q_proj', 'v_proj'] }));
-  assert.equal(flag(targets, '--lora-targets'), 'q_proj,v_proj');
-  const dpo = trainArgs(config({ method: 'dpo', format: 'preference', beta: 0.2 }));
-  assert.equal(flag(dpo, '--method'), 'dpo');
-  assert.equal(flag(dpo, '--format'), 'preference');
-  assert.equal(flag(dpo, '--beta'), '0.2');
-});
-
-test('methods: SFT is available and every method names its data formats', () => {
-  assert.equal(METHODS.find((m) => m.id === 'sft')?.available, true);
+test('method registry: every method names its data formats; LoRA-only methods are the ones with a reference model', () => {
   for (const m of METHODS) assert.ok(m.formats.length > 0, m.id);
+  assert.deepEqual(METHODS.filter((m) => m.lora_only).map((m) => m.id), ['dpo', 'reward', 'grpo']);
+  assert.deepEqual(METHODS.filter((m) => m.uses_generation).map((m) => m.id), ['grpo']);
+  // the run config's defaults for a method's knobs come from the registry
+  const grpo = METHODS.find((m) => m.id === 'grpo')!;
+  for (const [key, value] of Object.entries(grpo.defaults)) assert.equal((DEFAULT_RUN_CONFIG as Record<string, unknown>)[key], value, key);
 });
 
 function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } {

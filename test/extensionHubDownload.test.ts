@@ -8,7 +8,9 @@ import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import type { AddressInfo } from 'net';
-import { downloadModel, HubDownloadError, isDownloaded, isWantedFile } from '../src/extension/hubDownload';
+import { downloadModel, isDownloaded, isWantedFile } from '../src/core/hub/models';
+import { HubError as HubDownloadError } from '../src/core/hub/errors';
+import { HubDatasetError } from '../src/core/datasets';
 import { resolveRepoPath, unsafeRepoPathReason } from '../src/core/repoPaths';
 
 const TINY = path.resolve(__dirname, '..', '..', '..', 'shared', 'models', 'tiny-gsm8k-base');
@@ -102,7 +104,8 @@ test('downloads the model files byte-identical with progress, then reuses the ca
 test('404 → not-found, 401 → unauthorized (gated), closed port → offline, bad id → invalid', async () => {
   const hub = await fakeHub();
   try {
-    await assert.rejects(downloadModel({ repo: 'nobody/nothing', cacheDir: cacheDir(), hubUrl: hub.url }), (e: HubDownloadError) => e.kind === 'not-found' && /404/.test(e.message));
+    // models and datasets fail with one error type (core/hub/errors.ts), so one handler serves both
+    await assert.rejects(downloadModel({ repo: 'nobody/nothing', cacheDir: cacheDir(), hubUrl: hub.url }), (e: HubDownloadError) => e instanceof HubDatasetError && e.kind === 'not-found' && /404/.test(e.message));
     await assert.rejects(downloadModel({ repo: 'gated/model', cacheDir: cacheDir(), hubUrl: hub.url }), (e: HubDownloadError) => e.kind === 'unauthorized' && /gated or private/.test(e.message));
     await assert.rejects(downloadModel({ repo: '../etc', cacheDir: cacheDir(), hubUrl: hub.url }), (e: HubDownloadError) => e.kind === 'invalid');
   } finally {

@@ -17,7 +17,8 @@ const path = require('path');
 exports.main = (argv) => {
   const get = (name) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : undefined; };
   const out = get('--out');
-  const total = Number(get('--max-steps') || 3);
+  const config = JSON.parse(fs.readFileSync(get('--config'), 'utf8'));
+  const total = config.max_steps || 3;
   const resume = argv.includes('--resume');
   fs.writeFileSync(path.join(out, 'argv.json'), JSON.stringify(argv));
   const mode = fs.readFileSync(path.join(out, '..', 'mode'), 'utf8').trim();

@@ -3,12 +3,16 @@ import assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { runFineTuneWizard, defaultRunName, type WizardServices } from '../src/extension/wizard';
+import * as os from 'os';
 import { trainArgs } from '../src/extension/trainArgs';
+import { createRun } from '../src/core/runStore';
+import { serializeRunConfig, type RunConfig } from '../src/core/runConfig';
+import { parse, TRAIN_OPTIONS } from '../src/cli/args';
+import { resolveTrainConfig } from '../src/cli/train';
 import { BACK, runSteps, type InputOptions, type PickOptions, type WizardUI } from '../src/extension/wizardFlow';
 import type { DatasetScan } from '../src/extension/datasetScan';
 import { evalCost, goldenCandidates } from '../src/extension/wizardEval';
-import { parse, runConfigFromArgs, TRAIN_OPTIONS } from '../src/cli/args';
-import { EVAL_DURING_TRAINING_OPTIONS, evalDuringTrainingFromArgs } from '../src/cli/evalArgs';
+import { EVAL_DURING_TRAINING_OPTIONS } from '../src/cli/evalArgs';
 
 const TINY = path.resolve(__dirname, '..', '..', '..', 'shared', 'models', 'tiny-gsm8k-base');
 
@@ -159,7 +163,7 @@ test('a run too big for the wasm heap is flagged in review; one pick applies the
   assert.equal(c.batch_size * c.grad_accum >= 8, true, 'the effective batch is kept');
   assert.ok(c.batch_size < 8);
   assert.ok(result.estimate && result.estimate.total_bytes <= 4 * 2 ** 30, `fits: ${result.estimate?.total_bytes}`);
-  assert.ok(trainArgs({ ...c, out: '/runs/x' }).includes('--gradient-checkpointing'), 'the trainer is told');
+  assert.equal(launch(c).started.gradient_checkpointing, true, 'the trainer is told');
 });
 
 test('full fine-tuning of a model whose weights alone overflow the heap: no fix to offer, and the review says why', async () => {
@@ -192,6 +196,51 @@ test('runSteps: skipped steps are passed over in both directions', async () => {
   assert.equal(answers.length, 0);
 });
 
+/**
+ * What `ftune train` trains with when the extension launches a wizard run, and when it resumes it: the
+ * run is created in a runs folder, its command line is parsed by the CLI's own parser.
+ */
+function launch(config: Omit<RunConfig, 'out'>): { expected: RunConfig; started: RunConfig; resumed: RunConfig } {
+  const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ftune-wizard-launch-'));
+  const { dir, config: expected } = createRun(runsDir, 'run', config);
+  const trainerSees = (argv: string[]) => resolveTrainConfig(parse(argv.slice(1), TRAIN_OPTIONS, 'usage').values);
+  const started = trainerSees(trainArgs(dir));
+  // the trainer rewrites run_config.json with what it trained; Resume reads that back
+  fs.writeFileSync(path.join(dir, 'run_config.json'), serializeRunConfig(started));
+  const resumed = trainerSees(trainArgs(dir, { resume: true }));
+  return { expected, started, resumed };
+}
+
+test('a GRPO run from the wizard passes its generation settings and beta to the trainer; Resume sees the same config', async () => {
+  const ui = scriptedUI([
+    pick('tiny'), pick('GRPO'), pick('Use'), pick('CPU'),
+    pick('Completions sampled per prompt'), type('6'),
+    pick('Max completion length'), type('96'),
+    pick('Sampling temperature'), type('0.7'),
+    pick('Beta'), type('0.04'),
+    pick('Start'),
+  ]);
+  const result = await runFineTuneWizard(ui, services(), '/data/gsm8k.jsonl', GSM8K_SCAN);
+  assert.ok(result);
+  const { expected, started, resumed } = launch(result.config);
+  assert.equal(started.method, 'grpo');
+  assert.equal(started.num_generations, 6);
+  assert.equal(started.max_completion_length, 96);
+  assert.equal(started.temperature, 0.7);
+  assert.equal(started.beta, 0.04);
+  assert.equal(started.reward, 'exact-match');
+  assert.deepEqual(started, expected, 'the trainer trains with exactly the wizard\'s configuration');
+  assert.deepEqual(resumed, started, 'Resume trains with the same configuration');
+});
+
+test('the review offers only the knobs the method uses', async () => {
+  const ui = scriptedUI([pick('tiny'), pick('Supervised'), pick('Use'), pick('LoRA'), pick('CPU'), pick('Start')]);
+  await runFineTuneWizard(ui, services(), '/d.jsonl', GSM8K_SCAN);
+  const labels = (ui.shown[ui.shown.length - 1] as PickOptions<unknown>).items.map((i) => i.label);
+  assert.ok(labels.includes('Batch size'));
+  assert.ok(!labels.some((l) => /Beta|Completions|temperature/.test(l)), labels.join(' | '));
+});
+
 test('defaultRunName', () => {
   assert.equal(defaultRunName('/x/Qwen2.5-0.5B', 'sft', new Date(2026, 0, 2, 3, 4)), 'Qwen2.5-0.5B-sft-20260102-0304');
 });
@@ -217,10 +266,13 @@ test('a golden set beside the data is offered with exact match preselected; revi
   const cost = review.items.find((i) => i.label.includes('Exact match while training'));
   assert.match(cost?.description ?? '', /^20 examples × 128 new tokens per evaluation, \d+ evaluations .* generated tokens$/);
 
-  // The run's command line carries them, and the CLI reads them back into the same config.
-  const config = { ...result.config, out: '/runs/x', early_stopping_patience: 3, report_to: ['tensorboard' as const] };
-  const values = parse(trainArgs(config).slice(1), { ...TRAIN_OPTIONS, ...EVAL_DURING_TRAINING_OPTIONS }, 'usage').values;
-  const back = { ...runConfigFromArgs(values), ...evalDuringTrainingFromArgs(values, {}) };
+  // The run's run_config.json carries them (the train contract), and the CLI reads them back into the same config.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ftune-wizard-eval-'));
+  const config = { ...result.config, out: dir, early_stopping_patience: 3, report_to: ['tensorboard' as const] };
+  fs.writeFileSync(path.join(dir, 'run_config.json'), serializeRunConfig(config));
+  const values = parse(trainArgs(dir).slice(1), { ...TRAIN_OPTIONS, ...EVAL_DURING_TRAINING_OPTIONS }, 'usage').values;
+  const back = resolveTrainConfig(values);
+  fs.rmSync(dir, { recursive: true, force: true });
   for (const key of ['eval_metrics', 'golden', 'best_metric', 'early_stopping_patience', 'report_to'] as const) assert.deepEqual(back[key], config[key], key);
 
   // Without a golden set the step is skipped (as before).

@@ -17,6 +17,7 @@ import { accumulate } from '../src/engine/step';
 import { runTraining } from '../src/engine/trainer';
 import { mixCount, parseMix } from '../src/engine/trainingData';
 import { TINY_BASE } from './helpers/conformance';
+import { selectExamples } from '../src/core/selectExamples';
 
 const MODEL = path.resolve(__dirname, '..', '..', 'examples', 'models', 'tiny-gsm8k-base');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'ftune-methods-'));
@@ -133,4 +134,23 @@ describe('continued pre-training and mixing', () => {
     assert.equal(started.examples, 16, '8 task examples + 8 general ones (50%)');
     assert.ok(mixed.some((e) => e.type === 'log' && /mixed in 8 general examples/.test(e.message)));
   });
+});
+
+test('selectExamples: one order for every method — seeded shuffle, the last eval_split held out, then limit', () => {
+  const items = Array.from({ length: 20 }, (_, i) => i);
+  const base = { shuffle: true, seed: 42, eval_split: 0.25, limit: 0 };
+  const a = selectExamples(items, base);
+  assert.equal(a.eval.length, 5);
+  assert.equal(a.train.length, 15);
+  assert.deepEqual([...a.train, ...a.eval].sort((x, y) => x - y), items, 'nothing lost or repeated');
+  assert.notDeepEqual(a.train, items.slice(0, 15), 'shuffled');
+  assert.deepEqual(selectExamples(items, base), a, 'the same seed gives the same split');
+  const limited = selectExamples(items, { ...base, limit: 4 });
+  assert.deepEqual(limited.train, a.train.slice(0, 4), 'limit takes the first of the same shuffled pool');
+  assert.deepEqual(limited.eval, a.eval, 'limit does not change the held-out set');
+  assert.deepEqual(selectExamples(items, { ...base, shuffle: false, eval_split: 0 }).train, items);
+  const given = selectExamples(items, base, [100, 101]);
+  assert.deepEqual(given.eval, [100, 101], 'an eval file replaces the split');
+  assert.equal(given.train.length, 20);
+  assert.throws(() => selectExamples(items, { ...base, eval_split: 1 }), /--eval-split must be a fraction below 1/);
 });

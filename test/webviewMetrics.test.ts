@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TrainerEvent } from '../src/core/protocol';
 import { CSV_COLUMNS, csvField, metricsCsv } from '../webview/lib/csv';
-import { buildSeries, collectMetrics, extraSeries, runOutcome, tokensAtStep, xOfStep } from '../webview/lib/metrics';
+import { buildSeries, collectMetrics, extraSeries, methodChartTitle, runOutcome, tokensAtStep, xOfStep } from '../webview/lib/metrics';
 import { dragToRange } from '../webview/lib/range';
 
 const step = (n: number, loss: number, extra: Partial<Extract<TrainerEvent, { type: 'step' }>> = {}): TrainerEvent => ({
@@ -106,4 +106,12 @@ test('extraSeries: each method metric becomes its own series; eval ones are mark
   assert.deepEqual(series[0].data, [{ x: 1, y: 0.1 }, { x: 2, y: 0.3 }]);
   assert.deepEqual(series[2].data, [{ x: 2, y: 0.75 }]);
   assert.deepEqual(extraSeries(collectMetrics([step(1, 2)]), 'step'), [], 'SFT has no method metrics');
+});
+
+test('methodChartTitle: the registry names the method and its headline metric when all runs share one', () => {
+  assert.equal(methodChartTitle(['grpo']), 'GRPO (RLHF step 2) — watch reward');
+  assert.equal(methodChartTitle(['dpo', 'dpo']), 'Direct preference optimisation (DPO) — watch rewards/accuracies');
+  assert.equal(methodChartTitle(['dpo', 'grpo']), 'Method metrics');
+  assert.equal(methodChartTitle(['sft']), 'Method metrics', 'SFT has no headline beyond the loss');
+  assert.equal(methodChartTitle([undefined]), 'Method metrics');
 });

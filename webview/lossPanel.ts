@@ -7,7 +7,7 @@ import { detectOverfitting, DEFAULT_OVERFIT_PATIENCE, type OverfitAlarm } from '
 import { isHostToLossPanel, type HostToLossPanel, type LossPanelToHost, type LossRunPayload, type LossXAxis, type TrainerEvent } from '../src/core/protocol.js';
 import { metricsCsv } from './lib/csv.js';
 import { hparamTable } from './lib/hparams.js';
-import { buildSeries, collectMetrics, extraSeries, runOutcome, xOfStep, type ExtraSeries, type RunMetrics, type RunSeries, type SeriesKey, type XY } from './lib/metrics.js';
+import { buildSeries, collectMetrics, extraSeries, methodChartTitle, runOutcome, xOfStep, type ExtraSeries, type RunMetrics, type RunSeries, type SeriesKey, type XY } from './lib/metrics.js';
 import type { XRange } from './lib/range.js';
 import { onThemeChange, themeColors, withAlpha, type ThemeColors } from './lib/theme.js';
 import { el } from './lib/dom.js';
@@ -64,7 +64,7 @@ const CHARTS: ChartSpec[] = [
 const vscode = vscodeApi<LossPanelState>();
 const post = (message: LossPanelToHost): void => vscode.postMessage(message);
 
-let state = restoreState(vscode.getState());
+const state = restoreState(vscode.getState());
 let runs: RunView[] = [];
 let patience = DEFAULT_OVERFIT_PATIENCE;
 let colors: ThemeColors;
@@ -219,6 +219,8 @@ function redraw(): void {
       chart.data.datasets = runs.flatMap((run, i) => extraSeries(run.metrics, state.x_axis).map((series, j) => extraDataset(run, i, j, series)));
       const box = document.getElementById(`chart-box-${spec.id}`);
       if (box) box.hidden = chart.data.datasets.length === 0; // SFT and CPT have none
+      const y = chart.options.scales?.y;
+      if (y?.title) y.title.text = methodChartTitle(runs.map((run) => run.payload.config?.method as string | undefined));
     } else {
       chart.data.datasets = runs.flatMap((run, i) => spec.series.map((item) => datasetFor(run, i, seriesByRun[i], item)));
     }

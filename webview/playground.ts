@@ -44,7 +44,7 @@ interface ColumnView {
 const vscode = vscodeApi<PlaygroundState>();
 const post = (message: PlaygroundToHost): void => vscode.postMessage(message);
 
-let state = restorePlaygroundState(vscode.getState());
+const state = restorePlaygroundState(vscode.getState());
 let choices: ModelChoice[] = [];
 const views = new Map<string, ColumnView>();
 /** the request whose tokens are being shown; messages of older requests are ignored. */

@@ -1,8 +1,12 @@
 // Command-line parsing for `ftune`, on node:util's parseArgs. Numbers are checked here so a typo
 // fails before a model is loaded.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DEFAULT_RUN_CONFIG, type BackendName, type DataFormat, type RunConfig, type Schedule } from '../core/runConfig';
-import type { Method } from '../core/protocol';
+import {
+  BACKENDS as BACKEND_NAMES, DATA_FORMATS, DEFAULT_RUN_CONFIG, numberProblem, numericRunConfigKeys, RUN_CONFIG_ENUMS,
+  type BackendName, type DataFormat, type NumberRule, type RunConfig,
+} from '../core/runConfig';
+import { methodSpec } from '../core/methods';
+import { parseFieldArgs, type FieldMap } from '../core/formats';
 
 export class UsageError extends Error {}
 
@@ -33,17 +37,12 @@ export function required(values: Parsed, key: string): string {
   return v;
 }
 
-export function number(values: Parsed, key: string, fallback: number, check: 'int' | 'positive-int' | 'float' | 'nonneg' = 'float'): number {
+export function number(values: Parsed, key: string, fallback: number, check: NumberRule = 'float'): number {
   const raw = str(values, key);
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  const ok =
-    Number.isFinite(n) &&
-    (check === 'float' ||
-      (check === 'nonneg' && n >= 0) ||
-      (check === 'int' && Number.isInteger(n) && n >= 0) ||
-      (check === 'positive-int' && Number.isInteger(n) && n > 0));
-  if (!ok) throw new UsageError(`--${key} must be ${check === 'positive-int' ? 'a positive integer' : check === 'int' ? 'a non-negative integer' : check === 'nonneg' ? 'a non-negative number' : 'a number'}, got ${JSON.stringify(raw)}`);
+  const problem = numberProblem(n, check);
+  if (problem) throw new UsageError(`--${key} must be ${problem}, got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -55,16 +54,14 @@ function oneOf<T extends string>(values: Parsed, key: string, allowed: readonly 
 }
 
 /** `--field prompt=question --field completion=answer` → { prompt: 'question', completion: 'answer' }. */
-export function fields(values: Parsed): Record<string, string> {
+export function fields(values: Parsed): FieldMap {
   const raw = values.field;
   const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? [raw] : [];
-  const out: Record<string, string> = {};
-  for (const entry of list) {
-    const eq = entry.indexOf('=');
-    if (eq <= 0 || eq === entry.length - 1) throw new UsageError(`--field expects KEY=COLUMN, got ${JSON.stringify(entry)}`);
-    out[entry.slice(0, eq)] = entry.slice(eq + 1);
+  try {
+    return parseFieldArgs(list);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
   }
-  return out;
 }
 
 export const DATA_OPTIONS: Options = {
@@ -115,12 +112,11 @@ export const TRAIN_OPTIONS: Options = {
   'max-completion-length': { type: 'string' },
   temperature: { type: 'string' },
   reward: { type: 'string' },
+  config: { type: 'string' },
 };
 
-export const FORMATS: readonly DataFormat[] = ['auto', 'messages', 'prompt-completion', 'text', 'preference'];
-export const BACKENDS: readonly BackendName[] = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
-const METHODS: readonly Method[] = ['sft', 'cpt', 'dpo', 'reward', 'grpo'];
-const SCHEDULES: readonly Schedule[] = ['constant', 'linear', 'cosine'];
+export const FORMATS: readonly DataFormat[] = DATA_FORMATS;
+export const BACKENDS: readonly BackendName[] = BACKEND_NAMES;
 
 export function backendOption(values: Parsed): BackendName {
   return oneOf(values, 'backend', BACKENDS, 'auto');
@@ -130,59 +126,40 @@ export function formatOption(values: Parsed): DataFormat {
   return oneOf(values, 'format', FORMATS, 'auto');
 }
 
+/** `lora_targets` → `--lora-targets`: every run-config key has the flag of the same name. */
+export function flagOf(key: string): string {
+  return key.replace(/_/g, '-');
+}
+
 /**
  * Builds a RunConfig from flags. `base` supplies the values of flags that were not given (the defaults,
- * or a resumed run's saved config).
+ * a `--config` file, or a resumed run's saved config). Numbers and enums are checked by the rules of
+ * runConfig.ts, the same ones that check a run_config.json.
  */
 export function runConfigFromArgs(values: Parsed, base?: RunConfig): RunConfig {
   const d = base ?? { ...DEFAULT_RUN_CONFIG, model: '', data: '', out: '' };
-  const targets = str(values, 'lora-targets');
-  const maxSteps = number(values, 'max-steps', d.max_steps, 'int');
-  const epochs = number(values, 'epochs', d.epochs, 'nonneg');
   if (str(values, 'epochs') !== undefined && str(values, 'max-steps') !== undefined) throw new UsageError('give either --epochs or --max-steps, not both');
-  const config: RunConfig = {
-    method: oneOf(values, 'method', METHODS, d.method),
-    model: str(values, 'model') ?? d.model,
-    data: str(values, 'data') ?? d.data,
-    out: str(values, 'out') ?? d.out,
-    eval_data: str(values, 'eval-data') ?? d.eval_data,
-    eval_split: number(values, 'eval-split', d.eval_split, 'nonneg'),
-    format: oneOf(values, 'format', FORMATS, d.format),
-    fields: values.field !== undefined ? fields(values) : d.fields,
-    lora_r: number(values, 'lora-r', d.lora_r, 'positive-int'),
-    lora_alpha: number(values, 'lora-alpha', d.lora_alpha, 'nonneg'),
-    lora_dropout: number(values, 'lora-dropout', d.lora_dropout, 'nonneg'),
-    lora_targets: targets === undefined ? d.lora_targets : targets === 'all-linear' ? 'all-linear' : targets.split(',').map((t) => t.trim()).filter(Boolean),
-    full: values.full === true ? true : d.full,
-    init_adapter: str(values, 'init-adapter') ?? d.init_adapter,
-    epochs: str(values, 'max-steps') !== undefined ? d.epochs : epochs,
-    max_steps: str(values, 'epochs') !== undefined ? 0 : maxSteps,
-    batch_size: number(values, 'batch-size', d.batch_size, 'positive-int'),
-    grad_accum: number(values, 'grad-accum', d.grad_accum, 'positive-int'),
-    lr: number(values, 'lr', d.lr, 'nonneg'),
-    weight_decay: number(values, 'weight-decay', d.weight_decay, 'nonneg'),
-    adam_beta1: number(values, 'adam-beta1', d.adam_beta1, 'nonneg'),
-    adam_beta2: number(values, 'adam-beta2', d.adam_beta2, 'nonneg'),
-    adam_eps: number(values, 'adam-eps', d.adam_eps, 'nonneg'),
-    max_grad_norm: number(values, 'max-grad-norm', d.max_grad_norm, 'nonneg'),
-    schedule: oneOf(values, 'schedule', SCHEDULES, d.schedule),
-    warmup_steps: number(values, 'warmup-steps', d.warmup_steps, 'int'),
-    max_length: number(values, 'max-length', d.max_length, 'positive-int'),
-    limit: number(values, 'limit', d.limit, 'int'),
-    shuffle: values['no-shuffle'] === true ? false : d.shuffle,
-    seed: number(values, 'seed', d.seed, 'int'),
-    eval_every: number(values, 'eval-every', d.eval_every, 'int'),
-    save_every: number(values, 'save-every', d.save_every, 'int'),
-    backend: oneOf(values, 'backend', BACKENDS, d.backend),
-    beta: number(values, 'beta', d.beta, 'nonneg'),
-    neftune_alpha: number(values, 'neftune-alpha', d.neftune_alpha, 'nonneg'),
-    gradient_checkpointing: values['gradient-checkpointing'] === true ? true : d.gradient_checkpointing,
-    mix: Array.isArray(values.mix) ? values.mix : d.mix,
-    num_generations: number(values, 'num-generations', d.num_generations, 'positive-int'),
-    max_completion_length: number(values, 'max-completion-length', d.max_completion_length, 'positive-int'),
-    temperature: number(values, 'temperature', d.temperature, 'nonneg'),
-    reward: str(values, 'reward') ?? d.reward,
-  };
+  const config: RunConfig = { ...d };
+  for (const [key, rule] of numericRunConfigKeys()) config[key] = number(values, flagOf(key), d[key], rule);
+  // --epochs and --max-steps replace each other: max_steps > 0 overrides epochs.
+  if (str(values, 'max-steps') !== undefined) config.epochs = d.epochs;
+  if (str(values, 'epochs') !== undefined) config.max_steps = 0;
+  const enumOf = <K extends keyof typeof RUN_CONFIG_ENUMS>(key: K): RunConfig[K] => oneOf(values, key, RUN_CONFIG_ENUMS[key], d[key] as string) as RunConfig[K];
+  config.method = enumOf('method');
+  config.format = enumOf('format');
+  config.schedule = enumOf('schedule');
+  config.backend = enumOf('backend');
+  for (const key of ['model', 'data', 'out', 'eval_data', 'init_adapter', 'reward'] as const) {
+    const given = str(values, flagOf(key));
+    if (given !== undefined) config[key] = given;
+  }
+  if (values.field !== undefined) config.fields = fields(values);
+  const targets = str(values, 'lora-targets');
+  if (targets !== undefined) config.lora_targets = targets === 'all-linear' ? 'all-linear' : targets.split(',').map((t) => t.trim()).filter(Boolean);
+  if (values.full === true) config.full = true;
+  if (values['no-shuffle'] === true) config.shuffle = false;
+  if (values['gradient-checkpointing'] === true) config.gradient_checkpointing = true;
+  if (Array.isArray(values.mix)) config.mix = values.mix;
   for (const m of config.mix) {
     if (!/^.+:(0(\.\d+)?|\.\d+)$/.test(m)) throw new UsageError(`--mix expects FILE:RATIO with 0 <= RATIO < 1, got ${JSON.stringify(m)}`);
   }
@@ -190,5 +167,7 @@ export function runConfigFromArgs(values: Parsed, base?: RunConfig): RunConfig {
   if (!config.data) throw new UsageError('--data is required');
   if (!config.out) throw new UsageError('--out is required');
   if (config.full && config.init_adapter) throw new UsageError('--init-adapter applies to LoRA training, not --full');
+  // DPO, reward and GRPO compare against the base with the adapter switched off: LoRA only.
+  if (config.full && methodSpec(config.method).lora_only) throw new UsageError(`--method ${config.method} trains a LoRA adapter (its reference is the adapter-off base); drop --full`);
   return config;
 }

@@ -2,7 +2,7 @@
 // shape with random weights or a real model folder. Prints throughput, peak memory and FLOP/s.
 import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'path';
-import { parseModelConfig, readModelConfig, type ModelConfig } from '../core/modelConfig';
+import { parseModelConfig, type ModelConfig } from '../core/modelConfig';
 import { ALL_LINEAR_TARGETS } from '../core/runConfig';
 import { mulberry32 } from '../core/random';
 import { backendHeapBytes, initBackend } from '../engine/backend';

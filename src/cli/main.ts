@@ -1,12 +1,13 @@
 // `ftune`: the engine as a command-line tool, and the training child process the extension spawns.
 // Each subcommand lives in its own module, loaded only when used (start-up stays fast).
+import { METHOD_IDS } from '../core/methods';
 import { DataFileError } from '../core/formats';
 import { UsageError } from './args';
 
 type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { summary: string; load: () => Command }> = {
-  train: { summary: 'fine-tune a model (LoRA or full; sft, cpt, dpo, reward, grpo)', load: () => require('./train').trainCommand },
+  train: { summary: `fine-tune a model (LoRA or full; ${METHOD_IDS.join(', ')})`, load: () => require('./train').trainCommand },
   eval: { summary: 'loss / perplexity or a generation metric over a data file', load: () => require('./eval').evalCommand },
   generate: { summary: 'complete a prompt or a chat', load: () => require('./generate').generateCommand },
   score: { summary: 'reward of a response under a trained reward model', load: () => require('./score').scoreCommand },

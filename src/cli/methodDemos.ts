@@ -60,7 +60,7 @@ export async function runMethodDemos(out: string, model: string, steps: number):
 
   // GRPO with the exact-match reward, starting from a short SFT (the usual SFT → RL pipeline).
   const sftData = write(path.join(out, 'sft-train.jsonl'), train400);
-  const heldFile = write(path.join(out, 'heldout.jsonl'), held);
+  write(path.join(out, 'heldout.jsonl'), held); // kept next to the runs for inspection
   await train({ model, data: sftData, out: path.join(out, 'sft'), lora_r: 16, lora_alpha: 32, lora_dropout: 0, lr: 2e-3, schedule: 'constant', batch_size: 16, max_steps: 60 });
   const sftAdapter = path.join(out, 'sft', 'adapter');
   const before = await exactMatch(model, sftAdapter, held);

@@ -4,14 +4,17 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { GENERATION_METRIC_KEYS } from '../core/bestMetric';
 import type { EvalMetrics, TrainerEvent } from '../core/protocol';
+import { METHOD_IDS } from '../core/methods';
 import type { RunConfig } from '../core/runConfig';
+import { readRunConfigFile } from '../core/runConfigFile';
 import { inspectRunFolder, prepareRunFolder } from '../core/runFolder';
 import { acquireRunLock } from '../core/runLock';
 import { runTraining } from '../engine/trainer';
-import { parse, runConfigFromArgs, TRAIN_OPTIONS, UsageError } from './args';
+import { parse, runConfigFromArgs, str, TRAIN_OPTIONS, UsageError, type Parsed } from './args';
 import { EVAL_DURING_TRAINING_OPTIONS, EVAL_DURING_TRAINING_USAGE, evalDuringTrainingFromArgs } from './evalArgs';
 
-export const TRAIN_USAGE = `usage: ftune train --model DIR --data FILE --out DIR [--method sft|cpt|dpo|reward|grpo]
+export const TRAIN_USAGE = `usage: ftune train --model DIR --data FILE --out DIR [--method ${METHOD_IDS.join('|')}]
+       ftune train --config run_config.json [any flag below overrides the file]
     [--eval-data FILE | --eval-split F] [--format auto|messages|prompt-completion|text|preference] [--field KEY=COLUMN ...]
     [--lora-r 8] [--lora-alpha 16] [--lora-dropout 0.05] [--lora-targets all-linear|q_proj,v_proj,...] [--full] [--init-adapter DIR]
     [--epochs N | --max-steps N] [--batch-size N] [--grad-accum N] [--lr X] [--weight-decay X] [--adam-beta1 X] [--adam-beta2 X]
@@ -23,16 +26,7 @@ ${EVAL_DURING_TRAINING_USAGE}`;
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, { ...TRAIN_OPTIONS, ...EVAL_DURING_TRAINING_OPTIONS }, TRAIN_USAGE);
-  let config: RunConfig;
-  const out = typeof values.out === 'string' ? values.out : undefined;
-  const saved = out ? path.join(out, 'run_config.json') : undefined;
-  if (values.resume && saved && fs.existsSync(saved)) {
-    // Resume: the saved configuration, with any flag given now taking precedence (e.g. more --max-steps).
-    const base = JSON.parse(fs.readFileSync(saved, 'utf8')) as RunConfig;
-    config = { ...runConfigFromArgs(values, base), ...evalDuringTrainingFromArgs(values, base) };
-  } else {
-    config = { ...runConfigFromArgs(values), ...evalDuringTrainingFromArgs(values, {}) };
-  }
+  const config = resolveTrainConfig(values);
   // --out belongs to the user until we know it is ours: a folder that is not a run folder is refused
   // before anything (even the lock file) is written into it.
   const resume = values.resume === true;
@@ -86,6 +80,27 @@ async function train(config: RunConfig, resume: boolean): Promise<number> {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
   }
+}
+
+/**
+ * The run configuration `ftune train` trains with: `--config FILE` (a run_config.json, the schema
+ * `train` writes) or, for `--resume` without it, `<out>/run_config.json`, or the defaults; then every
+ * flag given on the command line overrides its field.
+ */
+export function resolveTrainConfig(values: Parsed): RunConfig {
+  const file = str(values, 'config');
+  const out = str(values, 'out');
+  const saved = out ? path.join(out, 'run_config.json') : undefined;
+  let base: RunConfig | undefined;
+  try {
+    if (file !== undefined) base = readRunConfigFile(file);
+    // Resume: the saved configuration, with any flag given now taking precedence (e.g. more --max-steps).
+    else if (values.resume && saved && fs.existsSync(saved)) base = readRunConfigFile(saved);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const config = runConfigFromArgs(values, base);
+  return { ...config, ...evalDuringTrainingFromArgs(values, config) };
 }
 
 function describe(e: TrainerEvent): string {

@@ -35,6 +35,8 @@ export interface ExampleSet {
   skipped_too_long: number;
   /** non-blank lines in the file. */
   rows: number;
+  /** the column mapping format detection chose (GSM8K: question→prompt, answer→completion), if any. */
+  mapped?: Readonly<Record<string, string>>;
 }
 
 export interface LoadExamplesOptions {
@@ -54,7 +56,7 @@ export type TokenizedSequence = Omit<TokenizedExample, 'line'>;
 export async function loadExamples(file: string, tokenizer: Tokenizer, options: LoadExamplesOptions = {}): Promise<ExampleSet> {
   rejectPlainText(file);
   const fields = checkFields(options.fields);
-  const { format, records, rows } = await readRecords(file, { format: options.format ?? 'auto', fields });
+  const { format, records, rows, mapped } = await readRecords(file, { format: options.format ?? 'auto', fields });
   if (format === 'preference') {
     throw new DataFileError([{ file, line: 0, reason: 'this is preference data (prompt/chosen/rejected); train it with DPO, or convert it to messages for SFT' }]);
   }
@@ -79,7 +81,7 @@ export async function loadExamples(file: string, tokenizer: Tokenizer, options: 
     else examples.push({ ...sequence, line });
   }
   if (problems.length) throw new DataFileError(problems);
-  return { format, examples, skipped_too_long: skipped, rows };
+  return { format, examples, skipped_too_long: skipped, rows, mapped };
 }
 
 /**

@@ -11,6 +11,8 @@
 
 import type { ChatMessage } from './protocol';
 import type { DataFormat } from './runConfig';
+import { detectColumnMapping } from './columnAliases';
+import { parseFieldMap } from './datasets/fieldMap';
 import { createJsonlStats, describeJsonType, readJsonl, type JsonObject, type JsonlStats } from './jsonl';
 
 export type RecordFormat = Exclude<DataFormat, 'auto'>;
@@ -66,13 +68,7 @@ export class DataFileError extends Error {
 
 /** Parses `--field KEY=COLUMN` values. Throws a plain Error (a usage mistake, not a data problem). */
 export function parseFieldArgs(specs: readonly string[]): FieldMap {
-  const fields: Record<string, string> = {};
-  for (const spec of specs) {
-    const eq = spec.indexOf('=');
-    if (eq <= 0 || eq === spec.length - 1) throw new Error(`--field ${spec}: expected KEY=COLUMN, e.g. prompt=question`);
-    fields[spec.slice(0, eq).trim()] = spec.slice(eq + 1).trim();
-  }
-  return checkFields(fields);
+  return checkFields(parseFieldMap(specs));
 }
 
 /** Checks a field mapping (e.g. RunConfig.fields) and returns it typed. */
@@ -380,6 +376,8 @@ export interface ScanResult {
   valid: number;
   problems: Problem[];
   stats: JsonlStats;
+  /** the column mapping auto-detection chose from core/columnAliases.ts when no --field was given. */
+  mapped?: FieldMap;
 }
 
 /**
@@ -392,7 +390,7 @@ export async function scanRecords(
   options: ScanOptions,
   onRecord: (record: ParsedRecord, format: RecordFormat) => void,
 ): Promise<ScanResult> {
-  const fields = options.fields ?? {};
+  let fields = options.fields ?? {};
   const stats = createJsonlStats();
   const result: ScanResult = { file, format: options.format === 'auto' ? undefined : options.format, rows: 0, valid: 0, problems: [], stats };
   const pending: { line: number; value: JsonObject }[] = [];
@@ -412,6 +410,8 @@ export async function scanRecords(
     detectionDone = true;
     const rows = pending.map((p) => p.value);
     result.format = detectFormat(rows, fields);
+    const aliased = !result.format && Object.keys(fields).length === 0 ? rows.map(detectColumnMapping).find((d) => d !== undefined) : undefined;
+    if (aliased) [result.format, fields, result.mapped] = [aliased.format, aliased.fields as FieldMap, aliased.fields as FieldMap];
     if (!result.format) result.problems.unshift({ file, line: 0, reason: detectionFailure(rows) });
     for (const p of pending.splice(0)) check(p.line, p.value);
   };
@@ -446,9 +446,9 @@ function isFileSystemError(err: unknown): err is NodeJS.ErrnoException {
 }
 
 /** Reads and validates a whole file; throws a DataFileError listing every bad line. */
-export async function readRecords(file: string, options: ScanOptions): Promise<{ format: RecordFormat; records: ParsedRecord[]; rows: number; stats: JsonlStats }> {
+export async function readRecords(file: string, options: ScanOptions): Promise<{ format: RecordFormat; records: ParsedRecord[]; rows: number; stats: JsonlStats; mapped?: FieldMap }> {
   const records: ParsedRecord[] = [];
   const scan = await scanRecords(file, options, (r) => records.push(r));
   if (scan.problems.length || !scan.format) throw new DataFileError(scan.problems);
-  return { format: scan.format, records, rows: scan.rows, stats: scan.stats };
+  return { format: scan.format, records, rows: scan.rows, stats: scan.stats, mapped: scan.mapped };
 }

@@ -6,7 +6,11 @@
 // Each union is discriminated by `type`. Field names use snake_case where they mirror
 // Hugging Face Trainer logs (loss, eval_loss, grad_norm, learning rate as `lr`).
 
+import type { Method } from './methods';
 import type { BackendName, RunConfig } from './runConfig';
+
+/** Defined with the method registry (core/methods.ts); re-exported for older imports. */
+export type { Method };
 
 // ---------------------------------------------------------------- trainer → host
 
@@ -29,8 +33,6 @@ export interface DoctorReport {
   /** what to install for a faster backend, when no GPU backend works. */
   advice?: string;
 }
-
-export type Method = 'sft' | 'cpt' | 'dpo' | 'reward' | 'grpo';
 
 /** One optimiser step. `extra` carries method-specific metrics (DPO rewards, GRPO mean reward, ...). */
 export interface StepMetrics {
@@ -165,7 +167,7 @@ export interface LossRunPayload {
   run_dir: string;
   label: string;
   /** the run's run_config.json (null when missing or unreadable). */
-  config: Record<string, unknown> | null;
+  config: RunConfig | null;
   /** history so far (metrics.jsonl); live events follow in `events` messages. */
   events: TrainerEvent[];
 }
@@ -386,3 +388,85 @@ export function isHostToPlayground(value: unknown): value is HostToPlayground {
       return isString(value.request_id) && isString(value.column_id);
   }
 }
+
+// ---------------------------------------------------------------- CLI processes → host
+//
+// Every `ftune` command the extension runs follows one contract: `--json` output is one JSON line on
+// stdout, and a failure is exit code 1 with one `ftune: error: REASON` line on stderr. The extension's
+// one client (src/extension/cliClient.ts) spawns and reads them with the helpers below.
+
+export const CLI_ERROR_PREFIX = 'ftune: error: ';
+
+/** The reason of an `ftune: error: REASON` line; undefined for any other line. */
+export function parseCliErrorLine(line: string): string | undefined {
+  const at = line.indexOf(CLI_ERROR_PREFIX);
+  return at >= 0 ? line.slice(at + CLI_ERROR_PREFIX.length).trimEnd() : undefined;
+}
+
+/** The CLI's error for a person: its `ftune: error: ...` lines without the prefix, else the last stderr lines. */
+export function cliErrorMessage(stderr: string, exitCode: number | null, command = 'ftune preview'): string {
+  const lines = stderr.split('\n').map((l) => l.trimEnd()).filter((l) => l !== '');
+  const errors = lines.map(parseCliErrorLine).filter((l): l is string => l !== undefined);
+  if (errors.length) return errors.join('\n');
+  if (lines.length) return lines.slice(-3).join('\n');
+  return `${command} exited with code ${exitCode ?? 'unknown'}`;
+}
+
+/** One token of `ftune preview --json`: its text and whether the loss trains on it. */
+export interface PreviewToken {
+  id: number;
+  text: string;
+  trained: boolean;
+}
+
+/** One example of `ftune preview --json`. */
+export interface PreviewExample {
+  line: number;
+  tokens: PreviewToken[];
+  /** which side of a preference pair. */
+  side?: 'chosen' | 'rejected';
+  /** longer than the max length: training would skip it. */
+  too_long?: boolean;
+}
+
+/** `ftune score --json`. */
+export interface ScoreOutput {
+  reward: number;
+  tokens: number;
+}
+
+/** The `--json` output of each command the extension reads, by command name. */
+export interface CliJsonOutputs {
+  doctor: DoctorReport;
+  preview: PreviewExample[];
+  score: ScoreOutput;
+}
+
+// ---------------------------------------------------------------- host ↔ mask-preview webview
+
+/** What the mask-preview panel shows and what it restores after a reload. */
+export interface MaskPreviewTarget {
+  file: string;
+  model: string;
+  /** how many examples (`--n`). */
+  n: number;
+}
+
+export type HostToMaskPreview =
+  | { type: 'loading'; target: MaskPreviewTarget }
+  | {
+      type: 'examples';
+      target: MaskPreviewTarget;
+      /** e.g. "prompt → completion"; "" when unknown. */
+      format: string;
+      /** e.g. "question→prompt, answer→completion"; "" when the columns already have the trainer's names. */
+      mapping: string;
+      examples: PreviewExample[];
+    }
+  | { type: 'error'; target: MaskPreviewTarget; message: string };
+
+export type MaskPreviewToHost =
+  | { type: 'ready' }
+  | { type: 'reload'; n: number }
+  | { type: 'changeModel' }
+  | { type: 'openLine'; line: number };

@@ -1,13 +1,17 @@
 // The full description of a training run: what `ftune train` accepts, what the extension's wizard
 // fills in, and what is written to `<out>/run_config.json` so a run can be resumed or compared.
 
-import type { BestMetric } from './bestMetric';
-import type { MetricName } from './metrics';
-import type { Method } from './protocol';
+import { BEST_METRICS, type BestMetric } from './bestMetric';
+import { DATA_FORMATS, type DataFormat } from './dataFormats';
+import { METHOD_IDS, METHODS, type Method, type MethodKnobs } from './methods';
+import { METRIC_NAMES, type MetricName } from './metrics';
 
-export type DataFormat = 'auto' | 'messages' | 'prompt-completion' | 'text' | 'preference';
-export type Schedule = 'constant' | 'linear' | 'cosine';
-export type BackendName = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+export { DATA_FORMATS, type DataFormat };
+
+export const SCHEDULES = ['constant', 'linear', 'cosine'] as const;
+export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+export type Schedule = (typeof SCHEDULES)[number];
+export type BackendName = (typeof BACKENDS)[number];
 
 export interface RunConfig {
   method: Method;
@@ -102,6 +106,9 @@ export function evalDuringTrainingOptions(config: RunConfig): Required<Pick<RunC
   };
 }
 
+/** The method-specific knobs' defaults, from the method registry (the methods agree where they share one). */
+const METHOD_KNOB_DEFAULTS = Object.assign({}, ...METHODS.map((m) => m.defaults)) as MethodKnobs;
+
 export const DEFAULT_RUN_CONFIG: Omit<RunConfig, 'model' | 'data' | 'out'> = {
   method: 'sft',
   eval_split: 0,
@@ -131,14 +138,14 @@ export const DEFAULT_RUN_CONFIG: Omit<RunConfig, 'model' | 'data' | 'out'> = {
   eval_every: 0,
   save_every: 0,
   backend: 'auto',
-  beta: 0.1,
+  beta: METHOD_KNOB_DEFAULTS.beta,
   neftune_alpha: 0,
   gradient_checkpointing: false,
   mix: [],
-  num_generations: 4,
-  max_completion_length: 64,
-  temperature: 1.0,
-  reward: 'exact-match',
+  num_generations: METHOD_KNOB_DEFAULTS.num_generations,
+  max_completion_length: METHOD_KNOB_DEFAULTS.max_completion_length,
+  temperature: METHOD_KNOB_DEFAULTS.temperature,
+  reward: METHOD_KNOB_DEFAULTS.reward,
 };
 
 /** The seven projections LoRA wraps by default ("all-linear" in PEFT terms for Llama-family models). */
@@ -146,4 +153,122 @@ export const ALL_LINEAR_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate
 
 export function resolveLoraTargets(targets: RunConfig['lora_targets']): string[] {
   return targets === 'all-linear' ? [...ALL_LINEAR_TARGETS] : targets;
+}
+
+// ---------------------------------------------------------------- the file format
+//
+// run_config.json is the train contract: `ftune train` writes it, `ftune train --config FILE` reads it,
+// the extension writes it and launches `ftune train --config`. Every key has a kind here; the
+// compiler insists that a new RunConfig field gets one, so the reader and the CLI flags cannot drift.
+
+/** How a number is checked, for a run_config.json key and for its `--flag` alike. */
+export type NumberRule = 'int' | 'positive-int' | 'nonneg' | 'float';
+type FieldKind = NumberRule | 'string' | 'optional-string' | 'boolean' | 'enum' | 'string-list' | 'string-map' | 'lora-targets'
+  | OptionalNumberKind | 'metric-list' | 'best-metric' | 'report-list';
+/** Optional numbers have their own flags (they are not turned into `--key-name` by numericRunConfigKeys). */
+type OptionalNumberKind = 'optional-int' | 'optional-positive-int' | 'optional-nonneg';
+
+export const RUN_CONFIG_FIELDS: { readonly [K in keyof RunConfig]-?: FieldKind } = {
+  method: 'enum', model: 'string', data: 'string', out: 'string', eval_data: 'optional-string', eval_split: 'nonneg',
+  format: 'enum', fields: 'string-map', lora_r: 'positive-int', lora_alpha: 'nonneg', lora_dropout: 'nonneg',
+  lora_targets: 'lora-targets', full: 'boolean', init_adapter: 'optional-string', epochs: 'nonneg', max_steps: 'int',
+  batch_size: 'positive-int', grad_accum: 'positive-int', lr: 'nonneg', weight_decay: 'nonneg', adam_beta1: 'nonneg',
+  adam_beta2: 'nonneg', adam_eps: 'nonneg', max_grad_norm: 'nonneg', schedule: 'enum', warmup_steps: 'int',
+  max_length: 'positive-int', limit: 'int', shuffle: 'boolean', seed: 'int', eval_every: 'int', save_every: 'int',
+  backend: 'enum', beta: 'nonneg', neftune_alpha: 'nonneg', gradient_checkpointing: 'boolean', mix: 'string-list',
+  num_generations: 'positive-int', max_completion_length: 'positive-int', temperature: 'nonneg', reward: 'string',
+  // evaluate while training: optional keys with their own flags (src/cli/evalArgs.ts)
+  eval_metrics: 'metric-list', golden: 'optional-string', eval_generate_limit: 'optional-positive-int',
+  eval_max_new_tokens: 'optional-positive-int', best_metric: 'best-metric', early_stopping_patience: 'optional-int',
+  early_stopping_threshold: 'optional-nonneg', report_to: 'report-list',
+};
+
+/** The allowed values of the enum keys. */
+export const RUN_CONFIG_ENUMS: Readonly<Record<'method' | 'format' | 'schedule' | 'backend', readonly string[]>> = {
+  method: METHOD_IDS, format: DATA_FORMATS, schedule: SCHEDULES, backend: BACKENDS,
+};
+
+export type NumericRunConfigKey = { [K in keyof RunConfig]-?: RunConfig[K] extends number ? K : never }[keyof RunConfig];
+
+/** The numeric keys with their rule (the CLI turns each into `--key-name`). */
+export function numericRunConfigKeys(): [NumericRunConfigKey, NumberRule][] {
+  return (Object.entries(RUN_CONFIG_FIELDS) as [keyof RunConfig, FieldKind][])
+    .filter((e): e is [NumericRunConfigKey, NumberRule] => isNumberRule(e[1]));
+}
+
+function isNumberRule(kind: FieldKind): kind is NumberRule {
+  return kind === 'int' || kind === 'positive-int' || kind === 'nonneg' || kind === 'float';
+}
+
+/** undefined when `n` satisfies `rule`; otherwise what it must be ("a positive integer"). */
+export function numberProblem(n: unknown, rule: NumberRule): string | undefined {
+  const ok = typeof n === 'number' && Number.isFinite(n) &&
+    (rule === 'float' || (rule === 'nonneg' && n >= 0) || (rule === 'int' && Number.isInteger(n) && n >= 0) || (rule === 'positive-int' && Number.isInteger(n) && n > 0));
+  if (ok) return undefined;
+  return rule === 'positive-int' ? 'a positive integer' : rule === 'int' ? 'a non-negative integer' : rule === 'nonneg' ? 'a non-negative number' : 'a number';
+}
+
+/** run_config.json text: what `ftune train` and the extension write. */
+export function serializeRunConfig(config: RunConfig): string {
+  return JSON.stringify(config, null, 2) + '\n';
+}
+
+/**
+ * A parsed run_config.json checked key by key. Missing keys take their defaults (a config from an
+ * older version, or one written by hand with only what differs); model/data/out default to '' and are
+ * required by `ftune train` after its flags are applied. Unknown keys are an error: a typo such as
+ * "lora_rank" must not silently train with the default. Errors read `SOURCE: key: reason`.
+ */
+export function parseRunConfig(value: unknown, source: string): RunConfig {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`${source}: expected a JSON object`);
+  const input = value as Record<string, unknown>;
+  const config: Record<string, unknown> = { ...DEFAULT_RUN_CONFIG, model: '', data: '', out: '' };
+  for (const [key, raw] of Object.entries(input)) {
+    const kind = (RUN_CONFIG_FIELDS as Record<string, FieldKind | undefined>)[key];
+    if (kind === undefined) throw new Error(`${source}: unknown key ${JSON.stringify(key)}`);
+    const problem = fieldProblem(key, kind, raw);
+    if (problem) throw new Error(`${source}: ${key}: ${problem}, got ${JSON.stringify(raw)}`);
+    if (raw === undefined || (raw === null && kind === 'optional-string')) continue;
+    config[key] = raw;
+  }
+  return config as unknown as RunConfig;
+}
+
+function fieldProblem(key: string, kind: FieldKind, raw: unknown): string | undefined {
+  const isStringList = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
+  switch (kind) {
+    case 'string':
+      return typeof raw === 'string' ? undefined : 'must be a string';
+    case 'optional-string':
+      return raw === null || typeof raw === 'string' ? undefined : 'must be a string';
+    case 'boolean':
+      return typeof raw === 'boolean' ? undefined : 'must be true or false';
+    case 'enum': {
+      const allowed = RUN_CONFIG_ENUMS[key as keyof typeof RUN_CONFIG_ENUMS];
+      return typeof raw === 'string' && allowed.includes(raw) ? undefined : `must be one of ${allowed.join(', ')}`;
+    }
+    case 'string-list':
+      return isStringList(raw) ? undefined : 'must be a list of strings';
+    case 'string-map':
+      return typeof raw === 'object' && raw !== null && !Array.isArray(raw) && Object.values(raw).every((v) => typeof v === 'string')
+        ? undefined : 'must be an object of strings';
+    case 'lora-targets':
+      return raw === 'all-linear' || isStringList(raw) ? undefined : 'must be "all-linear" or a list of module names';
+    case 'metric-list':
+      return isStringList(raw) && (raw as string[]).every((m) => (METRIC_NAMES as readonly string[]).includes(m)) ? undefined : `must be a list of ${METRIC_NAMES.join(', ')}`;
+    case 'report-list':
+      return isStringList(raw) && (raw as string[]).every((r) => (REPORT_TARGETS as readonly string[]).includes(r)) ? undefined : `must be a list of ${REPORT_TARGETS.join(', ')}`;
+    case 'best-metric':
+      return typeof raw === 'string' && (BEST_METRICS as readonly string[]).includes(raw) ? undefined : `must be one of ${BEST_METRICS.join(', ')}`;
+    case 'optional-int':
+    case 'optional-positive-int':
+    case 'optional-nonneg': {
+      const problem = numberProblem(raw, kind.slice('optional-'.length) as NumberRule);
+      return problem ? `must be ${problem}` : undefined;
+    }
+    default: {
+      const problem = numberProblem(raw, kind);
+      return problem ? `must be ${problem}` : undefined;
+    }
+  }
 }

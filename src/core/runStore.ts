@@ -11,7 +11,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { isBestMetric } from './bestMetric';
-import { parseTrainerEvent, type BestEvaluation, type Method, type TrainerEvent } from './protocol';
+import { isMethod, methodSpec, type Method } from './methods';
+import { parseTrainerEvent, type BestEvaluation, type TrainerEvent } from './protocol';
 import type { RunConfig } from './runConfig';
 
 export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'stopped';
@@ -430,13 +431,9 @@ function statTime(p: string): string {
 
 /** The one number that tells how a non-SFT run is doing, for the Runs view (eval value preferred). */
 export function headlineMetric(run: Pick<RunSummary, 'method' | 'metrics'>): string | undefined {
-  const key: Partial<Record<Method, [string, string]>> = {
-    dpo: ['rewards/accuracies', 'reward acc'],
-    reward: ['accuracy', 'acc'],
-    grpo: ['reward', 'reward'],
-  };
-  const entry = key[run.method];
-  if (!entry || !run.metrics) return undefined;
-  const value = run.metrics[`eval ${entry[0]}`] ?? run.metrics[entry[0]];
-  return value === undefined ? undefined : `${entry[1]} ${value.toFixed(3)}`;
+  // a hand-edited run_config.json may name a method this version does not know
+  const headline = isMethod(run.method) ? methodSpec(run.method).headline : undefined;
+  if (!headline || !run.metrics) return undefined;
+  const value = run.metrics[`eval ${headline.key}`] ?? run.metrics[headline.key];
+  return value === undefined ? undefined : `${headline.label} ${value.toFixed(3)}`;
 }

@@ -3,6 +3,8 @@
 // example as the model sees it: its tokens and which of them are trained). Pure functions; the CLI
 // wrappers live in src/cli/validate.ts and src/cli/preview.ts.
 
+import type { PreviewExample, PreviewToken } from './protocol';
+import { describeMapping } from './columnAliases';
 import type { DataFormat } from './runConfig';
 import type { Tokenizer } from './tokenizer';
 import {
@@ -94,7 +96,9 @@ export async function validateDataFile(file: string, options: DataInspectOptions
 
   const problems = [...scan.problems, ...extraProblems].sort((a, b) => a.line - b.line);
   const notes = layoutNotes(scan.stats);
-  if ((options.format ?? 'auto') === 'auto' && scan.format) notes.unshift(`format detected from the first rows: ${scan.format}`);
+  if ((options.format ?? 'auto') === 'auto' && scan.format) {
+    notes.unshift(`format detected from the first rows: ${scan.format}${scan.mapped ? `, columns ${describeMapping(scan.mapped)}` : ''}`);
+  }
   const tokens = tokenizer && lengths.length ? tokenStats(lengths, maxLength, trained) : undefined;
   if (tokens && tokens.over_max_length > 0) {
     notes.push(`${tokens.over_max_length} example(s) are longer than --max-length ${maxLength} tokens and would be skipped in training`);
@@ -196,20 +200,8 @@ export function formatReport(report: ValidationReport): string {
 
 // ---------------------------------------------------------------- preview
 
-export interface PreviewToken {
-  id: number;
-  text: string;
-  trained: boolean;
-}
-
-export interface PreviewExample {
-  line: number;
-  tokens: PreviewToken[];
-  /** which side of a preference pair. */
-  side?: 'chosen' | 'rejected';
-  /** longer than the max length: training would skip it. */
-  too_long?: boolean;
-}
+// PreviewToken / PreviewExample are the `ftune preview --json` contract (core/protocol.ts).
+export type { PreviewExample, PreviewToken };
 
 export function previewTokens(sequence: TokenizedSequence, tokenizer: Tokenizer): PreviewToken[] {
   return sequence.input_ids.map((id, t) => ({ id, text: tokenizer.decode([id]), trained: sequence.labels[t] !== IGNORE_INDEX }));

@@ -10,7 +10,9 @@ import * as fs from 'fs';
 import { readRecords } from '../core/formats';
 import { loadPreferencePairs, type PreferencePair } from '../core/preferences';
 import { promptAndReference } from '../core/prompts';
-import { mixSeed, permutation } from '../core/random';
+import { mixSeed } from '../core/random';
+import { selectExamples } from '../core/selectExamples';
+import { describeMapping } from '../core/columnAliases';
 import type { RunConfig } from '../core/runConfig';
 import type { Tokenizer } from '../core/tokenizer';
 import type { Sequence } from './batch';
@@ -72,27 +74,12 @@ async function causalLmPlan({ config, tokenizer, model, adapter, padId }: PlanIn
   };
 }
 
-/** Shuffles with the run's seed, holds out --eval-split (or loads --eval-data), applies --limit. */
-function splitItems<T>(items: T[], config: RunConfig, evalItems?: T[]): { train: T[]; eval: T[]; notes: string[] } {
-  const notes: string[] = [];
-  let pool = config.shuffle ? permutation(items.length, mixSeed(config.seed, 0x5eed)).map((i) => items[i]) : items;
-  let evalSet = evalItems ?? [];
-  if (!evalItems && config.eval_split > 0) {
-    const n = Math.max(1, Math.round(pool.length * config.eval_split));
-    evalSet = pool.slice(pool.length - n);
-    pool = pool.slice(0, pool.length - n);
-    notes.push(`held out ${n} for evaluation (--eval-split ${config.eval_split})`);
-  }
-  if (config.limit > 0 && config.limit < pool.length) pool = pool.slice(0, config.limit);
-  return { train: pool, eval: evalSet, notes };
-}
-
 async function preferencePlan({ config, tokenizer, model, adapter, padId }: PlanInputs): Promise<MethodPlan<PreferencePair>> {
   if (!adapter) throw new Error(`--method ${config.method} trains a LoRA adapter (the reference is the adapter-off base); drop --full`);
   const load = (file: string) => loadPreferencePairs(file, tokenizer, { fields: config.fields, maxLength: config.max_length });
   const main = await load(config.data);
   const ev = config.eval_data ? await load(config.eval_data) : undefined;
-  const { train, eval: evalSet, notes } = splitItems(main.pairs, config, ev?.pairs);
+  const { train, eval: evalSet, notes } = selectExamples(main.pairs, config, ev?.pairs);
   notes.unshift(`${config.data}: ${main.pairs.length} preference pairs, ${main.skipped_too_long} dropped as longer than ${config.max_length} tokens`);
   if (config.method === 'reward') {
     ensureScoreHead(adapter, model.config.hidden_size, mixSeed(config.seed, 0x5c0e));
@@ -147,8 +134,10 @@ function evalContext(model: DecoderModel, adapter: LoraAdapter | undefined, padI
 
 async function grpoPlan({ config, tokenizer, model, adapter, padId }: PlanInputs): Promise<MethodPlan<RlPrompt>> {
   if (!adapter) throw new Error('--method grpo trains a LoRA adapter (the KL reference is the adapter-off base); drop --full');
+  const mappings: string[] = [];
   const load = async (file: string): Promise<RlPrompt[]> => {
-    const { records } = await readRecords(file, { format: config.format, fields: config.fields });
+    const { records, mapped } = await readRecords(file, { format: config.format, fields: config.fields });
+    if (mapped) mappings.push(`${file}: columns ${describeMapping(mapped)}`);
     const prompts: RlPrompt[] = [];
     for (const r of records) {
       const pair = promptAndReference(r.record, tokenizer);
@@ -159,8 +148,8 @@ async function grpoPlan({ config, tokenizer, model, adapter, padId }: PlanInputs
     return prompts;
   };
   const all = await load(config.data);
-  const { train, eval: evalSet, notes } = splitItems(all, config, config.eval_data ? await load(config.eval_data) : undefined);
-  notes.unshift(`${config.data}: ${all.length} prompts with reference answers`);
+  const { train, eval: evalSet, notes } = selectExamples(all, config, config.eval_data ? await load(config.eval_data) : undefined);
+  notes.unshift(`${config.data}: ${all.length} prompts with reference answers`, ...mappings);
   const eosIds = model.config.eos_token_id;
   let reward: RewardFunction;
   let rewardAdapter: LoraAdapter | undefined;

@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { TrainerEvent } from '../core/protocol';
 import { mixSeed, permutation } from '../core/random';
-import { resolveLoraTargets, type RunConfig } from '../core/runConfig';
+import { resolveLoraTargets, serializeRunConfig, type RunConfig } from '../core/runConfig';
 import { acquireRunLock } from '../core/runLock';
 import { cleanPartialFolders, installFolder } from '../core/installFolder';
 import { writeFileAtomic } from '../core/safetensors';
@@ -106,7 +106,7 @@ async function train(options: TrainOptions): Promise<TrainOutcome> {
   } else if (fs.existsSync(metricsFile)) {
     fs.rmSync(metricsFile);
   }
-  writeFileAtomic(path.join(config.out, 'run_config.json'), [JSON.stringify(config, null, 2) + '\n']);
+  writeFileAtomic(path.join(config.out, 'run_config.json'), [serializeRunConfig(config)]);
   if (tokenizer.chatTemplate) writeFileAtomic(path.join(config.out, 'chat_template.jinja'), [tokenizer.chatTemplate]);
   if (config.report_to?.includes('tensorboard')) board = new TensorBoardReporter(config.out, config, state.global_step);
   if (evaluator) data.notes.push(`generation metrics on ${evaluator.examples} examples of the ${evaluator.source} at every evaluation`);

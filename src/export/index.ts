@@ -5,7 +5,8 @@
 //   trl     a ready-to-launch TRL / accelerate / Axolotl folder to re-run the training at scale
 import * as fs from 'fs';
 import * as path from 'path';
-import { DEFAULT_RUN_CONFIG, type BackendName, type RunConfig } from '../core/runConfig';
+import type { BackendName, RunConfig } from '../core/runConfig';
+import { readRunConfigFile } from '../core/runConfigFile';
 import { initBackend } from '../engine/backend';
 import { isSameOrInside } from '../core/pathGuard';
 import { copyWritable, writeModelFolder, type WeightDtype } from '../engine/export';
@@ -55,8 +56,8 @@ const GGUF_TYPES: Record<NonNullable<ExportOptions['type']>, GgmlType> = { f32: 
 function readRunConfig(runDir: string): RunConfig {
   const file = path.join(runDir, 'run_config.json');
   if (!fs.existsSync(file)) throw new Error(`${file}: not found (is ${runDir} a run folder?)`);
-  // Defaults first: a run_config.json from an older version may lack newer keys.
-  return { ...DEFAULT_RUN_CONFIG, ...(JSON.parse(fs.readFileSync(file, 'utf8')) as RunConfig) };
+  // Missing keys take their defaults: a run_config.json from an older version may lack newer keys.
+  return readRunConfigFile(file);
 }
 
 /** --model / --adapter, filled in from the run folder when not given. */

@@ -4,7 +4,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { RunConfig } from '../core/runConfig';
-import { DEFAULT_RUN_CONFIG, resolveLoraTargets } from '../core/runConfig';
+import { resolveLoraTargets } from '../core/runConfig';
+import { readRunConfigFile } from '../core/runConfigFile';
 
 export interface AdapterSettings {
   r: number;
@@ -28,7 +29,7 @@ export function readRunSummary(runDir: string | undefined): RunSummary {
   const summary: RunSummary = {};
   try {
     // Defaults first: a run_config.json from an older version may lack newer keys.
-    summary.config = { ...DEFAULT_RUN_CONFIG, ...(JSON.parse(fs.readFileSync(path.join(runDir, 'run_config.json'), 'utf8')) as RunConfig) };
+    summary.config = readRunConfigFile(path.join(runDir, 'run_config.json'));
   } catch {
     // no config: the card simply has no training section
   }

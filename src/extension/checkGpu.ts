@@ -1,11 +1,11 @@
 // "Finetune Studio: Check GPU": runs `ftune doctor --json` (the same process the trainer is, so it sees
 // the same drivers and packages), writes the report to the output channel and says in one line what
 // training will run on, with actions.
-import * as readline from 'readline';
 import * as vscode from 'vscode';
 import type { DoctorReport } from '../core/protocol';
 import type { Ctx } from './context';
 import { summarizeDoctorReport } from './checkGpuReport';
+import { runCliJson } from './cliClient';
 
 export async function checkGpu(ctx: Ctx): Promise<void> {
   const report = await vscode.window.withProgress(
@@ -26,21 +26,9 @@ export async function checkGpu(ctx: Ctx): Promise<void> {
 }
 
 function runDoctor(ctx: Ctx): Promise<DoctorReport> {
-  return new Promise((resolve, reject) => {
-    const child = ctx.spawnCli(['doctor', '--json']);
-    let report: DoctorReport | undefined;
-    let error: string | undefined;
-    readline.createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line.startsWith('{')) report = JSON.parse(line) as DoctorReport;
-    });
-    readline.createInterface({ input: child.stderr }).on('line', (line) => {
-      const match = /ftune: error: (.*)/.exec(line);
-      if (match) error = match[1];
-    });
-    child.on('error', (e) => reject(new Error(`could not start the ftune CLI: ${e.message}`)));
-    child.on('close', (code) => {
-      if (report) resolve(report);
-      else reject(new Error(error ?? `ftune doctor exited with code ${code} without a report`));
-    });
-  });
+  return runCliJson((args, options) => ctx.spawnCli(args, options), 'doctor', ['--json'], isDoctorReport);
+}
+
+function isDoctorReport(value: unknown): value is DoctorReport {
+  return typeof value === 'object' && value !== null && Array.isArray((value as { backends?: unknown }).backends);
 }

@@ -7,7 +7,8 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { RunSummary } from '../core/runStore';
 import { checkModelFolder, type Ctx } from './context';
-import { downloadModel, HubDownloadError } from './hubDownload';
+import { downloadModel } from '../core/hub/models';
+import { HubError } from '../core/hub/errors';
 import { loadLossPanel, loadPlayground } from './panelLoader';
 import type { CheckpointEntry } from './views/checkpointsView';
 import { runFineTuneWizard, type WizardServices } from './wizard';
@@ -128,7 +129,7 @@ async function downloadFromHub(ctx: Ctx, repo: string): Promise<string | undefin
       },
     );
   } catch (error) {
-    const e = error instanceof HubDownloadError ? error : new HubDownloadError('other', String(error));
+    const e = error instanceof HubError ? error : new HubError('other', String(error));
     if (e.kind === 'cancelled') return undefined;
     const actions = e.kind === 'unauthorized' ? ['Set Hugging Face Token'] : e.kind === 'offline' ? ['Open Model Folder…'] : [];
     const choice = await vscode.window.showErrorMessage(`Finetune Studio: ${e.message}`, ...actions);

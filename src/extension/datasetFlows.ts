@@ -7,7 +7,8 @@ import * as path from 'path';
 import * as readline from 'readline';
 import { applyFieldMap, type DatasetRecord, type DatasetProvenance, type HubErrorKind } from '../core/datasets';
 import { formatBytes } from '../core/estimate';
-import { describeMapping, detectFormat, formatLabel } from './datasetScan';
+import { detectColumnMapping } from '../core/columnAliases';
+import { describeMapping, formatLabel } from './datasetScan';
 
 /** `owner/name` (or a legacy un-namespaced `name`), as the Hub spells dataset ids. */
 export function isDatasetId(text: string): boolean {
@@ -64,8 +65,8 @@ export interface MappingChoice {
 export function mappingChoices(firstRow: DatasetRecord | undefined): MappingChoice[] {
   const keep: MappingChoice = { label: 'Keep the columns as they are', description: firstRow ? Object.keys(firstRow).join(', ') : '', fields: {} };
   if (!firstRow) return [keep];
-  const detected = detectFormat(firstRow);
-  if (detected.format === 'unknown') return [keep];
+  const detected = detectColumnMapping(firstRow);
+  if (!detected) return [keep];
   const keys = detected.format === 'messages' ? ['messages'] : detected.format === 'text' ? ['text'] : detected.format === 'preference' ? ['prompt', 'chosen', 'rejected'] : ['prompt', 'completion'];
   // the trainer's keys, taken from their detected columns; applyFieldMap keeps only these
   const fields: Record<string, string> = {};
@@ -127,6 +128,7 @@ export function hubErrorActions(kind: HubErrorKind): string[] {
       return ['Retry', 'Open Endpoint Setting'];
     case 'cancelled':
       return [];
+    case 'invalid':
     case 'other':
       return ['Show Log'];
   }

@@ -5,6 +5,8 @@
 import { DETECTION_ROWS, scanRecords } from '../core/formats';
 import { readJsonl } from '../core/jsonl';
 
+export { describeMapping } from '../core/columnAliases';
+
 export type DetectedFormat = 'messages' | 'prompt-completion' | 'text' | 'preference' | 'unknown';
 
 export interface DatasetIssue {
@@ -25,76 +27,31 @@ export interface DatasetScan {
   issueCount: number;
 }
 
-/** Column names that mean the same thing, most specific first. */
-const ALIASES: Record<'prompt' | 'completion' | 'text' | 'messages' | 'chosen' | 'rejected', readonly string[]> = {
-  messages: ['messages', 'conversations', 'conversation', 'chat'],
-  prompt: ['prompt', 'question', 'instruction', 'query', 'input', 'problem'],
-  completion: ['completion', 'answer', 'response', 'output', 'target', 'solution'],
-  chosen: ['chosen'],
-  rejected: ['rejected'],
-  text: ['text', 'content', 'document'],
-};
-
-interface Detection {
-  format: DetectedFormat;
-  fields: Record<string, string>;
-}
-
-function pick(columns: readonly string[], key: keyof typeof ALIASES): string | undefined {
-  return ALIASES[key].find((name) => columns.includes(name));
-}
-
-/** Detects the format from one row's columns. */
-export function detectFormat(row: Record<string, unknown>): Detection {
-  const columns = Object.keys(row);
-  const mapped = (pairs: [string, string | undefined][]): Record<string, string> => {
-    const fields: Record<string, string> = {};
-    for (const [key, column] of pairs) if (column && column !== key) fields[key] = column;
-    return fields;
-  };
-  const messages = pick(columns, 'messages');
-  if (messages && Array.isArray(row[messages])) return { format: 'messages', fields: mapped([['messages', messages]]) };
-  const chosen = pick(columns, 'chosen');
-  const rejected = pick(columns, 'rejected');
-  if (chosen && rejected) return { format: 'preference', fields: mapped([['prompt', pick(columns, 'prompt')], ['chosen', chosen], ['rejected', rejected]]) };
-  const prompt = pick(columns, 'prompt');
-  const completion = pick(columns, 'completion');
-  if (prompt && completion) return { format: 'prompt-completion', fields: mapped([['prompt', prompt], ['completion', completion]]) };
-  const text = pick(columns, 'text');
-  if (text) return { format: 'text', fields: mapped([['text', text]]) };
-  return { format: 'unknown', fields: {} };
-}
-
 /**
- * Scans a file: the column mapping comes from the aliases above (the first object row decides), and
- * every row is validated by the trainer's own checks (core/formats.ts scanRecords), so the Datasets
- * view reports exactly the lines `ftune train` would reject.
+ * Scans a file with the trainer's own reader (core/formats.ts scanRecords): the same format detection
+ * and column aliases (core/columnAliases.ts) and the same checks, so the Datasets view and the wizard
+ * report exactly what `ftune train` would map and reject.
  */
 export async function scanJsonlFile(file: string, maxIssues = 20): Promise<DatasetScan> {
-  let detection: Detection | undefined;
-  let columns: string[] = [];
-  for await (const entry of readJsonl(file)) {
-    if (entry.value === undefined) continue;
-    const found = detectFormat(entry.value);
-    if (found.format !== 'unknown') {
-      detection = found;
-      columns = Object.keys(entry.value);
-      break;
-    }
-    if (!columns.length) columns = Object.keys(entry.value);
-    if (entry.line > DETECTION_ROWS) break;
-  }
-  const fields = detection?.fields ?? {};
-  const result = await scanRecords(file, { format: detection && detection.format !== 'unknown' ? detection.format : 'auto', fields }, () => undefined);
+  const result = await scanRecords(file, { format: 'auto' }, () => undefined);
   const issues = result.problems.map((p) => ({ line: Math.max(1, p.line), reason: p.reason }));
   return {
     rows: result.rows,
     format: result.format ?? 'unknown',
-    fields: { ...fields },
-    columns,
+    fields: { ...(result.mapped ?? {}) },
+    columns: await firstColumns(file),
     issues: issues.slice(0, maxIssues),
     issueCount: issues.length,
   };
+}
+
+/** The columns of the first object row (offered when mapping columns by hand). */
+async function firstColumns(file: string): Promise<string[]> {
+  for await (const entry of readJsonl(file)) {
+    if (entry.value !== undefined) return Object.keys(entry.value);
+    if (entry.line > DETECTION_ROWS) break;
+  }
+  return [];
 }
 
 export function formatLabel(format: DetectedFormat): string {
@@ -112,7 +69,3 @@ export function formatLabel(format: DetectedFormat): string {
   }
 }
 
-/** `question→prompt, answer→completion` for display. */
-export function describeMapping(fields: Record<string, string>): string {
-  return Object.entries(fields).map(([key, column]) => `${column}→${key}`).join(', ');
-}

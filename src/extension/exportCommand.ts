@@ -3,8 +3,8 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import * as readline from 'readline';
 import * as vscode from 'vscode';
+import { runCli as runCliProcess, type CliOutcome } from './cliClient';
 import type { Ctx } from './context';
 import { defaultExportDir, exportArgs, exportChoicesFor, type CheckpointWeights } from './exportArgs';
 import type { CheckpointEntry } from './views/checkpointsView';
@@ -74,45 +74,9 @@ export async function exportCheckpoint(ctx: Ctx, arg?: unknown): Promise<void> {
   if (choice === 'Show Log') ctx.output.show(true);
 }
 
-interface CliResult {
-  code: number | null;
-  cancelled: boolean;
-  /** the CLI's `ftune: error: ...` line, or why it could not start. */
-  error?: string;
-}
-
-/** Spawns `ftune <args>`, copies its output into the output channel, kills it on cancel. */
-function runCli(ctx: Ctx, args: string[], cwd: string, cancel: vscode.CancellationToken): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = ctx.spawnCli(args, { cwd });
-    let error: string | undefined;
-    let cancelled = false;
-    let settled = false;
-    const onLine = (line: string): void => {
-      if (!line.trim()) return;
-      ctx.output.appendLine(`[export] ${line}`);
-      const match = /ftune: error: (.*)/.exec(line);
-      if (match) error = match[1];
-    };
-    readline.createInterface({ input: child.stdout }).on('line', onLine);
-    readline.createInterface({ input: child.stderr }).on('line', onLine);
-    const subscription = cancel.onCancellationRequested(() => {
-      cancelled = true;
-      child.kill('SIGTERM');
-    });
-    const settle = (code: number | null): void => {
-      if (settled) return;
-      settled = true;
-      subscription.dispose();
-      resolve({ code, cancelled, error });
-    };
-    // a failed spawn may emit 'error' without 'close'
-    child.on('error', (e) => {
-      error = `could not start the ftune CLI: ${e.message}`;
-      settle(null);
-    });
-    child.on('close', (code) => settle(code));
-  });
+/** Runs `ftune export ...`, copying its output into the output channel; killed on cancel. */
+function runCli(ctx: Ctx, args: string[], cwd: string, cancel: vscode.CancellationToken): Promise<CliOutcome> {
+  return runCliProcess((a, o) => ctx.spawnCli(a, o), args, { cwd, cancel, onLine: (line) => ctx.output.appendLine(`[export] ${line}`) });
 }
 
 async function reveal(dir: string): Promise<void> {

@@ -56,8 +56,10 @@ export function applyPreset<T extends PresetFields & { full: boolean }>(config: 
 
 /** The fields a person may edit after picking a preset, with their parsers (the wizard's "edit" step). */
 export interface EditableField {
-  key: keyof PresetFields | 'max_steps' | 'eval_split';
+  key: keyof PresetFields | 'max_steps' | 'eval_split' | 'beta' | 'num_generations' | 'max_completion_length' | 'temperature';
   label: string;
+  /** shown only for methods that use it (core/methods.ts: uses_beta / uses_generation). */
+  only?: 'beta' | 'generation';
   integer: boolean;
   min: number;
   /** exclusive upper bound, when there is one. */
@@ -72,6 +74,10 @@ export const EDITABLE_FIELDS: readonly EditableField[] = [
   { key: 'epochs', label: 'Epochs', integer: false, min: 0 },
   { key: 'max_steps', label: 'Max steps (0 = use epochs)', integer: true, min: 0 },
   { key: 'eval_split', label: 'Held-out eval fraction (0 = no eval)', integer: false, min: 0, below: 1 },
+  { key: 'beta', label: 'Beta (strength of the pull towards the base model)', integer: false, min: 0, only: 'beta' },
+  { key: 'num_generations', label: 'Completions sampled per prompt', integer: true, min: 1, only: 'generation' },
+  { key: 'max_completion_length', label: 'Max completion length (tokens)', integer: true, min: 1, only: 'generation' },
+  { key: 'temperature', label: 'Sampling temperature', integer: false, min: 0, only: 'generation' },
 ];
 
 /** Parses a typed value for an editable field; returns an error message or the number. */

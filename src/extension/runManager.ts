@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
-import { parseTrainerEvent, type TrainerEvent } from '../core/protocol';
+import { parseCliErrorLine, parseTrainerEvent, type TrainerEvent } from '../core/protocol';
 import type { RunConfig } from '../core/runConfig';
 import {
   createRun, deleteRun, isProcessAlive, listRuns, readConfig, readEvents, readRun, readStatus, runDirOf, updateStatus,
@@ -176,8 +176,7 @@ export class RunManager {
 
   private launch(runId: string): Promise<void> {
     const dir = this.dirOf(runId);
-    const config = readConfig(dir);
-    if (!config) {
+    if (!readConfig(dir)) {
       this.finish(runId, dir, 'failed', 'run_config.json is missing');
       return Promise.resolve();
     }
@@ -190,7 +189,7 @@ export class RunManager {
       this.finish(runId, dir, 'failed', `${(err as Error).message}: delete it and start the run again`);
       return Promise.resolve();
     }
-    const invocation = this.options.invocation(trainArgs({ ...config, out: dir }, { resume }));
+    const invocation = this.options.invocation(trainArgs(dir, { resume }));
     const child = spawn(invocation.command, invocation.args, { cwd: dir, env: invocation.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let resolveExit!: () => void;
     const live: LiveRun = { child, stopRequested: false, exited: new Promise((resolve) => (resolveExit = resolve)) };
@@ -211,8 +210,7 @@ export class RunManager {
     });
     readline.createInterface({ input: child.stderr! }).on('line', (line) => {
       log.write(line + '\n');
-      const match = /ftune: error: (.*)/.exec(line);
-      if (match) live.lastErrorLine = match[1];
+      live.lastErrorLine = parseCliErrorLine(line) ?? live.lastErrorLine;
       this.onOutput.fire({ runId, line, stream: 'stderr' });
     });
 

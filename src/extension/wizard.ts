@@ -4,10 +4,9 @@
 
 import * as path from 'path';
 import { estimateTraining, formatBytes, formatCount, formatDuration, memoryLimit, modelShapeFromConfig, proposeFit, totalSteps, type Estimate, type EstimateInput, type FitSettings } from '../core/estimate';
-import type { Method } from '../core/protocol';
+import { METHODS, methodSpec, type Method } from '../core/methods';
 import { DEFAULT_RUN_CONFIG, type BackendName, type DataFormat, type RunConfig } from '../core/runConfig';
 import { describeMapping, formatLabel, type DatasetScan } from './datasetScan';
-import { METHODS } from './methods';
 import { EDITABLE_FIELDS, parseFieldValue, PRESETS, presetFields, type EditableField, type PresetId } from './presets';
 import { describeEvalCost, evalCost } from './wizardEval';
 import { BACK, outcomeOf, runSteps, type PickItem, type Step, type StepOutcome, type WizardUI } from './wizardFlow';
@@ -109,20 +108,17 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
   };
 
   const chooseMethod: Step<WizardState> = async (s, ctx) => {
-    const items = METHODS.map((m) => ({ label: m.label, description: m.available ? m.description : `${m.description} — coming soon`, value: m.id }));
+    const items = METHODS.map((m) => ({ label: m.label, description: m.description, value: m.id }));
     const answer = await ui.pick({ title: TITLE, ...ctx, placeholder: 'Training method', items, active: s.method });
     if (answer === undefined || answer === BACK) return outcomeOf(answer, () => undefined);
-    const info = METHODS.find((m) => m.id === answer)!;
-    if (!info.available) {
-      services.inform(`${info.label} is not available yet: the trainer supports ${METHODS.filter((m) => m.available).map((m) => m.label).join(', ')}.`);
-      return 'repeat';
-    }
+    const info = methodSpec(answer);
     if (scan.format !== 'unknown' && !info.formats.includes(scan.format)) {
       services.inform(`${info.label} trains on ${info.formats.map((f) => formatLabel(f)).join(' or ')} data; ${path.basename(dataFile)} is ${formatLabel(scan.format)}.`);
       return 'repeat';
     }
     s.method = answer;
     s.config.method = answer;
+    Object.assign(s.config, info.defaults);
     return 'next';
   };
 
@@ -153,7 +149,7 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
   };
 
   const chooseLora: Step<WizardState> = async (s, ctx) => {
-    if (s.method === 'dpo' || s.method === 'reward' || s.method === 'grpo') {
+    if (methodSpec(s.method).lora_only) {
       // Their reference model is the base with the adapter switched off: LoRA only.
       s.full = false;
       s.config.full = false;
@@ -225,7 +221,7 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
       { label: '$(play) Start training', description: summary, detail: `${path.basename(s.config.model)} · ${s.method.toUpperCase()} · ${s.full ? 'full' : `LoRA r=${s.config.lora_r}`} · ${formatLabel(s.format as DatasetScan['format'])}`, value: { kind: 'start' } },
       ...(cost ? [{ label: '$(beaker) Exact match while training', description: describeEvalCost(cost, maxNewTokens), detail: generating!.file, value: { kind: 'eval' as const } }] : []),
       { label: 'Run name', description: s.name, value: { kind: 'name' } },
-      ...EDITABLE_FIELDS.map((f) => ({ label: f.label, description: String(s.config[f.key]), value: { kind: 'edit' as const, key: f.key } })),
+      ...EDITABLE_FIELDS.filter((f) => appliesTo(f, s.method)).map((f) => ({ label: f.label, description: String(s.config[f.key]), value: { kind: 'edit' as const, key: f.key } })),
     ];
     const answer = await ui.pick({ title: `${TITLE}: review`, ...ctx, placeholder: 'Start, or pick a field to change it', items });
     if (answer === undefined || answer === BACK) return outcomeOf(answer, () => undefined);
@@ -258,6 +254,13 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
   const completed = await runSteps([chooseModel, chooseMethod, chooseFormat, chooseLora, choosePreset, chooseEvaluation, review], state);
   if (!completed || !state.started || !state.name) return undefined;
   return { name: state.name, config: { ...state.config }, estimate: estimateFor(state, services, scan.rows) };
+}
+
+/** Method-specific fields (beta, GRPO's generation settings) are shown only for the methods that use them. */
+function appliesTo(field: EditableField, method: Method): boolean {
+  if (field.only === 'beta') return methodSpec(method).uses_beta;
+  if (field.only === 'generation') return methodSpec(method).uses_generation;
+  return true;
 }
 
 /** Column mapping by hand: pick the format, then a column for each of its fields. */

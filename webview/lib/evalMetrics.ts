@@ -28,7 +28,7 @@ export function reportedGenerationMetrics(runs: readonly RunMetrics[]): Generati
  * The run's best evaluation: what the trainer said in its last `done`/`stopped` event, else (while it
  * runs) the same judgement the trainer makes, over the evaluations so far.
  */
-export function bestEvaluation(events: readonly TrainerEvent[], metrics: RunMetrics, config: Record<string, unknown> | null): Omit<BestEvaluation, 'path'> | undefined {
+export function bestEvaluation(events: readonly TrainerEvent[], metrics: RunMetrics, config: { best_metric?: string } | null): Omit<BestEvaluation, 'path'> | undefined {
   for (let i = events.length - 1; i >= 0; i--) {
     const e = events[i];
     if ((e.type === 'done' || e.type === 'stopped') && e.best) return { metric: e.best.metric, value: e.best.value, step: e.best.step };

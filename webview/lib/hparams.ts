@@ -36,7 +36,7 @@ function sortKeys(value: Record<string, unknown>): Record<string, unknown> {
   return sorted;
 }
 
-export function hparamTable(configs: readonly (Record<string, unknown> | null)[], onlyDifferences = false): HparamRow[] {
+export function hparamTable(configs: readonly (Readonly<object> | null)[], onlyDifferences = false): HparamRow[] {
   const keys = new Set<string>();
   for (const config of configs) for (const key of Object.keys(config ?? {})) keys.add(key);
   const ordered = [
@@ -44,7 +44,7 @@ export function hparamTable(configs: readonly (Record<string, unknown> | null)[]
     ...[...keys].filter((k) => !LEADING_KEYS.includes(k)).sort(),
   ];
   const rows = ordered.map((key) => {
-    const values = configs.map((config) => formatHparam(config?.[key]));
+    const values = configs.map((config) => formatHparam((config as Readonly<Record<string, unknown>> | null)?.[key]));
     return { key, values, differs: values.some((v) => v !== values[0]) };
   });
   return onlyDifferences ? rows.filter((r) => r.differs) : rows;

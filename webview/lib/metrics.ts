@@ -3,6 +3,7 @@
 
 import type { EvalMetrics, LossXAxis, StepMetrics, TrainerEvent } from '../../src/core/protocol';
 import { emaSmooth } from '../../src/core/smoothing';
+import { isMethod, methodSpec } from '../../src/core/methods';
 
 export interface XY {
   x: number;
@@ -116,4 +117,15 @@ export function runOutcome(events: readonly TrainerEvent[]): 'done' | 'stopped' 
     if (type === 'started') return undefined;
   }
   return undefined;
+}
+
+/**
+ * The y title of the method-metrics chart, from the method registry: "GRPO (RLHF step 2) — watch reward"
+ * when every run shown trains one method with a headline metric, else the generic title.
+ */
+export function methodChartTitle(methods: readonly (string | undefined)[]): string {
+  const distinct = [...new Set(methods)];
+  const only = distinct.length === 1 ? distinct[0] : undefined;
+  const headline = isMethod(only) ? methodSpec(only).headline : undefined;
+  return isMethod(only) && headline ? `${methodSpec(only).label} — watch ${headline.key}` : 'Method metrics';
 }

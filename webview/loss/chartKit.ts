@@ -24,6 +24,7 @@ declare module 'chart.js' {
   interface InteractionModeMap {
     nearestPerDataset: InteractionModeFunction;
   }
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- a module augmentation must repeat chart.js's type parameter
   interface PluginOptionsByType<TType extends ChartType> {
     markers?: { color: string };
   }

@@ -12,7 +12,7 @@ export type { SplitOptions, SplitResult, SplitFileResult } from './split';
 export { provenancePath, readProvenance, writeProvenance, roleForSplitName } from './provenance';
 export type { DatasetProvenance, SplitRole } from './provenance';
 export { parseFieldMap, applyFieldMap } from './fieldMap';
-export type { FieldMap } from './fieldMap';
+export type { ColumnMapping } from './fieldMap';
 export { parseCsv, csvToRecords } from './csv';
 export { compilePathGlob, globToRegexSource } from './glob';
 export { GitignoreMatcher, parseGitignore } from './gitignore';

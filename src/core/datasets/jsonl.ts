@@ -1,7 +1,10 @@
 // JSON Lines reading/writing shared by every dataset command. A record is one JSON object per line.
+// Each line is parsed by the trainer's reader (core/jsonl.ts parseLine), so a line the dataset tools
+// accept is a line `ftune train` accepts, with the same reasons when it is not. These helpers hold a
+// whole (small) file in memory; training data is streamed by core/jsonl.ts readJsonl.
 
 import * as fs from 'fs';
-import { jsonNestsDeeperThan, NESTING_TOO_DEEP } from '../jsonDepth';
+import { parseLine } from '../jsonl';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type DatasetRecord = { [key: string]: JsonValue };
@@ -9,23 +12,17 @@ export type DatasetRecord = { [key: string]: JsonValue };
 /** Parses JSONL text; blank lines are skipped, anything else must be a JSON object. */
 export function parseJsonl(text: string, sourceName = 'input'): DatasetRecord[] {
   const records: DatasetRecord[] = [];
-  const lines = text.split(/\r?\n/);
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   lines.forEach((line, i) => {
-    if (line.trim().length === 0) return;
-    if (jsonNestsDeeperThan(line)) throw new Error(`${sourceName}:${i + 1}: ${NESTING_TOO_DEEP}`);
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (err) {
-      throw new Error(`${sourceName}:${i + 1}: invalid JSON (${(err as Error).message})`);
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new Error(`${sourceName}:${i + 1}: expected a JSON object per line`);
-    }
-    records.push(value as DatasetRecord);
+    const entry = parseLine(utf8.encode(line), i + 1);
+    if (entry === undefined) return;
+    if (entry.error !== undefined) throw new Error(`${sourceName}:${entry.line}: ${entry.error}`);
+    records.push(entry.value as DatasetRecord);
   });
   return records;
 }
+
+const utf8 = new TextEncoder();
 
 export function readJsonl(file: string): DatasetRecord[] {
   return parseJsonl(fs.readFileSync(file, 'utf8'), file);

@@ -114,7 +114,7 @@ export class LossPanel {
     return this.feeds.map((feed) => ({
       run_dir: feed.runDir,
       label: this.labels.get(feed.runDir) ?? path.basename(feed.runDir),
-      config: (readConfig(feed.runDir) as unknown as Record<string, unknown> | undefined) ?? null,
+      config: readConfig(feed.runDir) ?? null,
       events: feed.events,
     }));
   }

@@ -3,43 +3,18 @@
 // `ftune preview` arguments from the Datasets view's detected mapping, and checking its --json
 // output). No vscode import: the webview bundles it and node tests run it.
 
-/** Tokens and examples exactly as `ftune preview --json` prints them (type-only: nothing of core/validate is bundled). */
-import type { PreviewExample, PreviewToken } from '../../core/validate';
+// The messages and the `ftune preview --json` output types live with every other boundary type in
+// core/protocol.ts (browser-safe); re-exported here for the panel and its webview.
+import type { HostToMaskPreview, MaskPreviewTarget, MaskPreviewToHost, PreviewExample, PreviewToken } from '../../core/protocol';
 
-export type { PreviewExample, PreviewToken };
-
-/** What the panel shows and what it restores after a reload. */
-export interface MaskPreviewTarget {
-  file: string;
-  model: string;
-  /** how many examples (`--n`). */
-  n: number;
-}
+export type { HostToMaskPreview, MaskPreviewTarget, MaskPreviewToHost, PreviewExample, PreviewToken };
+export { cliErrorMessage } from '../../core/protocol';
 
 /** Saved with the webview's setState; the serializer reopens the panel from it. */
 export type MaskPreviewState = MaskPreviewTarget;
 
 export const PREVIEW_COUNTS = [3, 5, 10, 20] as const;
 export const DEFAULT_PREVIEW_COUNT = 5;
-
-export type HostToMaskPreview =
-  | { type: 'loading'; target: MaskPreviewTarget }
-  | {
-      type: 'examples';
-      target: MaskPreviewTarget;
-      /** e.g. "prompt → completion"; "" when unknown. */
-      format: string;
-      /** e.g. "question→prompt, answer→completion"; "" when the columns already have the trainer's names. */
-      mapping: string;
-      examples: PreviewExample[];
-    }
-  | { type: 'error'; target: MaskPreviewTarget; message: string };
-
-export type MaskPreviewToHost =
-  | { type: 'ready' }
-  | { type: 'reload'; n: number }
-  | { type: 'changeModel' }
-  | { type: 'openLine'; line: number };
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -117,11 +92,3 @@ export function parsePreviewOutput(stdout: string): PreviewExample[] {
   return value;
 }
 
-/** The CLI's error for a person: its `ftune: error: ...` lines without the prefix, else the last stderr lines. */
-export function cliErrorMessage(stderr: string, exitCode: number | null): string {
-  const lines = stderr.split('\n').map((l) => l.trimEnd()).filter((l) => l !== '');
-  const errors = lines.filter((l) => l.startsWith('ftune: error: ')).map((l) => l.slice('ftune: error: '.length));
-  if (errors.length) return errors.join('\n');
-  if (lines.length) return lines.slice(-3).join('\n');
-  return `ftune preview exited with code ${exitCode ?? 'unknown'}`;
-}

@@ -9,7 +9,6 @@ import * as vscode from 'vscode';
 import { describeMapping, formatLabel, scanJsonlFile, type DatasetScan } from '../datasetScan';
 import type { PanelHost } from '../panelHost';
 import {
-  cliErrorMessage,
   DEFAULT_PREVIEW_COUNT,
   isMaskPreviewToHost,
   parsePreviewOutput,
@@ -19,6 +18,7 @@ import {
   type MaskPreviewTarget,
   type MaskPreviewToHost,
 } from './maskPreviewMessages';
+import { runCli } from '../cliClient';
 import { webviewHtml } from './webviewHtml';
 import { buildDir, panelOptions } from './webviewSetup';
 
@@ -86,7 +86,8 @@ export async function pickPreviewModel(host: PanelHost, current?: string): Promi
 
 export class MaskPreviewPanel {
   private readonly disposables: vscode.Disposable[] = [];
-  private child: ReturnType<PanelHost['spawnCli']> | undefined;
+  /** stops the `ftune preview` of the load in progress. */
+  private cancelLoad: (() => void) | undefined;
   /** incremented per load: output of an older, superseded `ftune preview` is dropped. */
   private sequence = 0;
   private fileKey: string;
@@ -156,8 +157,8 @@ export class MaskPreviewPanel {
   private async load(): Promise<void> {
     const sequence = ++this.sequence;
     const target = { ...this.target };
-    this.child?.kill();
-    this.child = undefined;
+    this.cancelLoad?.();
+    this.cancelLoad = undefined;
     this.post({ type: 'loading', target });
     let scan: DatasetScan | undefined;
     try {
@@ -171,40 +172,32 @@ export class MaskPreviewPanel {
     const args = previewCliArgs(target, detected);
     this.host.output.appendLine(`preview: ftune ${args.join(' ')}`);
     let stdout = '';
-    let stderr = '';
-    let child: ReturnType<PanelHost['spawnCli']>;
-    try {
-      child = this.host.spawnCli(args, { cwd: path.dirname(target.file) });
-    } catch (error) {
-      this.post({ type: 'error', target, message: `could not start ftune: ${(error as Error).message}` });
+    let stop: (() => void) | undefined;
+    this.cancelLoad = () => stop?.();
+    const outcome = await runCli((cliArgs, options) => this.host.spawnCli(cliArgs, options), args, {
+      cwd: path.dirname(target.file),
+      onLine: (line, stream) => {
+        if (stream === 'stdout') stdout += line + '\n';
+      },
+      cancel: { onCancellationRequested: (listener) => ((stop = listener), { dispose: () => (stop = undefined) }) },
+    });
+    if (sequence !== this.sequence || outcome.cancelled) return;
+    if (outcome.error !== undefined) {
+      this.post({ type: 'error', target, message: outcome.error });
       return;
     }
-    this.child = child;
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', (error) => {
-      if (sequence === this.sequence) this.post({ type: 'error', target, message: `could not run ftune: ${error.message}` });
-    });
-    child.on('close', (code, signal) => {
-      if (this.child === child) this.child = undefined;
-      if (sequence !== this.sequence || signal) return;
-      if (code !== 0) {
-        this.post({ type: 'error', target, message: cliErrorMessage(stderr, code) });
-        return;
-      }
-      try {
-        const examples = parsePreviewOutput(stdout);
-        this.post({ type: 'examples', target, format: scan ? formatLabel(scan.format) : '', mapping: scan ? describeMapping(scan.fields) : '', examples });
-      } catch (error) {
-        this.post({ type: 'error', target, message: (error as Error).message });
-      }
-    });
+    try {
+      const examples = parsePreviewOutput(stdout);
+      this.post({ type: 'examples', target, format: scan ? formatLabel(scan.format) : '', mapping: scan ? describeMapping(scan.fields) : '', examples });
+    } catch (error) {
+      this.post({ type: 'error', target, message: (error as Error).message });
+    }
   }
 
   private dispose(): void {
     if (openPanels.get(this.fileKey) === this) openPanels.delete(this.fileKey);
     this.sequence += 1;
-    this.child?.kill();
+    this.cancelLoad?.();
     for (const d of this.disposables) d.dispose();
   }
 }

@@ -52,6 +52,7 @@ export class PlaygroundPanel {
     private readonly panel: vscode.WebviewPanel,
     preselect?: ModelRef,
   ) {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the one open playground, for "Open Playground" to reveal
     current = this;
     this.pendingPreselect = preselect;
     this.pool = new ServePool(

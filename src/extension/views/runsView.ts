@@ -4,6 +4,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { formatDuration } from '../../core/estimate';
+import { isMethod, methodSpec } from '../../core/methods';
 import { headlineMetric, type RunStatus, type RunSummary } from '../../core/runStore';
 
 export interface RunsSource {
@@ -69,7 +70,7 @@ export class RunsProvider implements vscode.TreeDataProvider<RunSummary>, vscode
     item.iconPath = statusIcon(run.status);
     item.description = describeRun(run, this.source.queuePosition(run.id));
     item.contextValue = `run.${run.status}${run.resumable ? '.resumable' : ''}`;
-    const method = `${run.method.toUpperCase()} · ${run.full ? 'full' : `LoRA r=${run.config?.lora_r ?? '?'}`}`;
+    const method = `${isMethod(run.method) ? methodSpec(run.method).label : run.method} · ${run.full ? 'full' : `LoRA r=${run.config?.lora_r ?? '?'}`}`;
     const lines = [
       `**${run.name}** — ${run.status}`,
       `Model: ${path.basename(run.model) || '?'} (${run.model})`,

@@ -1,31 +1,10 @@
 // Turns whatever a Hub call throws into one message a user can act on.
 
 import { HubApiError } from '@huggingface/hub';
+import { HubError as HubDatasetError, isAbortError, offlineCode } from '../../hub/errors';
 
-export type HubErrorKind = 'unauthorized' | 'not-found' | 'offline' | 'cancelled' | 'bad-token' | 'other';
-
-export class HubDatasetError extends Error {
-  constructor(readonly kind: HubErrorKind, message: string, readonly status?: number) {
-    super(message);
-    this.name = 'HubDatasetError';
-  }
-}
-
-const OFFLINE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
-
-function causeCode(err: unknown): string | undefined {
-  let current: unknown = err;
-  for (let depth = 0; depth < 5 && current !== null && typeof current === 'object'; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-export function isAbortError(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'AbortError' || causeCode(err) === 'ABORT_ERR');
-}
+// One error type for models and datasets (core/hub/errors.ts); HubDatasetError is its older name.
+export { HubError as HubDatasetError, isAbortError, type HubErrorKind } from '../../hub/errors';
 
 export function describeHubError(err: unknown, context: { datasetId: string; endpoint: string; tokenGiven: boolean }): HubDatasetError {
   if (err instanceof HubDatasetError) return err;
@@ -47,8 +26,8 @@ export function describeHubError(err: unknown, context: { datasetId: string; end
   if (err instanceof TypeError && /access token must start with/.test(err.message)) {
     return new HubDatasetError('bad-token', 'invalid token: Hugging Face tokens start with "hf_"');
   }
-  const code = causeCode(err);
-  if (code !== undefined && OFFLINE_CODES.has(code)) {
+  const code = offlineCode(err);
+  if (code !== undefined) {
     return new HubDatasetError('offline', `cannot reach ${endpoint} (${code}): you appear to be offline, or the endpoint is wrong`);
   }
   if (err instanceof TypeError && err.message === 'fetch failed') {

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { datasetInfo, listFiles } from '@huggingface/hub';
-import { applyFieldMap, type FieldMap } from '../fieldMap';
+import { applyFieldMap, type ColumnMapping } from '../fieldMap';
 import type { DatasetRecord } from '../jsonl';
 import { roleForSplitName, writeProvenance } from '../provenance';
 import { resolveRepoPath } from '../../repoPaths';
@@ -137,7 +137,7 @@ export interface PullOptions extends HubConnection {
   revision?: string;
   /** Output JSONL file (default {@link defaultPullOutput} in the current directory). */
   out?: string;
-  fieldMap?: FieldMap;
+  fieldMap?: ColumnMapping;
   /** Download cache (default {@link defaultCacheDir}). */
   cacheDir?: string;
   /** Keep at most this many records. */

@@ -6,16 +6,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { downloadFile, listFiles } from '@huggingface/hub';
-import { resolveRepoPath, unsafeRepoPathReason } from '../core/repoPaths';
-
-export type HubErrorKind = 'offline' | 'unauthorized' | 'not-found' | 'cancelled' | 'invalid' | 'other';
-
-export class HubDownloadError extends Error {
-  constructor(readonly kind: HubErrorKind, message: string) {
-    super(message);
-    this.name = 'HubDownloadError';
-  }
-}
+import { resolveRepoPath, unsafeRepoPathReason } from '../repoPaths';
+import { HubError, httpStatus, offlineCode } from './errors';
 
 export interface DownloadProgress {
   file: string;
@@ -59,7 +51,7 @@ export function isDownloaded(cacheDir: string, repo: string, revision?: string):
 
 export async function downloadModel(options: HubDownloadOptions): Promise<string> {
   const { repo, signal } = options;
-  if (!REPO_ID.test(repo) || repo.includes('..')) throw new HubDownloadError('invalid', `"${repo}" is not a Hub model id (expected owner/name)`);
+  if (!REPO_ID.test(repo) || repo.includes('..')) throw new HubError('invalid', `"${repo}" is not a Hub model id (expected owner/name)`);
   const target = modelCacheDir(options.cacheDir, repo, options.revision);
   if (fs.existsSync(path.join(target, COMPLETE_MARKER))) return target;
 
@@ -76,15 +68,15 @@ export async function downloadModel(options: HubDownloadOptions): Promise<string
     const entries: { path: string; size: number }[] = [];
     for await (const entry of listFiles(common)) if (entry.type === 'file' && isWantedFile(entry.path)) entries.push({ path: entry.path, size: entry.size });
     if (!entries.some((e) => e.path.endsWith('.safetensors'))) {
-      throw new HubDownloadError('invalid', `${repo} has no .safetensors weights (only safetensors checkpoints can be trained)`);
+      throw new HubError('invalid', `${repo} has no .safetensors weights (only safetensors checkpoints can be trained)`);
     }
-    if (!entries.some((e) => e.path === 'config.json')) throw new HubDownloadError('invalid', `${repo} has no config.json`);
+    if (!entries.some((e) => e.path === 'config.json')) throw new HubError('invalid', `${repo} has no config.json`);
     fs.mkdirSync(target, { recursive: true });
     const total = entries.reduce((sum, e) => sum + e.size, 0);
     let received = 0;
     for (const entry of entries) {
       const blob = await downloadFile({ ...common, path: entry.path, xet: false });
-      if (!blob) throw new HubDownloadError('not-found', `${repo}: ${entry.path} disappeared while downloading`);
+      if (!blob) throw new HubError('not-found', `${repo}: ${entry.path} disappeared while downloading`);
       // Checked again where it becomes a path: the resolved file must stay inside the model folder.
       const dest = resolveRepoPath(target, entry.path);
       const partial = `${dest}.part`;
@@ -111,29 +103,16 @@ export async function downloadModel(options: HubDownloadOptions): Promise<string
   }
 }
 
-/** Sorts any failure into a HubDownloadError whose message says what to do. */
-export function classify(error: unknown, repo: string, signal?: AbortSignal): HubDownloadError {
-  if (error instanceof HubDownloadError) return error;
-  if (signal?.aborted) return new HubDownloadError('cancelled', `download of ${repo} cancelled`);
-  const status = (error as { statusCode?: unknown }).statusCode;
+/** Sorts any failure into a HubError whose message says what to do. */
+export function classify(error: unknown, repo: string, signal?: AbortSignal): HubError {
+  if (error instanceof HubError) return error;
+  if (signal?.aborted) return new HubError('cancelled', `download of ${repo} cancelled`);
+  const status = httpStatus(error);
   if (status === 401 || status === 403) {
-    return new HubDownloadError('unauthorized', `${repo} is gated or private (HTTP ${status}): accept its license on the Hub and set a Hugging Face token`);
+    return new HubError('unauthorized', `${repo} is gated or private (HTTP ${status}): accept its license on the Hub and set a Hugging Face token`);
   }
-  if (status === 404) return new HubDownloadError('not-found', `${repo} was not found on the Hub (HTTP 404): check the model id`);
-  const code = networkCode(error);
-  if (code) return new HubDownloadError('offline', `cannot reach the Hugging Face Hub (${code}): you seem to be offline; open a local model folder instead`);
-  return new HubDownloadError('other', `downloading ${repo} failed: ${(error as Error).message ?? String(error)}`);
-}
-
-function networkCode(error: unknown): string | undefined {
-  const offline = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
-  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && offline.has(code)) return code;
-    // AggregateError from happy-eyeballs connects keeps the codes in .errors
-    const inner = (e as { errors?: unknown }).errors;
-    if (Array.isArray(inner)) for (const sub of inner) if (typeof sub?.code === 'string' && offline.has(sub.code)) return sub.code;
-  }
-  if (error instanceof TypeError && /fetch failed/.test(error.message)) return 'fetch failed';
-  return undefined;
+  if (status === 404) return new HubError('not-found', `${repo} was not found on the Hub (HTTP 404): check the model id`);
+  const code = offlineCode(error) ?? (error instanceof TypeError && /fetch failed/.test(error.message) ? 'fetch failed' : undefined);
+  if (code) return new HubError('offline', `cannot reach the Hugging Face Hub (${code}): you seem to be offline; open a local model folder instead`);
+  return new HubError('other', `downloading ${repo} failed: ${(error as Error).message ?? String(error)}`);
 }
