@@ -19,6 +19,8 @@ const EVERY_FIELD_SET: RunConfig = {
   schedule: 'cosine', warmup_steps: 10, max_length: 1024, limit: 100, shuffle: false, seed: 7, eval_every: 5, save_every: 10,
   backend: 'wasm', beta: 0.04, neftune_alpha: 5, gradient_checkpointing: true, mix: ['general.jsonl:0.3'], num_generations: 6,
   max_completion_length: 128, temperature: 0.7, reward: 'exact-match+format',
+  eval_metrics: ['exact-match', 'bleu'], golden: '/data/gsm8k.golden.jsonl', eval_generate_limit: 32, eval_max_new_tokens: 64,
+  best_metric: 'exact_match', early_stopping_patience: 3, early_stopping_threshold: 0.01, report_to: ['tensorboard'],
 };
 
 test('every run-config field survives parse(write(c)), and every field is covered', () => {

@@ -11,7 +11,7 @@ import { RUN_LOCK_FILE } from './runLock';
 /** Top-level names a run folder may contain (the extension's status.json and trainer.log included). */
 const RUN_FOLDER_ENTRIES = new Set([
   'run_config.json', 'status.json', 'metrics.jsonl', 'trainer.log', 'chat_template.jinja',
-  'checkpoints', 'adapter', 'model', 'exports', RUN_LOCK_FILE,
+  'checkpoints', 'adapter', 'model', 'exports', 'best', 'tensorboard', RUN_LOCK_FILE,
 ]);
 /** Left by a write that was killed: `<name>.tmp-<pid>` (writeFileAtomic, the final adapter's rename). */
 const LEFTOVER = /\.tmp-\d+$/;
