@@ -16,6 +16,8 @@ export function ggufArch(config: ModelConfig): GgufArch {
       return 'qwen2';
     case 'qwen3':
       return 'qwen3';
+    default:
+      throw new Error(`GGUF export of ${config.model_type} is not supported yet`);
   }
 }
 
