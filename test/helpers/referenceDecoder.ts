@@ -41,7 +41,7 @@ export function referenceLogits(c: ModelConfig, W: Weights, ids: number[]): Floa
   const T = ids.length, gemma = c.model_type === 'gemma3_text';
   const E = get('model.embed_tokens.weight');
   const scale = gemma ? Math.sqrt(D) : 1;
-  let xs = ids.map((id) => Float64Array.from(E.subarray(id * D, (id + 1) * D), (v) => v * scale));
+  let xs: Float64Array[] = ids.map((id) => Float64Array.from(E.subarray(id * D, (id + 1) * D), (v) => v * scale));
   const rd = Math.floor(hd * c.partial_rotary_factor), half = rd / 2;
   for (let l = 0; l < c.num_hidden_layers; l++) {
     const p = `model.layers.${l}.`;
@@ -84,7 +84,7 @@ export function referenceLogits(c: ModelConfig, W: Weights, ids: number[]): Floa
       }
       const heads = (y: Float64Array, n: number, norm?: string) =>
         Array.from({ length: n }, (_, i) => {
-          let u = y.slice(i * hd, (i + 1) * hd);
+          let u: Float64Array = y.slice(i * hd, (i + 1) * hd);
           if (norm) u = rmsNorm(u, get(norm), c.rms_norm_eps, true);
           return u;
         });
