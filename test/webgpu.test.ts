@@ -86,9 +86,9 @@ describe('webgpu backend', () => {
       if (skipWithoutAdapter(t)) return;
       await checkEvalLoss(name);
     });
-    test(`${name}: LoRA SFT step-0 gradients, 3 AdamW steps and the adapter after them`, async (t) => {
+    test(`${name}: LoRA SFT step-0 loss, gradients and gradient norm`, async (t) => {
       if (skipWithoutAdapter(t)) return;
-      await checkLoraTraining(name);
+      await checkLoraTraining(name, { trajectory: false });
     });
     test(`${name}: DPO log-probs, rewards, loss, gradients and 3 steps`, async (t) => {
       if (skipWithoutAdapter(t)) return;
