@@ -15,6 +15,10 @@ import { initBackend } from '../src/engine/backend';
 import { generate } from '../src/engine/generate';
 import { LoraAdapter, modelTargets } from '../src/engine/lora';
 import { DecoderModel } from '../src/engine/model';
+import { countLoraParameters, countParameters, modelShapeFromConfig } from '../src/core/estimate';
+import { runExport } from '../src/export';
+import { decoderLayerClass } from '../src/export/trl/config';
+import { makeRandomAdapter, referenceFusedWeights } from './export.helpers';
 import { assertClose, modelDir, readCase, readSafetensorsAll } from './helpers/conformance';
 import { referenceLogits, type Weights } from './helpers/referenceDecoder';
 
@@ -229,6 +233,55 @@ describe('phi3 configurations beyond the fixture', () => {
       adapter.dispose();
     } finally {
       model.dispose();
+    }
+  });
+});
+
+describe('downstream: estimate, merged export, TRL', () => {
+  for (const name of ['tiny-gemma3', 'tiny-phi3']) {
+    test(`${name}: the estimate counts exactly the stored parameters, and the LoRA parameters of adapter_init`, () => {
+      const shape = modelShapeFromConfig(fixtureConfig(name));
+      const stored = [...fixtureWeights(name).values()].reduce((n, d) => n + d.length, 0);
+      assert.equal(countParameters(shape).total, stored);
+      const adapter = [...readSafetensorsAll(path.join(modelDir(name), 'cases', 'adapter_init', 'adapter_model.safetensors')).values()].reduce((n, d) => n + d.length, 0);
+      assert.equal(countLoraParameters(shape, 4, 'all-linear'), adapter);
+    });
+  }
+
+  test('TRL export names the families\' decoder layer classes for FSDP', () => {
+    assert.equal(decoderLayerClass('gemma3_text'), 'Gemma3DecoderLayer');
+    assert.equal(decoderLayerClass('phi3'), 'Phi3DecoderLayer');
+  });
+
+  test('phi3 merged export: fused qkv_proj / gate_up_proj get W + scale·B·A in HF names', async () => {
+    const adapterDir = await makeRandomAdapter(modelDir('tiny-phi3'), path.join(TMP, 'phi3-adapter'), 3, ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj']);
+    const out = path.join(TMP, 'phi3-merged');
+    await runExport({ to: 'merged', model: modelDir('tiny-phi3'), adapter: adapterDir, out, dtype: 'f32', backend: 'wasm' });
+    const want = referenceFusedWeights(modelDir('tiny-phi3'), adapterDir);
+    const got = readSafetensorsAll(path.join(out, 'model.safetensors'));
+    assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
+    for (const key of ['model.layers.0.self_attn.qkv_proj.weight', 'model.layers.1.mlp.gate_up_proj.weight']) {
+      assert.ok(maxAbsDiff(want.get(key)!.data, readSafetensorsAll(path.join(modelDir('tiny-phi3'), 'model.safetensors')).get(key)!) > 1e-3, `${key} changed`);
+      assertClose(got.get(key)!, want.get(key)!.data, 1e-5, 1e-6, key);
+    }
+  });
+
+  test('a Gemma3ForConditionalGeneration base exports as a Gemma3ForCausalLM text model that reloads to the same logits', async () => {
+    const src = path.join(TMP, 'gemma3-cg-language_model_model_');
+    assert.ok(fs.existsSync(src), 'made by the Gemma3ForConditionalGeneration test above');
+    const out = path.join(TMP, 'gemma3-cg-merged');
+    await runExport({ to: 'merged', model: src, out, dtype: 'f32', backend: 'wasm' });
+    const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')) as Raw;
+    assert.equal(config.model_type, 'gemma3_text');
+    assert.deepEqual(config.architectures, ['Gemma3ForCausalLM']);
+    assert.equal(config.eos_token_id, 511);
+    assert.ok([...readSafetensorsAll(path.join(out, 'model.safetensors')).keys()].every((k) => k.startsWith('model.')));
+    const a = DecoderModel.load(src), b = DecoderModel.load(out);
+    try {
+      assertClose(engineLogits(b, IDS), engineLogits(a, IDS), 0, 0, 'reloaded logits');
+    } finally {
+      a.dispose();
+      b.dispose();
     }
   });
 });

@@ -115,6 +115,9 @@ export function decoderLayerClass(modelType: string): string {
     case 'mistral': return 'MistralDecoderLayer';
     case 'qwen2': return 'Qwen2DecoderLayer';
     case 'qwen3': return 'Qwen3DecoderLayer';
+    case 'gemma3_text':
+    case 'gemma3': return 'Gemma3DecoderLayer';
+    case 'phi3': return 'Phi3DecoderLayer';
     default: throw new Error(`no FSDP layer class known for model_type ${modelType}`);
   }
 }
