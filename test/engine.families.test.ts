@@ -204,7 +204,7 @@ describe('phi3 configurations beyond the fixture', () => {
     assert.throws(() => parseModelConfig(longrope({ rope_scaling: { type: 'longrope', short_factor: [1, 1], long_factor: [1, 1] } }), 'p/config.json'),
       /p\/config.json: rope_scaling.short_factor has 2 factors, the rotary dims need 6/);
     assert.throws(() => parseModelConfig({ ...fixtureConfig('tiny-llama'), rope_scaling: { rope_type: 'longrope', short_factor: [1], long_factor: [1] } }),
-      /rope_scaling type "longrope" is supported for phi3 only/);
+      /unsupported rope_scaling type "longrope" for llama \(supported: default, linear, llama3; longrope for phi3\)/);
   });
 
   test('longrope below and past original_max_position_embeddings matches the reference (short and long factors, attention_factor)', () => {

@@ -301,7 +301,9 @@ function parseRopeScaling(raw: Raw | null, file: string, model: Raw): RopeScalin
     case 'longrope':
     case 'su':
     case 'yarn': {
-      if (model.model_type !== 'phi3') throw new ModelConfigError(`${file}: rope_scaling type ${JSON.stringify(type)} is supported for phi3 only`);
+      if (model.model_type !== 'phi3') {
+        throw new ModelConfigError(`${file}: unsupported rope_scaling type ${JSON.stringify(type)} for ${String(model.model_type)} (supported: default, linear, llama3; longrope for phi3)`);
+      }
       const factors = (key: string): number[] => {
         const v = raw[key];
         if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && x > 0)) throw new ModelConfigError(`${file}: rope_scaling.${key} must be a list of positive numbers`);
