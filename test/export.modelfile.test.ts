@@ -16,6 +16,9 @@ import { makeQwen3Folder, QWEN2, tempDir } from './export.helpers';
 
 const QWEN25_TEMPLATE = "{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}{%- else %}{{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}{%- endif %}{%- for message in messages %}{%- if not (message.role == 'system' and loop.first) %}{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}{%- endif %}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
 const LLAMA3_TEMPLATE = "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}";
+// Phi-3-mini-4k-instruct's and Phi-4-mini-instruct's chat templates (the tool-free branch of the latter).
+const PHI3_TEMPLATE = "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}";
+const PHI4_TEMPLATE = "{% for message in messages %}{% if message['role'] == 'system' and 'tools' in message and message['tools'] is not none %}{{ '<|' + message['role'] + '|>' + message['content'] + '<|tool|>' + message['tools'] + '<|/tool|>' + '<|end|>' }}{% else %}{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>' }}{% else %}{{ eos_token }}{% endif %}";
 const ALPACA_TEMPLATE = "{% for m in messages %}{% if m['role'] == 'user' %}### Instruction:\\n{{ m['content'] }}\\n\\n{% elif m['role'] == 'assistant' %}### Response:\\n{{ m['content'] }}\\n\\n{% endif %}{% endfor %}{% if add_generation_prompt %}### Response:\\n{% endif %}";
 
 /** Conversations unlike the exporter's own check set: longer, unicode, several system/assistant turns. */
@@ -100,6 +103,18 @@ describe('Modelfile TEMPLATE reproduces the training template', () => {
     assert.ok(parseModelfile(result.text).template!.startsWith('<|begin_of_text|>{{ range .Messages }}'));
     assertReproduces(result.text, render);
   });
+
+  for (const [style, template] of [['phi3', PHI3_TEMPLATE], ['phi4', PHI4_TEMPLATE]] as const) {
+    test(`${style === 'phi3' ? 'Phi-3' : 'Phi-4-mini'}: <|user|> … <|end|> turns, <|end|> stops`, async () => {
+      const render = await loadChatRenderer(QWEN2, template);
+      const result = buildModelfile({ ggufFile: 'm.gguf', chatTemplate: template, render, addBos: false, eosTexts: ['<|endoftext|>'] });
+      assert.equal(result.style, style);
+      const parsed = parseModelfile(result.text);
+      assert.ok(parsed.template!.includes('<|{{ .Role }}|>'));
+      assert.deepEqual(parsed.parameters.filter(([k]) => k === 'stop').map(([, v]) => v), ['<|end|>', '<|endoftext|>']);
+      assertReproduces(result.text, render);
+    });
+  }
 
   test('a template of another family: no TEMPLATE, the reason and the raw Jinja as comments, eos stops', async () => {
     const render = await loadChatRenderer(QWEN2, ALPACA_TEMPLATE);

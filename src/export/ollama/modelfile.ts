@@ -1,13 +1,14 @@
 // An Ollama Modelfile for an exported GGUF whose TEMPLATE (a Go template) reproduces the chat
-// template the model was trained with. Two families are recognised: ChatML (<|im_start|>role ...
-// <|im_end|>: Qwen, SmolLM, our fixtures) and Llama 3 (<|start_header_id|>role<|end_header_id|> ...
-// <|eot_id|>). A candidate is accepted only when it renders sample conversations to exactly the text
+// template the model was trained with. Recognised: ChatML (<|im_start|>role ... <|im_end|>: Qwen,
+// SmolLM, our fixtures), Llama 3 (<|start_header_id|>role<|end_header_id|> ... <|eot_id|>), Phi-3
+// (<|user|>\n ... <|end|>\n) and Phi-4-mini (<|user|> ... <|end|>, no newlines). Gemma's template
+// (system merged into the first user turn, assistant renamed model) is beyond this Go subset. A candidate is accepted only when it renders sample conversations to exactly the text
 // the Jinja template renders (after the tokenizer's automatic BOS); otherwise the Modelfile carries no
 // TEMPLATE, says why, and quotes the Jinja template for reference.
 import type { ChatMessage } from '../../core/protocol';
 import { renderGoTemplate } from './goTemplate';
 
-export type ChatStyle = 'chatml' | 'llama3';
+export type ChatStyle = 'chatml' | 'llama3' | 'phi3' | 'phi4';
 
 interface StyleSpec {
   style: ChatStyle;
@@ -37,6 +38,22 @@ const STYLES: StyleSpec[] = [
     template: '{{ range .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n{{ .Content }}<|eot_id|>{{ end }}<|start_header_id|>assistant<|end_header_id|>\n\n',
     stops: ['<|eot_id|>'],
     note: 'the Jinja template trims message content; Ollama passes it unchanged',
+  },
+  {
+    style: 'phi3',
+    label: 'Phi-3',
+    header: (role) => `<|${role}|>\n`,
+    footer: '<|end|>\n',
+    template: '{{ range .Messages }}<|{{ .Role }}|>\n{{ .Content }}<|end|>\n{{ end }}<|assistant|>\n',
+    stops: ['<|end|>'],
+  },
+  {
+    style: 'phi4',
+    label: 'Phi-4-mini',
+    header: (role) => `<|${role}|>`,
+    footer: '<|end|>',
+    template: '{{ range .Messages }}<|{{ .Role }}|>{{ .Content }}<|end|>{{ end }}<|assistant|>',
+    stops: ['<|end|>'],
   },
 ];
 
@@ -221,7 +238,7 @@ export function buildModelfile(input: ModelfileInput): ModelfileResult {
   } else {
     lines.push(
       '# NOTE: no TEMPLATE is written because the training chat template could not be reproduced as a',
-      '# ChatML or Llama-3 style Go template:',
+      '# ChatML, Llama-3 or Phi style Go template:',
       ...reasons.map((r) => `#   - ${r.replace(/\n/g, '\\n')}`),
       '# Ollama then picks a template from the chat template embedded in the GGUF (tokenizer.chat_template)',
       '# if it recognises it; otherwise write a TEMPLATE by hand.',
