@@ -178,7 +178,8 @@ export function parseModelConfig(outer: Raw, file = 'config.json'): ModelConfig 
     gemma_norms: gemma,
     query_pre_attn_scalar: gemma ? num(raw, 'query_pre_attn_scalar', file, headDim) : headDim,
     layer_types: layerTypes(raw, layers, file),
-    sliding_window: windowed ? dim(raw, 'sliding_window', file) : null,
+    // Gemma3TextConfig's default window is 4096 when config.json leaves it out.
+    sliding_window: windowed ? dim(raw, 'sliding_window', file) : gemma && raw.sliding_window === undefined ? 4096 : null,
     rope_local_base_freq: localBase,
     attn_logit_softcapping: optionalPositive(raw, 'attn_logit_softcapping', file),
     final_logit_softcapping: optionalPositive(raw, 'final_logit_softcapping', file),
