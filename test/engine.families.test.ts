@@ -248,6 +248,12 @@ describe('downstream: estimate, merged export, TRL', () => {
     });
   }
 
+  test('GGUF: a gemma3 config llama.cpp would run differently is refused, naming each difference', async () => {
+    // tiny-gemma3's third layer is full (llama.cpp fixes every 6th); see export.llamacpp.test.ts for one it runs.
+    await assert.rejects(runExport({ to: 'gguf', model: modelDir('tiny-gemma3'), out: path.join(TMP, 'gemma3-gguf'), type: 'f32', backend: 'wasm' }),
+      /this gemma3 model cannot be written as GGUF: llama.cpp would run it differently \(layer_types \[sliding_attention, sliding_attention, full_attention\] differ from llama.cpp's fixed pattern \(every 6th layer full\)\)/);
+  });
+
   test('TRL export names the families\' decoder layer classes for FSDP', () => {
     assert.equal(decoderLayerClass('gemma3_text'), 'Gemma3DecoderLayer');
     assert.equal(decoderLayerClass('phi3'), 'Phi3DecoderLayer');
