@@ -209,7 +209,7 @@ export function modelTargets(model: DecoderModel, targets: readonly string[]): s
     }
     out.add(fused);
   }
-  return own.filter((m) => out.has(m));
+  return [...out]; // in the order asked (adapter_config.json lists them so)
 }
 
 /** `model.layers.{i}.self_attn.q_proj`-style prefixes of every targeted projection, in layer order. */
