@@ -17,7 +17,8 @@ import { LoraAdapter, modelTargets } from '../src/engine/lora';
 import { DecoderModel } from '../src/engine/model';
 import { countLoraParameters, countParameters, modelShapeFromConfig } from '../src/core/estimate';
 import { runExport } from '../src/export';
-import { decoderLayerClass } from '../src/export/trl/config';
+import { DEFAULT_RUN_CONFIG } from '../src/core/runConfig';
+import { decoderLayerClass, withModelTargets } from '../src/export/trl/config';
 import { makeRandomAdapter, referenceFusedWeights } from './export.helpers';
 import { assertClose, modelDir, readCase, readSafetensorsAll } from './helpers/conformance';
 import { referenceLogits, type Weights } from './helpers/referenceDecoder';
@@ -257,6 +258,9 @@ describe('downstream: estimate, merged export, TRL', () => {
   test('TRL export names the families\' decoder layer classes for FSDP', () => {
     assert.equal(decoderLayerClass('gemma3_text'), 'Gemma3DecoderLayer');
     assert.equal(decoderLayerClass('phi3'), 'Phi3DecoderLayer');
+    const run = { ...DEFAULT_RUN_CONFIG, model: 'm', data: 'd.jsonl', out: 'o' };
+    assert.deepEqual(withModelTargets(run, 'phi3').lora_targets, ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj']);
+    assert.equal(withModelTargets(run, 'gemma3_text').lora_targets, 'all-linear');
   });
 
   test('phi3 merged export: fused qkv_proj / gate_up_proj get W + scale·B·A in HF names', async () => {
