@@ -184,7 +184,7 @@ describe('configs and folders that are refused, with the reason named', () => {
   const refused = (raw: RawConfig, pattern: RegExp) => assert.throws(() => parseModelConfig(raw, 'x/config.json'), pattern);
 
   test('unsupported model_type names the type and what is supported', () => {
-    refused({ ...QWEN3_CONFIG, model_type: 'gpt2' }, /x\/config\.json: unsupported model_type "gpt2" \(supported: llama, mistral, qwen2, qwen3\)/);
+    refused({ ...QWEN3_CONFIG, model_type: 'gpt2' }, /x\/config\.json: unsupported model_type "gpt2" \(supported: llama, mistral, qwen2, qwen3, gemma3_text, phi3\)/);
     refused({ ...QWEN3_CONFIG, model_type: undefined }, /unsupported model_type undefined/);
   });
 

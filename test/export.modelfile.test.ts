@@ -16,6 +16,11 @@ import { makeQwen3Folder, QWEN2, tempDir } from './export.helpers';
 
 const QWEN25_TEMPLATE = "{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}{%- else %}{{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}{%- endif %}{%- for message in messages %}{%- if not (message.role == 'system' and loop.first) %}{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}{%- endif %}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
 const LLAMA3_TEMPLATE = "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}";
+// Phi-3-mini-4k-instruct's and Phi-4-mini-instruct's chat templates (the tool-free branch of the latter).
+const PHI3_TEMPLATE = "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}";
+const PHI4_TEMPLATE = "{% for message in messages %}{% if message['role'] == 'system' and 'tools' in message and message['tools'] is not none %}{{ '<|' + message['role'] + '|>' + message['content'] + '<|tool|>' + message['tools'] + '<|/tool|>' + '<|end|>' }}{% else %}{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>' }}{% else %}{{ eos_token }}{% endif %}";
+// Gemma 3 instruct's chat template (text content).
+const GEMMA3_TEMPLATE = "{{ bos_token }}\n{%- if messages[0]['role'] == 'system' -%}\n    {%- set first_user_prefix = messages[0]['content'] + '\n\n' -%}\n    {%- set loop_messages = messages[1:] -%}\n{%- else -%}\n    {%- set first_user_prefix = \"\" -%}\n    {%- set loop_messages = messages -%}\n{%- endif -%}\n{%- for message in loop_messages -%}\n    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}\n        {{ raise_exception(\"Conversation roles must alternate user/assistant/user/assistant/...\") }}\n    {%- endif -%}\n    {%- if (message['role'] == 'assistant') -%}\n        {%- set role = \"model\" -%}\n    {%- else -%}\n        {%- set role = message['role'] -%}\n    {%- endif -%}\n    {{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else \"\") }}\n    {%- if message['content'] is string -%}\n        {{ message['content'] | trim }}\n    {%- endif -%}\n    {{ '<end_of_turn>\n' }}\n{%- endfor -%}\n{%- if add_generation_prompt -%}\n    {{'<start_of_turn>model\n'}}\n{%- endif -%}\n";
 const ALPACA_TEMPLATE = "{% for m in messages %}{% if m['role'] == 'user' %}### Instruction:\\n{{ m['content'] }}\\n\\n{% elif m['role'] == 'assistant' %}### Response:\\n{{ m['content'] }}\\n\\n{% endif %}{% endfor %}{% if add_generation_prompt %}### Response:\\n{% endif %}";
 
 /** Conversations unlike the exporter's own check set: longer, unicode, several system/assistant turns. */
@@ -42,6 +47,14 @@ describe('Go template subset', () => {
     assert.equal(renderGoTemplate('{{ range .Messages }}[{{ .Role }}:{{ .Content }}]{{ end }}!', { Messages: messages }), '[user:hi][assistant:yo]!');
     assert.equal(renderGoTemplate('a  \n {{- .X -}} \n  b', { Messages: [], X: '|' }), 'a|b');
     assert.equal(renderGoTemplate('{{ range .Messages }}{{ end }}empty', { Messages: [] }), 'empty');
+  });
+  test('if eq / else if / else, not, and boolean variables shared with range (Gemma\'s template)', () => {
+    const messages = [{ Role: 'system', Content: 's' }, { Role: 'user', Content: 'u' }, { Role: 'assistant', Content: 'a' }, { Role: 'user', Content: 'v' }];
+    const t = '{{ $o := false }}{{ range .Messages }}{{ if eq .Role "system" }}S{{ $o = true }}{{ else if eq .Role "user" }}{{ if not $o }}H{{ end }}U{{ $o = false }}{{ else }}M{{ end }}{{ end }}';
+    assert.equal(renderGoTemplate(t, { Messages: messages }), 'SUMHU');
+    assert.throws(() => renderGoTemplate('{{ if eq .Role "x" }}a', { Messages: [] }), /\{\{ if \}\} without \{\{ end \}\}/);
+    assert.throws(() => renderGoTemplate('{{ if not $nope }}a{{ end }}', { Messages: [] }), /undefined variable \$nope/);
+    assert.throws(() => renderGoTemplate('{{ else }}', { Messages: [] }), /without \{\{ if \}\}/);
   });
   test('anything outside the subset is refused, not approximated', () => {
     assert.throws(() => renderGoTemplate('{{ if .System }}x{{ end }}', { Messages: [] }), /unsupported template action/);
@@ -99,6 +112,29 @@ describe('Modelfile TEMPLATE reproduces the training template', () => {
     assert.equal(result.style, 'llama3');
     assert.ok(parseModelfile(result.text).template!.startsWith('<|begin_of_text|>{{ range .Messages }}'));
     assertReproduces(result.text, render);
+  });
+
+  for (const [style, template] of [['phi3', PHI3_TEMPLATE], ['phi4', PHI4_TEMPLATE]] as const) {
+    test(`${style === 'phi3' ? 'Phi-3' : 'Phi-4-mini'}: <|user|> … <|end|> turns, <|end|> stops`, async () => {
+      const render = await loadChatRenderer(QWEN2, template);
+      const result = buildModelfile({ ggufFile: 'm.gguf', chatTemplate: template, render, addBos: false, eosTexts: ['<|endoftext|>'] });
+      assert.equal(result.style, style);
+      const parsed = parseModelfile(result.text);
+      assert.ok(parsed.template!.includes('<|{{ .Role }}|>'));
+      assert.deepEqual(parsed.parameters.filter(([k]) => k === 'stop').map(([, v]) => v), ['<|end|>', '<|endoftext|>']);
+      assertReproduces(result.text, render);
+    });
+  }
+
+  test('Gemma 3: assistant turns named model, system prepended to the first user turn, BOS left to llama.cpp', async () => {
+    const render = await loadChatRenderer(QWEN2, GEMMA3_TEMPLATE, { bos_token: '<bos>' });
+    const result = buildModelfile({ ggufFile: 'm.gguf', chatTemplate: GEMMA3_TEMPLATE, render, bosText: '<bos>', addBos: true, eosTexts: ['<eos>'] });
+    assert.equal(result.style, 'gemma', result.reason);
+    const parsed = parseModelfile(result.text);
+    assert.ok(!parsed.template!.includes('<bos>'));
+    assert.deepEqual(parsed.parameters.filter(([k]) => k === 'stop').map(([, v]) => v), ['<end_of_turn>', '<eos>']);
+    assert.equal(render([{ role: 'system', content: 'S' }, { role: 'user', content: 'x' }], true), '<bos><start_of_turn>user\nS\n\nx<end_of_turn>\n<start_of_turn>model\n');
+    assertReproduces(result.text, render, '<bos>');
   });
 
   test('a template of another family: no TEMPLATE, the reason and the raw Jinja as comments, eos stops', async () => {

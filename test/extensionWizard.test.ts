@@ -280,3 +280,26 @@ test('a golden set beside the data is offered with exact match preselected; revi
   const without = await runFineTuneWizard(plain, services(), '/d/x.jsonl', GSM8K_SCAN);
   assert.equal(without?.config.eval_metrics, undefined);
 });
+
+test('Hub step: suggested small models with size, license and fit; a suggestion downloads; any other id still works', async () => {
+  const downloads: string[] = [];
+  const s = { ...services(), systemMemoryBytes: 4 * 2 ** 30, downloadHubModel: async (repo: string) => { downloads.push(repo); return TINY; } };
+  const ui = scriptedUI([pick('Download from the Hugging Face Hub'), pick('Qwen/Qwen2.5-0.5B-Instruct'), cancel]);
+  assert.equal(await runFineTuneWizard(ui, s, '/d.jsonl', GSM8K_SCAN), undefined);
+  assert.deepEqual(downloads, ['Qwen/Qwen2.5-0.5B-Instruct']);
+  const hub = ui.shown[1] as PickOptions<string | null>;
+  const item = (id: string) => hub.items.find((i) => i.label.endsWith(id))!;
+  assert.equal(item('Qwen/Qwen2.5-0.5B-Instruct').description, '494M · Apache-2.0');
+  assert.match(item('google/gemma-3-270m-it').description!, /268M · Gemma Terms of Use · gated/);
+  assert.match(item('microsoft/Phi-4-mini-instruct').description!, /3\.8B · MIT/);
+  // CPU preset on a 4 GiB machine: Phi-4-mini (3.8B, ~19 GB in float32) does not fit and is listed last, marked.
+  assert.match(item('microsoft/Phi-4-mini-instruct').label, /warning/);
+  assert.match(item('microsoft/Phi-4-mini-instruct').detail!, /needs about .*more than CPU \(small\) has/);
+  assert.match(item('Qwen/Qwen3-0.6B').detail!, /^fits CPU \(small\)/);
+  assert.equal(hub.items[hub.items.length - 1].label, '$(edit) Another model id…');
+  assert.ok(hub.items[hub.items.length - 2].label.endsWith('microsoft/Phi-4-mini-instruct'));
+
+  const ui2 = scriptedUI([pick('Download from the Hugging Face Hub'), pick('Another model id'), type('someone/my-model'), cancel]);
+  assert.equal(await runFineTuneWizard(ui2, s, '/d.jsonl', GSM8K_SCAN), undefined);
+  assert.deepEqual(downloads, ['Qwen/Qwen2.5-0.5B-Instruct', 'someone/my-model']);
+});

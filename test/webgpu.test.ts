@@ -12,6 +12,7 @@ import { AdamW, globalNorm } from '../src/engine/optimizer';
 import { accumulate } from '../src/engine/step';
 import { useWebGpuBackend } from './helpers/webgpu';
 import { assertClose, assertLogitsCase, CONFORMANCE_MODELS, modelDir, readCase, readSafetensorsAll } from './helpers/conformance';
+import { checkDpo, checkEvalLoss, checkGreedy, checkLoraTraining } from './helpers/conformanceCases';
 
 interface EvalCase { token_ids: number[][]; labels: number[][] }
 interface TrainCase { losses: number[]; grad_norms: number[]; rtol: number; atol: number; hyper: { lr: number; weight_decay: number; betas: [number, number]; eps: number } }
@@ -77,4 +78,25 @@ describe('webgpu backend', () => {
       model.dispose();
     }
   });
+
+  // The two families whose numerics differ most from llama's (Gemma norms, sliding windows, per-layer
+  // rope; fused projections, partial rotary): every case, as on wasm.
+  for (const name of ['tiny-gemma3', 'tiny-phi3']) {
+    test(`${name}: eval losses (sft.jsonl, completion.jsonl)`, async (t) => {
+      if (skipWithoutAdapter(t)) return;
+      await checkEvalLoss(name);
+    });
+    test(`${name}: LoRA SFT step-0 loss, gradients and gradient norm`, async (t) => {
+      if (skipWithoutAdapter(t)) return;
+      await checkLoraTraining(name, { trajectory: false });
+    });
+    test(`${name}: DPO log-probs, rewards, loss, gradients and 3 steps`, async (t) => {
+      if (skipWithoutAdapter(t)) return;
+      await checkDpo(name);
+    });
+    test(`${name}: greedy decoding, base and with adapter, with and without the KV cache`, async (t) => {
+      if (skipWithoutAdapter(t)) return;
+      await checkGreedy(name);
+    });
+  }
 });

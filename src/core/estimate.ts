@@ -21,7 +21,10 @@ export interface ModelShape {
 }
 
 /** Reads the shape from a parsed config.json; throws with the missing key's name when it is not a decoder config. */
-export function modelShapeFromConfig(config: Record<string, unknown>): ModelShape {
+export function modelShapeFromConfig(outer: Record<string, unknown>): ModelShape {
+  // Gemma3ForConditionalGeneration: the text decoder's config is nested (vision tower not counted).
+  const nested = outer.model_type === 'gemma3' && typeof outer.text_config === 'object' && outer.text_config !== null;
+  const config = nested ? { model_type: 'gemma3_text', tie_word_embeddings: true, head_dim: 256, vocab_size: 262208, ...(outer.text_config as Record<string, unknown>) } : outer;
   const num = (key: string, fallback?: number): number => {
     const value = config[key];
     if (typeof value === 'number' && Number.isFinite(value) && value > 0) return value;
@@ -40,7 +43,8 @@ export function modelShapeFromConfig(config: Record<string, unknown>): ModelShap
     num_attention_heads: heads,
     num_key_value_heads: num('num_key_value_heads', heads),
     head_dim: num('head_dim', hidden / heads),
-    tie_word_embeddings: config.tie_word_embeddings === true,
+    // Gemma ties its head by default; Llama/Qwen/Phi configs default to untied.
+    tie_word_embeddings: modelType === 'gemma3_text' ? config.tie_word_embeddings !== false : config.tie_word_embeddings === true,
     // Qwen2 configs do not spell the bias out; the architecture always has it.
     attention_bias: config.attention_bias === true || modelType === 'qwen2',
   };
@@ -52,12 +56,20 @@ export interface LinearShape {
   out_features: number;
 }
 
-/** The seven projections of one decoder layer, named as in PEFT / transformers. */
+/** The projections of one decoder layer, named as in PEFT / transformers (phi3 fuses q/k/v and gate/up). */
 export function layerLinears(shape: ModelShape): LinearShape[] {
   const q = shape.num_attention_heads * shape.head_dim;
   const kv = shape.num_key_value_heads * shape.head_dim;
   const h = shape.hidden_size;
   const i = shape.intermediate_size;
+  if (shape.model_type === 'phi3') {
+    return [
+      { name: 'qkv_proj', in_features: h, out_features: q + 2 * kv },
+      { name: 'o_proj', in_features: q, out_features: h },
+      { name: 'gate_up_proj', in_features: h, out_features: 2 * i },
+      { name: 'down_proj', in_features: i, out_features: h },
+    ];
+  }
   return [
     { name: 'q_proj', in_features: h, out_features: q },
     { name: 'k_proj', in_features: h, out_features: kv },
@@ -80,7 +92,9 @@ export function countParameters(shape: ModelShape): ParameterCount {
   const linears = layerLinears(shape);
   const weights = linears.reduce((sum, l) => sum + l.in_features * l.out_features, 0);
   const biases = shape.attention_bias ? linears.slice(0, 3).reduce((sum, l) => sum + l.out_features, 0) : 0;
-  const norms = 2 * shape.hidden_size;
+  // gemma3 adds pre/post feed-forward norms and q/k norms; qwen3 has q/k norms.
+  const norms = shape.model_type === 'gemma3_text' ? 4 * shape.hidden_size + 2 * shape.head_dim
+    : shape.model_type === 'qwen3' ? 2 * shape.hidden_size + 2 * shape.head_dim : 2 * shape.hidden_size;
   const perLayer = weights + biases + norms;
   const embedding = shape.vocab_size * shape.hidden_size;
   const lmHead = shape.tie_word_embeddings ? 0 : embedding;
@@ -96,6 +110,9 @@ export function countParameters(shape: ModelShape): ParameterCount {
 /** LoRA adds A (r × in) and B (out × r) to every targeted projection of every layer. */
 export function countLoraParameters(shape: ModelShape, r: number, targets: RunConfig['lora_targets']): number {
   const wanted = new Set(resolveLoraTargets(targets));
+  // phi3: the llama-style names select its fused modules (as the engine maps them).
+  if (wanted.has('q_proj') || wanted.has('k_proj') || wanted.has('v_proj')) wanted.add('qkv_proj');
+  if (wanted.has('gate_proj') || wanted.has('up_proj')) wanted.add('gate_up_proj');
   const perLayer = layerLinears(shape)
     .filter((l) => wanted.has(l.name))
     .reduce((sum, l) => sum + r * (l.in_features + l.out_features), 0);

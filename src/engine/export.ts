@@ -121,10 +121,25 @@ function removeOldWeights(dir: string): void {
   }
 }
 
+/**
+ * A Gemma3ForConditionalGeneration base is exported as the text decoder the engine trained
+ * (Gemma3ForCausalLM, weights under `model.`): its text_config becomes the config, with the
+ * top-level token ids it relies on.
+ */
+function textDecoderOnly(config: Record<string, unknown>): Record<string, unknown> {
+  if (config.model_type !== 'gemma3' || typeof config.text_config !== 'object' || config.text_config === null) return config;
+  const text: Record<string, unknown> = { ...(config.text_config as Record<string, unknown>), architectures: ['Gemma3ForCausalLM'], model_type: 'gemma3_text' };
+  for (const key of ['bos_token_id', 'eos_token_id', 'pad_token_id', 'tie_word_embeddings']) {
+    if (text[key] === undefined && config[key] !== undefined) text[key] = config[key];
+  }
+  return text;
+}
+
 /** config.json says what dtype the weights are stored in (newer transformers also write `dtype`). */
 function updateConfigDtype(file: string, dtype: WeightDtype): void {
   if (!fs.existsSync(file)) return;
-  const config = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  let config = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  config = textDecoderOnly(config);
   config.torch_dtype = TORCH_DTYPE[dtype];
   if ('dtype' in config) config.dtype = TORCH_DTYPE[dtype];
   writeFileAtomic(file, [JSON.stringify(config, null, 2) + '\n']);

@@ -6,18 +6,22 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as fs from 'fs';
 import * as path from 'path';
 import { SafetensorsFile, writeFileAtomic, writeSafetensors } from '../core/safetensors';
+import { layerProjections } from './families';
 import type { DecoderModel } from './model';
 
 export interface LoraSettings {
   r: number;
   alpha: number;
   dropout: number;
-  /** module names: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj. */
+  /**
+   * module names: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj; phi3's fused
+   * qkv_proj and gate_up_proj (see modelTargets).
+   */
   targets: string[];
 }
 
-const ATTENTION = new Set(['q_proj', 'k_proj', 'v_proj', 'o_proj']);
-const MLP = new Set(['gate_proj', 'up_proj', 'down_proj']);
+/** phi3's fused modules and the llama-style projections each one holds. */
+const FUSED: Record<string, string[]> = { qkv_proj: ['q_proj', 'k_proj', 'v_proj'], gate_up_proj: ['gate_proj', 'up_proj'] };
 
 /** One wrapped projection. */
 export class LoraModule {
@@ -73,7 +77,8 @@ export class LoraAdapter {
   }
 
   /** Fresh adapter: A ~ Kaiming-uniform(a=√5) as nn.Linear / PEFT, B = 0. */
-  static create(model: DecoderModel, settings: LoraSettings, seed: number): LoraAdapter {
+  static create(model: DecoderModel, requested: LoraSettings, seed: number): LoraAdapter {
+    const settings = { ...requested, targets: modelTargets(model, requested.targets) };
     const modules: LoraModule[] = [];
     let s = seed;
     for (const prefix of targetPrefixes(model, settings.targets)) {
@@ -98,9 +103,9 @@ export class LoraAdapter {
     if (cfg.use_dora) throw new Error(`${configFile}: DoRA adapters are not supported`);
     if (cfg.use_rslora) throw new Error(`${configFile}: rsLoRA adapters are not supported`);
     if (typeof cfg.r !== 'number' || typeof cfg.lora_alpha !== 'number') throw new Error(`${configFile}: missing r or lora_alpha`);
-    const targets = cfg.target_modules === 'all-linear' || cfg.target_modules === undefined
-      ? [...ATTENTION, ...MLP]
-      : Array.isArray(cfg.target_modules) ? cfg.target_modules : [cfg.target_modules];
+    const targets = modelTargets(model, cfg.target_modules === 'all-linear' || cfg.target_modules === undefined
+      ? layerProjections(model.config).map((p) => moduleName(p.name))
+      : Array.isArray(cfg.target_modules) ? cfg.target_modules : [cfg.target_modules]);
     const settings: LoraSettings = { r: cfg.r, alpha: cfg.lora_alpha, dropout: overrides.dropout ?? cfg.lora_dropout ?? 0, targets };
     const file = SafetensorsFile.open(path.join(dir, 'adapter_model.safetensors'));
     const modules: LoraModule[] = [];
@@ -178,15 +183,42 @@ export const SCORE_HEAD = 'base_model.model.score.weight';
 /** tfjs variable names are global: a counter keeps two loads of the same adapter apart. */
 let variableCounter = 0;
 
+/** `self_attn.q_proj` → `q_proj`. */
+function moduleName(projection: string): string {
+  return projection.slice(projection.indexOf('.') + 1);
+}
+
+/**
+ * The model's own module names for the requested targets. phi3 fuses q/k/v into qkv_proj and
+ * gate/up into gate_up_proj: the llama-style names (as in 'all-linear') select the fused module
+ * when all of its parts are requested; a part alone cannot be adapted and is refused.
+ */
+export function modelTargets(model: DecoderModel, targets: readonly string[]): string[] {
+  const own = layerProjections(model.config).map((p) => moduleName(p.name));
+  const out = new Set<string>();
+  for (const t of targets) {
+    if (own.includes(t)) {
+      out.add(t);
+      continue;
+    }
+    const fused = Object.keys(FUSED).find((f) => own.includes(f) && FUSED[f].includes(t));
+    if (!fused) throw new Error(`unknown LoRA target ${t} for ${model.config.model_type} (expected ${own.join(', ')})`);
+    const missing = FUSED[fused].filter((part) => !targets.includes(part));
+    if (missing.length > 0) {
+      throw new Error(`LoRA target ${t}: ${model.config.model_type} computes ${FUSED[fused].join(', ')} in one ${fused}; target ${fused} (or all of ${FUSED[fused].join(', ')})`);
+    }
+    out.add(fused);
+  }
+  return [...out]; // in the order asked (adapter_config.json lists them so)
+}
+
 /** `model.layers.{i}.self_attn.q_proj`-style prefixes of every targeted projection, in layer order. */
 export function targetPrefixes(model: DecoderModel, targets: readonly string[]): string[] {
-  for (const t of targets) {
-    if (!ATTENTION.has(t) && !MLP.has(t)) throw new Error(`unknown LoRA target ${t} (expected q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj or down_proj)`);
-  }
-  const order = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'].filter((t) => targets.includes(t));
+  const wanted = new Set(modelTargets(model, targets));
+  const projections = layerProjections(model.config).filter((p) => wanted.has(moduleName(p.name)));
   const prefixes: string[] = [];
   for (let i = 0; i < model.config.num_hidden_layers; i++) {
-    for (const t of order) prefixes.push(`model.layers.${i}.${ATTENTION.has(t) ? 'self_attn' : 'mlp'}.${t}`);
+    for (const p of projections) prefixes.push(`model.layers.${i}.${p.name}`);
   }
   return prefixes;
 }

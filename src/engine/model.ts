@@ -1,12 +1,17 @@
-// One decoder-only transformer for the Llama family (llama / mistral, qwen2, qwen3), following
-// transformers' modeling_llama.py / modeling_qwen2.py / modeling_qwen3.py. Everything comes from
-// config.json; weights keep their Hugging Face names and [out, in] layout.
+// One decoder-only transformer for the Llama family (llama / mistral, qwen2, qwen3), gemma3_text and
+// phi3, following transformers' modeling_llama.py / modeling_qwen2.py / modeling_qwen3.py /
+// modeling_gemma3.py / modeling_phi3.py. Everything comes from config.json; weights keep their
+// Hugging Face names and [out, in] layout. What differs per family lives in families.ts.
+//
+// Sliding-window layers (gemma3, phi3) keep the whole KV cache and mask the keys outside the window:
+// the same numbers as a rolling cache, at the memory of a full one.
 //
 // Shapes: B batch, T new tokens, P cached tokens, D hidden_size, H heads, K kv heads, hd head_dim,
 // R = H / K query heads per kv head, V vocab.
 import * as tf from '@tensorflow/tfjs-core';
-import { readModelConfig, ropeInverseFrequencies, type ModelConfig } from '../core/modelConfig';
+import { readModelConfig, ropeInverseFrequencies, rotaryDimension, slidingWindowOf, type ModelConfig } from '../core/modelConfig';
 import { WeightStore } from '../core/safetensors';
+import { columns, embeddingScale, gateActivation, layerNorms, layerProjections, normScale, softcap } from './families';
 import type { LoraAdapter } from './lora';
 import { ATTENTION, attentionFits, attentionWebGpu } from './kernels/webgpuAttention';
 import { useWebGpuKernel } from './kernels/webgpuProgram';
@@ -42,7 +47,7 @@ export interface ForwardOptions {
   gradientCheckpointing?: boolean;
 }
 
-/** What every decoder layer of one forward pass shares. */
+/** What a decoder layer of one forward pass gets (rope tables and mask depend on the layer's kind). */
 interface LayerContext {
   B: number;
   T: number;
@@ -51,6 +56,12 @@ interface LayerContext {
   mask: tf.Tensor;
   options: ForwardOptions;
   cache?: KVCache;
+}
+
+/** Which rope tables and mask a layer uses: gemma3's sliding layers differ in both. */
+interface LayerKind {
+  localRope: boolean;
+  window: number | null;
 }
 
 /** A layer's output and, when decoding with a cache, its keys and values over all P+T positions. */
@@ -68,6 +79,7 @@ export interface ForwardResult {
 
 export class DecoderModel {
   private ropeCache = new Map<string, { cos: tf.Tensor2D; sin: tf.Tensor2D }>();
+  private readonly kinds: LayerKind[];
   private causalCache = new Map<string, tf.Tensor4D>();
   private rotation?: tf.Tensor2D;
   /** the default of ForwardOptions.gradientCheckpointing (the trainer sets it from the run config). */
@@ -79,6 +91,10 @@ export class DecoderModel {
     readonly weights: Map<string, tf.Tensor>,
   ) {
     this.checkWeights();
+    this.kinds = Array.from({ length: config.num_hidden_layers }, (_, i) => ({
+      localRope: config.layer_types[i] === 'sliding_attention',
+      window: slidingWindowOf(config, i),
+    }));
   }
 
   /** Loads a model folder tensor by tensor (float32 in memory whatever the stored dtype). */
@@ -88,8 +104,9 @@ export class DecoderModel {
     const weights = new Map<string, tf.Tensor>();
     try {
       for (const name of expectedWeightNames(config)) {
-        if (!store.has(name)) throw new Error(`${dir}: missing tensor ${name} in the model's weights`);
-        const { data, shape } = store.read(name);
+        const stored = storedWeightName(name, (n) => store.has(n));
+        if (!stored) throw new Error(`${dir}: missing tensor ${name} in the model's weights`);
+        const { data, shape } = store.read(stored);
         weights.set(name, tf.tensor(data, shape, 'float32'));
       }
     } catch (err) {
@@ -103,7 +120,6 @@ export class DecoderModel {
 
   private checkWeights(): void {
     const c = this.config;
-    const hd = c.head_dim;
     const expectShape = (name: string, shape: number[]) => {
       const t = this.weights.get(name);
       if (!t) throw new Error(`missing tensor ${name}`);
@@ -115,18 +131,23 @@ export class DecoderModel {
     if (!c.tie_word_embeddings) expectShape('lm_head.weight', [c.vocab_size, c.hidden_size]);
     for (let i = 0; i < c.num_hidden_layers; i++) {
       const p = `model.layers.${i}`;
-      expectShape(`${p}.self_attn.q_proj.weight`, [c.num_attention_heads * hd, c.hidden_size]);
-      expectShape(`${p}.self_attn.k_proj.weight`, [c.num_key_value_heads * hd, c.hidden_size]);
-      expectShape(`${p}.self_attn.v_proj.weight`, [c.num_key_value_heads * hd, c.hidden_size]);
-      expectShape(`${p}.self_attn.o_proj.weight`, [c.hidden_size, c.num_attention_heads * hd]);
-      expectShape(`${p}.mlp.gate_proj.weight`, [c.intermediate_size, c.hidden_size]);
-      expectShape(`${p}.mlp.up_proj.weight`, [c.intermediate_size, c.hidden_size]);
-      expectShape(`${p}.mlp.down_proj.weight`, [c.hidden_size, c.intermediate_size]);
+      for (const proj of layerProjections(c)) expectShape(`${p}.${proj.name}.weight`, [proj.out, proj.in]);
     }
   }
 
-  /** lm_head, or the embedding matrix when tied: [V, D]. */
+  /**
+   * lm_head, or the embedding matrix when tied: [V, D], for the losses (loss.ts, dpo.ts, grpo.ts),
+   * which compute plain logits: a model with final_logit_softcapping is refused there.
+   */
   get head(): tf.Tensor2D {
+    const cap = this.config.final_logit_softcapping;
+    if (cap !== null) {
+      throw new Error(`final_logit_softcapping (${cap}) is not supported in training or evaluation losses yet; generation applies it`);
+    }
+    return this.outputMatrix;
+  }
+
+  private get outputMatrix(): tf.Tensor2D {
     return (this.config.tie_word_embeddings ? this.w('model.embed_tokens.weight') : this.w('lm_head.weight')) as tf.Tensor2D;
   }
 
@@ -150,21 +171,27 @@ export class DecoderModel {
     const D = c.hidden_size;
 
     let x = this.embed(inputIds); // [B·T, D]
+    const scale = embeddingScale(c);
+    if (scale !== 1) x = tf.mul(x, scale) as tf.Tensor2D; // gemma; NEFTune noise comes after it
     if (options.training && options.neftuneAlpha && options.neftuneAlpha > 0) {
       const magnitude = options.neftuneAlpha / Math.sqrt(T * D);
       x = tf.add(x, tf.randomUniform(x.shape, -magnitude, magnitude, 'float32', options.dropoutSeed));
     }
-    const { cos, sin } = this.rope(past, T);
-    const mask = this.attentionBias(B, T, past, options.attentionMask); // [B|1, 1, T, P+T]
+    // Per kind of layer: rope tables (gemma3's sliding layers use rope_local_base_freq) and mask [B|1, 1, T, P+T].
+    const ropeOf = (kind: LayerKind) => this.rope(past, T, kind.localRope);
+    const masks = new Map<number | null, tf.Tensor>();
+    const maskOf = (kind: LayerKind) => {
+      if (!masks.has(kind.window)) masks.set(kind.window, this.attentionBias(B, T, past, options.attentionMask, kind.window));
+      return masks.get(kind.window)!;
+    };
     const newCache: KVCache | undefined = options.cache ? { layers: [], length: past + T } : undefined;
     const checkpointing = (options.gradientCheckpointing ?? this.gradientCheckpointing) && !options.cache;
     // Recomputing a layer must draw the same dropout masks as its first pass, so it needs a seed.
     const layerOptions = checkpointing && options.training && options.dropoutSeed === undefined
       ? { ...options, dropoutSeed: Math.floor(Math.random() * 2 ** 31) }
       : options;
-    const ctx: LayerContext = { B, T, cos, sin, mask, options: layerOptions, cache: options.cache };
-
     for (let i = 0; i < c.num_hidden_layers; i++) {
+      const ctx: LayerContext = { B, T, ...ropeOf(this.kinds[i]), mask: maskOf(this.kinds[i]), options: layerOptions, cache: options.cache };
       // One tidy per layer: without it a caller's tidy around forward() (generation, evaluation) keeps
       // every layer's intermediates until the end, 24 layers × ~170 MB for a 0.5B model at 512 tokens.
       // Under a gradient tape this frees only what the backward pass does not need.
@@ -174,18 +201,32 @@ export class DecoderModel {
       x = out.x;
       if (newCache && out.kv) newCache.layers.push(out.kv);
     }
-    const hidden = rmsNorm(x, this.w('model.norm.weight'), c.rms_norm_eps) as tf.Tensor2D;
+    const hidden = this.norm(x, 'model.norm.weight') as tf.Tensor2D;
     return { hidden, cache: newCache };
   }
 
-  /** Decoder layer i: x + attention(norm(x)), then + mlp(norm(·)). */
+  /** RMSNorm by the named weight (by 1 + weight for Gemma). */
+  private norm<T extends tf.Tensor>(x: T, weightName: string): T {
+    return rmsNorm(x, normScale(this.config, this.w(weightName)), this.config.rms_norm_eps);
+  }
+
+  /**
+   * Decoder layer i: x + attention(norm(x)), then + mlp(norm(·)). Gemma also normalises each
+   * branch's output (post_attention_layernorm, post_feedforward_layernorm) before adding it.
+   */
   private layer(x: tf.Tensor2D, i: number, ctx: LayerContext): LayerOutput {
     const c = this.config;
     const p = `model.layers.${i}`;
-    const h = rmsNorm(x, this.w(`${p}.input_layernorm.weight`), c.rms_norm_eps);
+    const h = this.norm(x, `${p}.input_layernorm.weight`);
     const attn = this.attention(h, ctx.B, ctx.T, p, ctx.cos, ctx.sin, ctx.mask, ctx.options, i, ctx.cache?.layers[i]);
+    if (c.gemma_norms) {
+      const x2: tf.Tensor2D = tf.add(x, this.norm(attn.out, `${p}.post_attention_layernorm.weight`));
+      const h2 = this.norm(x2, `${p}.pre_feedforward_layernorm.weight`);
+      const x3: tf.Tensor2D = tf.add(x2, this.norm(this.mlp(h2, p, ctx.options, i), `${p}.post_feedforward_layernorm.weight`));
+      return { x: x3, kv: ctx.cache ? attn.kv : undefined };
+    }
     const x2: tf.Tensor2D = tf.add(x, attn.out);
-    const h2 = rmsNorm(x2, this.w(`${p}.post_attention_layernorm.weight`), c.rms_norm_eps);
+    const h2 = this.norm(x2, `${p}.post_attention_layernorm.weight`);
     return { x: tf.add(x2, this.mlp(h2, p, ctx.options, i)), kv: ctx.cache ? attn.kv : undefined };
   }
 
@@ -225,7 +266,7 @@ export class DecoderModel {
 
   /** Logits [N, V] for hidden states [N, D]. Training uses chunked cross-entropy instead (loss.ts). */
   logits(hidden: tf.Tensor2D): tf.Tensor2D {
-    return tf.matMul(hidden, this.head, false, true);
+    return softcap(tf.matMul(hidden, this.outputMatrix, false, true), this.config.final_logit_softcapping);
   }
 
   private embed(inputIds: tf.Tensor2D): tf.Tensor2D {
@@ -261,16 +302,26 @@ export class DecoderModel {
   ): { out: tf.Tensor2D; kv: { k: tf.Tensor4D; v: tf.Tensor4D } } {
     const c = this.config;
     const H = c.num_attention_heads, K = c.num_key_value_heads, hd = c.head_dim;
-    const split = (y: tf.Tensor2D, heads: number) => tf.reshape(y, [B, T, heads, hd]); // [B, T, heads, hd]
-    let q = split(this.linear(h, `${p}.self_attn.q_proj`, options, layer, c.qkv_bias), H);
-    let k = split(this.linear(h, `${p}.self_attn.k_proj`, options, layer, c.qkv_bias), K);
-    const v0 = split(this.linear(h, `${p}.self_attn.v_proj`, options, layer, c.qkv_bias), K);
-    if (c.qk_norm) {
-      q = rmsNorm(q, this.w(`${p}.self_attn.q_norm.weight`), c.rms_norm_eps);
-      k = rmsNorm(k, this.w(`${p}.self_attn.k_norm.weight`), c.rms_norm_eps);
+    const split = (y: tf.Tensor2D, heads: number) => tf.reshape(y, [B, T, heads, hd]) as tf.Tensor4D; // [B, T, heads, hd]
+    let q: tf.Tensor4D, k: tf.Tensor4D, v0: tf.Tensor4D;
+    if (c.fused_projections) {
+      // phi3: qkv_proj's rows are [q (H·hd); k (K·hd); v (K·hd)].
+      const qkv = this.linear(h, `${p}.self_attn.qkv_proj`, options, layer, c.qkv_bias);
+      q = split(columns(qkv, 0, H * hd), H);
+      k = split(columns(qkv, H * hd, K * hd), K);
+      v0 = split(columns(qkv, (H + K) * hd, K * hd), K);
+    } else {
+      q = split(this.linear(h, `${p}.self_attn.q_proj`, options, layer, c.qkv_bias), H);
+      k = split(this.linear(h, `${p}.self_attn.k_proj`, options, layer, c.qkv_bias), K);
+      v0 = split(this.linear(h, `${p}.self_attn.v_proj`, options, layer, c.qkv_bias), K);
     }
-    // [B, heads, T, hd], rotated by position (on webgpu: one kernel that also transposes).
-    const rope = useWebGpuKernel(ROPE)
+    if (c.qk_norm) {
+      q = this.norm(q, `${p}.self_attn.q_norm.weight`);
+      k = this.norm(k, `${p}.self_attn.k_norm.weight`);
+    }
+    // [B, heads, T, hd], rotated by position (on webgpu: one kernel that also transposes; it turns all
+    // of head_dim, so phi3's partial rotary takes the composite).
+    const rope = useWebGpuKernel(ROPE) && rotaryDimension(c) === hd
       ? (y: tf.Tensor) => ropeWebGpu(y as tf.Tensor4D, cos, sin)
       : (y: tf.Tensor) => applyRope(tf.transpose(y as tf.Tensor4D, [0, 2, 1, 3]), cos, sin, this.rotateHalfMatrix());
     const qr = rope(q);
@@ -280,9 +331,11 @@ export class DecoderModel {
       kr = tf.concat([layerCache.k, kr], 2);
       v = tf.concat([layerCache.v, v], 2);
     }
-    const merged = useWebGpuKernel(ATTENTION) && attentionFits(qr, kr, v, mask)
-      // webgpu: one kernel, [B, T, H, hd]; without key padding the mask is purely causal and future keys are skipped
-      ? tf.reshape(attentionWebGpu(qr, kr, v, mask, 1 / Math.sqrt(hd), options.attentionMask === undefined), [B * T, H * hd])
+    // webgpu: one kernel, [B, T, H, hd]; without key padding the mask hides every future key (and, for a
+    // sliding layer, the keys before the window, which the kernel masks), so future keys are skipped.
+    // Soft-capped scores take the composite.
+    const merged = useWebGpuKernel(ATTENTION) && c.attn_logit_softcapping === null && attentionFits(qr, kr, v, mask)
+      ? tf.reshape(attentionWebGpu(qr, kr, v, mask, this.scoreScale, options.attentionMask === undefined), [B * T, H * hd])
       : this.attentionOps(qr, kr, v, mask, B, T);
     return { out: this.linear(merged as tf.Tensor2D, `${p}.self_attn.o_proj`, options, layer, c.o_bias), kv: { k: kr, v } };
   }
@@ -294,8 +347,8 @@ export class DecoderModel {
     const S = kr.shape[2]; // P + T
     // Grouped-query attention without copying k/v: the R query heads sharing a kv head are stacked
     // along the time axis, [B, K, R·T, hd] against [B, K, S, hd].
-    const qg = tf.reshape(tf.mul(qr, 1 / Math.sqrt(hd)), [B, K, R * T, hd]);
-    const scores = tf.reshape(tf.matMul(qg, kr, false, true), [B, H, T, S]);
+    const qg = tf.reshape(tf.mul(qr, this.scoreScale), [B, K, R * T, hd]);
+    const scores = softcap(tf.reshape(tf.matMul(qg, kr, false, true), [B, H, T, S]), c.attn_logit_softcapping);
     const probs = useWebGpuKernel(MASKED_SOFTMAX) && maskedSoftmaxFits(scores, mask)
       ? maskedSoftmaxWebGpu(scores as tf.Tensor4D, mask) // one kernel for mask + softmax on webgpu
       : tf.softmax(tf.add(scores, mask));
@@ -303,25 +356,44 @@ export class DecoderModel {
     return tf.reshape(tf.transpose(tf.reshape(out, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, H * hd]) as tf.Tensor2D;
   }
 
-  private mlp(h: tf.Tensor2D, p: string, options: ForwardOptions, layer: number): tf.Tensor2D {
-    const bias = this.config.mlp_bias;
-    const gate = this.linear(h, `${p}.mlp.gate_proj`, options, layer, bias);
-    const up = this.linear(h, `${p}.mlp.up_proj`, options, layer, bias);
-    return this.linear(tf.mul(tf.mul(gate, tf.sigmoid(gate)), up), `${p}.mlp.down_proj`, options, layer, bias);
+  /** Attention scores are q·k scaled by this: query_pre_attn_scalar^-0.5 (head_dim^-0.5 but for Gemma). */
+  private get scoreScale(): number {
+    return 1 / Math.sqrt(this.config.query_pre_attn_scalar);
   }
 
-  /** cos/sin tables [T, hd] for positions past..past+T-1, in float32 arithmetic as transformers does. */
-  private rope(past: number, T: number): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
-    const key = `${past}:${T}`;
+  /** down(act(gate(h))·up(h)); phi3 computes gate and up in one gate_up_proj (rows [gate; up]). */
+  private mlp(h: tf.Tensor2D, p: string, options: ForwardOptions, layer: number): tf.Tensor2D {
+    const c = this.config, bias = c.mlp_bias, I = c.intermediate_size;
+    let gate: tf.Tensor2D, up: tf.Tensor2D;
+    if (c.fused_projections) {
+      const gateUp = this.linear(h, `${p}.mlp.gate_up_proj`, options, layer, bias);
+      gate = columns(gateUp, 0, I);
+      up = columns(gateUp, I, I);
+    } else {
+      gate = this.linear(h, `${p}.mlp.gate_proj`, options, layer, bias);
+      up = this.linear(h, `${p}.mlp.up_proj`, options, layer, bias);
+    }
+    return this.linear(tf.mul(gateActivation(c, gate), up), `${p}.mlp.down_proj`, options, layer, bias);
+  }
+
+  /**
+   * cos/sin tables [T, hd] for positions past..past+T-1, in float32 arithmetic as transformers does.
+   * Only the first rotary_dim dims turn (phi3's partial_rotary_factor): the rest get cos 1, sin 0.
+   * `local`: gemma3's sliding layers. longrope picks its factors by this call's last position + 1 and
+   * scales cos and sin by attention_factor.
+   */
+  private rope(past: number, T: number, local = false): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+    const key = `${local}:${past}:${T}`;
     const hit = this.ropeCache.get(key);
     if (hit) return hit;
-    const hd = this.config.head_dim, half = hd / 2;
-    const inv = Float32Array.from(ropeInverseFrequencies(this.config));
-    const cos = new Float32Array(T * hd), sin = new Float32Array(T * hd);
+    const c = this.config, hd = c.head_dim, half = rotaryDimension(c) / 2;
+    const inv = Float32Array.from(ropeInverseFrequencies(c, { local, positions: past + T }));
+    const factor = !local && c.rope_scaling.rope_type === 'longrope' ? Math.fround(c.rope_scaling.attention_factor) : 1;
+    const cos = new Float32Array(T * hd).fill(1), sin = new Float32Array(T * hd);
     for (let t = 0; t < T; t++) {
       for (let j = 0; j < half; j++) {
         const angle = Math.fround((past + t) * inv[j]);
-        const cj = Math.cos(angle), sj = Math.sin(angle);
+        const cj = Math.fround(Math.cos(angle) * factor), sj = Math.fround(Math.sin(angle) * factor);
         cos[t * hd + j] = cos[t * hd + j + half] = cj;
         sin[t * hd + j] = sin[t * hd + j + half] = sj;
       }
@@ -343,13 +415,14 @@ export class DecoderModel {
   }
 
   /**
-   * R [hd, hd] with x·R = rotate_half(x) = [-x2, x1]: a signed permutation, so the product is exact.
+   * R [hd, hd] with x·R = rotate_half(x) = [-x2, x1] over the first rotary_dim dims (zero on the
+   * others, whose sin is 0): a signed permutation, so the product is exact.
    * WHY a product: split + neg + concat over the last axis are three strided copies that cost more
    * than the q/k projections on the wasm backend; one small matmul is cheap and differentiable.
    */
   private rotateHalfMatrix(): tf.Tensor2D {
     if (!this.rotation) {
-      const hd = this.config.head_dim, half = hd / 2;
+      const hd = this.config.head_dim, half = rotaryDimension(this.config) / 2;
       const r = new Float32Array(hd * hd);
       for (let j = 0; j < half; j++) {
         r[(j + half) * hd + j] = -1; // out[j] = -x[j + half]
@@ -360,14 +433,20 @@ export class DecoderModel {
     return this.rotation;
   }
 
-  /** Additive attention bias: causal over P+T keys, plus key padding when a mask is given. */
-  private attentionBias(B: number, T: number, past: number, attentionMask?: tf.Tensor2D): tf.Tensor {
+  /**
+   * Additive attention bias: causal over P+T keys, plus key padding when a mask is given. With a
+   * sliding `window` (transformers' masking_utils) query q also misses key k when q − k ≥ window.
+   */
+  private attentionBias(B: number, T: number, past: number, attentionMask?: tf.Tensor2D, window: number | null = null): tf.Tensor {
     const S = past + T;
-    const key = `${past}:${T}`;
+    const key = `${past}:${T}:${window}`;
     let bias = this.causalCache.get(key);
     if (!bias) {
       const causal = new Float32Array(T * S);
-      for (let t = 0; t < T; t++) causal.fill(MASKED, t * S + past + t + 1, (t + 1) * S);
+      for (let t = 0; t < T; t++) {
+        causal.fill(MASKED, t * S + past + t + 1, (t + 1) * S);
+        if (window !== null) causal.fill(MASKED, t * S, t * S + Math.max(0, past + t - window + 1));
+      }
       if (this.causalCache.size > 64) {
         for (const t of this.causalCache.values()) t.dispose();
         this.causalCache.clear();
@@ -442,17 +521,23 @@ export function expectedWeightNames(c: ModelConfig): string[] {
   if (!c.tie_word_embeddings) names.push('lm_head.weight');
   for (let i = 0; i < c.num_hidden_layers; i++) {
     const p = `model.layers.${i}`;
-    names.push(`${p}.input_layernorm.weight`, `${p}.post_attention_layernorm.weight`);
-    for (const proj of ['q_proj', 'k_proj', 'v_proj', 'o_proj']) {
-      names.push(`${p}.self_attn.${proj}.weight`);
-      const biased = proj === 'o_proj' ? c.o_bias : c.qkv_bias;
-      if (biased) names.push(`${p}.self_attn.${proj}.bias`);
-    }
-    if (c.qk_norm) names.push(`${p}.self_attn.q_norm.weight`, `${p}.self_attn.k_norm.weight`);
-    for (const proj of ['gate_proj', 'up_proj', 'down_proj']) {
-      names.push(`${p}.mlp.${proj}.weight`);
-      if (c.mlp_bias) names.push(`${p}.mlp.${proj}.bias`);
+    for (const norm of layerNorms(c)) names.push(`${p}.${norm.name}.weight`);
+    for (const proj of layerProjections(c)) {
+      names.push(`${p}.${proj.name}.weight`);
+      if (proj.bias) names.push(`${p}.${proj.name}.bias`);
     }
   }
   return names;
+}
+
+/**
+ * The name under which a checkpoint stores the decoder weight `name`: itself, or in a
+ * Gemma3ForConditionalGeneration checkpoint the same under its language model
+ * (`language_model.model.…` as transformers < 4.52 saved it, `model.language_model.…` since).
+ */
+export function storedWeightName(name: string, has: (stored: string) => boolean): string | undefined {
+  const candidates = name.startsWith('model.')
+    ? [name, `model.language_model.${name.slice('model.'.length)}`, `language_model.${name}`]
+    : [name, `language_model.${name}`];
+  return candidates.find(has);
 }

@@ -4,6 +4,7 @@
 
 import * as path from 'path';
 import { estimateTraining, formatBytes, formatCount, formatDuration, memoryLimit, modelShapeFromConfig, proposeFit, totalSteps, type Estimate, type EstimateInput, type FitSettings } from '../core/estimate';
+import { formatParams, suggestHubModels } from '../core/hubSuggestions';
 import { METHODS, methodSpec, type Method } from '../core/methods';
 import { DEFAULT_RUN_CONFIG, type BackendName, type DataFormat, type RunConfig } from '../core/runConfig';
 import { describeMapping, formatLabel, type DatasetScan } from './datasetScan';
@@ -88,7 +89,20 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
     if (answer.kind === 'dir') dir = answer.dir;
     else if (answer.kind === 'folder') dir = await services.pickModelFolder();
     else {
-      const repo = await ui.input({
+      // Current small models, those that fit the preset's memory first; any other id by hand.
+      const budget = presetMemory(s.preset, services.systemMemoryBytes);
+      const presetLabel = PRESETS.find((p) => p.id === s.preset)?.label ?? s.preset;
+      const suggestions: PickItem<string | null>[] = suggestHubModels(budget).map((m) => ({
+        label: `${m.fits ? '$(check)' : '$(warning)'} ${m.id}`,
+        description: `${formatParams(m.params)} · ${m.license}${m.gated ? ' · gated (accept on the Hub)' : ''}`,
+        detail: m.fits ? `fits ${presetLabel} (about ${formatBytes(m.needBytes)} to train with LoRA)` : `needs about ${formatBytes(m.needBytes)}, more than ${presetLabel} has (${formatBytes(budget)})`,
+        value: m.id,
+      }));
+      suggestions.push({ label: '$(edit) Another model id…', description: 'any owner/name on the Hub', value: null });
+      const chosen = await ui.pick({ title: `${TITLE}: Hugging Face Hub`, ...ctx, canBack: true, placeholder: `Suggested small models (memory budget of ${presetLabel})`, items: suggestions });
+      if (chosen === undefined) return 'cancel';
+      if (chosen === BACK) return 'repeat';
+      const repo = chosen !== null ? chosen : await ui.input({
         title: `${TITLE}: Hugging Face Hub`, ...ctx, canBack: true, prompt: 'Model id on the Hub (owner/name)', value: '', placeholder: 'Qwen/Qwen2.5-0.5B-Instruct',
         validate: (v) => (/^[\w.-]+\/[\w.-]+$/.test(v.trim()) ? undefined : 'enter owner/name'),
       });
@@ -324,3 +338,10 @@ export function defaultRunName(model: string, method: Method, now: Date): string
 }
 
 export type { StepOutcome };
+
+/** Memory a preset has for training: the machine's for CPU, the card's for the GPU presets. */
+export function presetMemory(preset: PresetId, systemMemoryBytes: number): number {
+  if (preset === 'gpu-8gb') return 8 * 2 ** 30;
+  if (preset === 'gpu-24gb') return 24 * 2 ** 30;
+  return systemMemoryBytes;
+}

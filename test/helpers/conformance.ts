@@ -8,7 +8,7 @@ import { DecoderModel } from '../../src/engine/model';
 
 export const SHARED = process.env.FTUNE_SHARED ?? path.resolve(__dirname, '..', '..', '..', '..', 'shared');
 export const CONFORMANCE = path.join(SHARED, 'conformance');
-export const CONFORMANCE_MODELS = ['tiny-qwen2', 'tiny-llama'] as const;
+export const CONFORMANCE_MODELS = ['tiny-qwen2', 'tiny-llama', 'tiny-gemma3', 'tiny-phi3'] as const;
 export const TINY_BASE = path.join(SHARED, 'models', 'tiny-gsm8k-base');
 
 export function modelDir(name: string): string {

@@ -4,7 +4,10 @@ import * as path from 'path';
 import { expectedWeightNames, type DecoderModel } from '../../engine/model';
 import { f32, str, u32, writeGguf, type GgufTensor, type MetadataValue } from './format';
 import type { GgmlType } from './quant';
-import { ggufArch, ggufTensorName, ggufTensorType, llama3RopeFactors, needsLlamaPermute, permuteForLlamaRope, type GgufArch } from './tensors';
+import {
+  gemma3GgufProblems, ggufArch, ggufTensorName, ggufTensorType, llama3RopeFactors, longropeFactorTensors, needsLlamaPermute,
+  permuteForLlamaRope, ropeDimensionCount, storesNormPlusOne, type GgufArch,
+} from './tensors';
 import { readGgufVocab, vocabMetadata, type GgufVocab } from './vocab';
 
 /** gguf-py's GGML_QUANT_VERSION, written by convert whatever the types. */
@@ -53,11 +56,29 @@ export function architectureMetadata(model: DecoderModel, type: GgmlType, name: 
     // llama.cpp assumes hidden_size / heads unless told; qwen3 (and some llamas) have their own head_dim.
     [`${a}.attention.key_length`, u32(c.head_dim)],
     [`${a}.attention.value_length`, u32(c.head_dim)],
-    [`${a}.rope.dimension_count`, u32(c.head_dim)],
+    [`${a}.rope.dimension_count`, u32(ropeDimensionCount(c))],
     [`${a}.vocab_size`, u32(vocabSize)],
   ];
   if (c.rope_scaling.rope_type === 'linear') {
     kv.push([`${a}.rope.scaling.type`, str('linear')], [`${a}.rope.scaling.factor`, f32(c.rope_scaling.factor)]);
+  }
+  if (a === 'gemma3') {
+    const problems = gemma3GgufProblems(c);
+    if (problems.length) throw new Error(`this gemma3 model cannot be written as GGUF: llama.cpp would run it differently (${problems.join('; ')})`);
+    kv.push([`${a}.attention.sliding_window`, u32(c.sliding_window ?? 0)]);
+    if (c.final_logit_softcapping !== null) kv.push([`${a}.final_logit_softcapping`, f32(c.final_logit_softcapping)]);
+  }
+  if (a === 'phi3') {
+    // convert writes 0 for "no window" (Phi-4-mini); llama.cpp then runs full attention.
+    kv.push([`${a}.attention.sliding_window`, u32(c.sliding_window ?? 0)]);
+    const s = c.rope_scaling;
+    if (s.rope_type === 'longrope') {
+      // llama.cpp picks the factors by its context size (not by position) and takes this attention factor.
+      kv.push([`${a}.rope.scaling.original_context_length`, u32(s.original_max_position_embeddings)]);
+      kv.push([`${a}.rope.scaling.attn_factor`, f32(s.attention_factor)]);
+    } else {
+      kv.push([`${a}.rope.scaling.original_context_length`, u32(c.max_position_embeddings)]);
+    }
   }
   return kv;
 }
@@ -74,6 +95,12 @@ export function ggufTensors(model: DecoderModel, type: GgmlType): { tensors: Ggu
     tensors.push({ name: 'rope_freqs.weight', shape: [factors.length], type: 'F32', data: () => factors });
     hfNames.push(undefined);
   }
+  const longrope = longropeFactorTensors(c);
+  if (longrope) {
+    tensors.push({ name: 'rope_factors_long.weight', shape: [longrope.long.length], type: 'F32', data: () => longrope.long });
+    tensors.push({ name: 'rope_factors_short.weight', shape: [longrope.short.length], type: 'F32', data: () => longrope.short });
+    hfNames.push(undefined, undefined);
+  }
   // llama.cpp's usual order: embeddings, blocks, final norm, head.
   const names = expectedWeightNames(c);
   const ordered = [
@@ -85,8 +112,9 @@ export function ggufTensors(model: DecoderModel, type: GgmlType): { tensors: Ggu
   for (const hfName of ordered) {
     const t = model.weights.get(hfName);
     if (!t) throw new Error(`missing tensor ${hfName}`);
-    const name = ggufTensorName(hfName);
+    const name = ggufTensorName(hfName, arch);
     const permute = needsLlamaPermute(arch, hfName);
+    const plusOne = storesNormPlusOne(c, hfName);
     const heads = permute === 'q' ? c.num_attention_heads : c.num_key_value_heads;
     tensors.push({
       name,
@@ -94,6 +122,7 @@ export function ggufTensors(model: DecoderModel, type: GgmlType): { tensors: Ggu
       type: ggufTensorType(name, t.shape, type),
       data: async () => {
         const values = (await t.data()) as Float32Array;
+        if (plusOne) return values.map((v) => v + 1);
         return permute ? permuteForLlamaRope(values, t.shape, heads) : values;
       },
     });
@@ -105,7 +134,7 @@ export function ggufTensors(model: DecoderModel, type: GgmlType): { tensors: Ggu
 export async function exportGguf(opts: GgufExportOptions): Promise<GgufExportResult> {
   const c = opts.model.config;
   const { vocab, warnings } = readGgufVocab(opts.modelDir, c.vocab_size);
-  const name = opts.name ?? path.basename(path.resolve(opts.modelDir));
+  const name = llamaCppSafeName(opts.name ?? path.basename(path.resolve(opts.modelDir)), vocab.tokens, warnings);
   const metadata = [...architectureMetadata(opts.model, opts.type, name, c.vocab_size), ...vocabMetadata(vocab, opts.chatTemplate)];
   const { tensors, hfNames } = ggufTensors(opts.model, opts.type);
   const written = await writeGguf(opts.file, metadata, tensors);
@@ -119,4 +148,22 @@ export async function exportGguf(opts: GgufExportOptions): Promise<GgufExportRes
     vocab,
     warnings,
   };
+}
+
+/** Tokens llama.cpp's vocabulary loader sets Phi-3 attributes on when general.name says phi-3 (it throws if one is missing). */
+const PHI3_NAMED_TOKENS = ['</s>', '<unk>', '<s>', '<|endoftext|>'];
+
+/**
+ * llama.cpp (llama-vocab.cpp) applies Phi-3's special-token attributes to a model whose lower-cased
+ * general.name contains "phi-3" or "phi3", looking up </s>, <unk>, <s> and <|endoftext|>: with a
+ * vocabulary that lacks one (a GPT-2-style tokenizer) loading fails. Such a name is written with "phi 3".
+ */
+export function llamaCppSafeName(name: string, tokens: readonly string[], warnings: string[]): string {
+  if (!/phi-?3/i.test(name)) return name;
+  const have = new Set(tokens);
+  const missing = PHI3_NAMED_TOKENS.filter((t) => !have.has(t));
+  if (missing.length === 0) return name;
+  const safe = name.replace(/phi-?3/gi, (m) => `${m.slice(0, 3)} 3`);
+  warnings.push(`general.name "${name}" written as "${safe}": llama.cpp treats names containing phi3 as Phi-3 and needs ${missing.join(', ')} in the vocabulary`);
+  return safe;
 }

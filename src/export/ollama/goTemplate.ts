@@ -1,6 +1,8 @@
 // A tiny interpreter for the subset of Go's text/template that our Modelfiles use, so the emitted
 // TEMPLATE can be checked against the Jinja chat template without Ollama:
-//   literal text, {{ .Field }}, {{ range .Messages }} ... {{ end }}, and the {{- / -}} trim markers.
+//   literal text, {{ .Field }}, {{ range .Messages }} ... {{ end }}, the {{- / -}} trim markers, and
+//   for Gemma's template: {{ if eq .Field "text" }} / {{ else if … }} / {{ else }}, {{ if not $v }},
+//   and boolean variables ({{ $v := false }}, {{ $v = true }}; one scope, as Go's range shares it).
 // Anything else is rejected rather than rendered approximately.
 
 export interface GoMessage {
@@ -8,10 +10,14 @@ export interface GoMessage {
   Content: string;
 }
 
+type Cond = { kind: 'eq'; field: string; value: string } | { kind: 'not'; name: string } | { kind: 'var'; name: string };
+
 type Node =
   | { kind: 'text'; text: string }
   | { kind: 'field'; name: string }
-  | { kind: 'range'; name: string; body: Node[] };
+  | { kind: 'range'; name: string; body: Node[] }
+  | { kind: 'if'; cond: Cond; then: Node[]; else: Node[] }
+  | { kind: 'set'; name: string; value: boolean };
 
 interface Action {
   body: string;
@@ -50,9 +56,20 @@ function lex(template: string): (string | Action)[] {
   return out;
 }
 
+function condition(text: string): Cond | undefined {
+  const eq = /^eq\s+\.([A-Za-z]+)\s+"([^"\\]*)"$/.exec(text);
+  if (eq) return { kind: 'eq', field: eq[1], value: eq[2] };
+  const not = /^not\s+\$([A-Za-z]\w*)$/.exec(text);
+  if (not) return { kind: 'not', name: not[1] };
+  const v = /^\$([A-Za-z]\w*)$/.exec(text);
+  if (v) return { kind: 'var', name: v[1] };
+  return undefined;
+}
+
 function parse(items: (string | Action)[]): Node[] {
   let pos = 0;
-  const block = (inRange: boolean): Node[] => {
+  /** Nodes up to the {{ end }} / {{ else … }} that closes the block (returned as `closer`), or the end of input. */
+  const block = (): { nodes: Node[]; closer?: string } => {
     const nodes: Node[] = [];
     while (pos < items.length) {
       const item = items[pos++];
@@ -61,13 +78,22 @@ function parse(items: (string | Action)[]): Node[] {
         continue;
       }
       const body = item.body;
-      if (body === 'end') {
-        if (!inRange) throw new Error('{{ end }} without {{ range }}');
-        return nodes;
-      }
+      if (body === 'end' || body === 'else' || body.startsWith('else if ')) return { nodes, closer: body };
       const range = /^range\s+\.([A-Za-z]+)$/.exec(body);
       if (range) {
-        nodes.push({ kind: 'range', name: range[1], body: block(true) });
+        const inner = block();
+        if (inner.closer !== 'end') throw new Error(inner.closer === undefined ? '{{ range }} without {{ end }}' : `{{ ${inner.closer} }} inside {{ range }}`);
+        nodes.push({ kind: 'range', name: range[1], body: inner.nodes });
+        continue;
+      }
+      const ifMatch = /^if\s+(.+)$/.exec(body);
+      if (ifMatch) {
+        nodes.push(ifNode(ifMatch[1]));
+        continue;
+      }
+      const set = /^\$([A-Za-z]\w*)\s*:?=\s*(true|false)$/.exec(body);
+      if (set) {
+        nodes.push({ kind: 'set', name: set[1], value: set[2] === 'true' });
         continue;
       }
       const field = /^\.([A-Za-z]+)$/.exec(body);
@@ -77,15 +103,37 @@ function parse(items: (string | Action)[]): Node[] {
       }
       throw new Error(`unsupported template action {{ ${body} }}`);
     }
-    if (inRange) throw new Error('{{ range }} without {{ end }}');
-    return nodes;
+    return { nodes };
   };
-  return block(false);
+  const ifNode = (condText: string): Node => {
+    const cond = condition(condText.trim());
+    if (!cond) throw new Error(`unsupported template action {{ if ${condText} }}`);
+    const then = block();
+    if (then.closer === 'end') return { kind: 'if', cond, then: then.nodes, else: [] };
+    if (then.closer === 'else') {
+      const otherwise = block();
+      if (otherwise.closer !== 'end') throw new Error('{{ if }} … {{ else }} without {{ end }}');
+      return { kind: 'if', cond, then: then.nodes, else: otherwise.nodes };
+    }
+    if (then.closer?.startsWith('else if ')) return { kind: 'if', cond, then: then.nodes, else: [ifNode(then.closer.slice('else if '.length))] };
+    throw new Error('{{ if }} without {{ end }}');
+  };
+  const top = block();
+  if (top.closer === 'end') throw new Error('{{ end }} without {{ range }} or {{ if }}');
+  if (top.closer !== undefined) throw new Error(`{{ ${top.closer} }} without {{ if }}`);
+  return top.nodes;
 }
 
 type Scope = Record<string, unknown>;
 
-function exec(nodes: Node[], dot: Scope): string {
+function test(cond: Cond, dot: Scope, vars: Map<string, boolean>): boolean {
+  if (cond.kind === 'eq') return dot[cond.field] === cond.value;
+  const v = vars.get(cond.name);
+  if (v === undefined) throw new Error(`undefined variable $${cond.name}`);
+  return cond.kind === 'not' ? !v : v;
+}
+
+function exec(nodes: Node[], dot: Scope, vars: Map<string, boolean>): string {
   let out = '';
   for (const n of nodes) {
     if (n.kind === 'text') out += n.text;
@@ -93,10 +141,12 @@ function exec(nodes: Node[], dot: Scope): string {
       const v = dot[n.name];
       if (typeof v !== 'string') throw new Error(`.${n.name} is not a string here`);
       out += v;
-    } else {
+    } else if (n.kind === 'set') vars.set(n.name, n.value);
+    else if (n.kind === 'if') out += exec(test(n.cond, dot, vars) ? n.then : n.else, dot, vars);
+    else {
       const list = dot[n.name];
       if (!Array.isArray(list)) throw new Error(`.${n.name} is not a list`);
-      for (const item of list) out += exec(n.body, item as Scope);
+      for (const item of list) out += exec(n.body, item as Scope, vars);
     }
   }
   return out;
@@ -104,5 +154,5 @@ function exec(nodes: Node[], dot: Scope): string {
 
 /** Renders `template` with `.Messages` (and any other top-level string fields). */
 export function renderGoTemplate(template: string, data: { Messages: readonly GoMessage[] } & Record<string, unknown>): string {
-  return exec(parse(lex(template)), data as Scope);
+  return exec(parse(lex(template)), data as Scope, new Map());
 }

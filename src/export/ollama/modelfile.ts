@@ -1,13 +1,15 @@
 // An Ollama Modelfile for an exported GGUF whose TEMPLATE (a Go template) reproduces the chat
-// template the model was trained with. Two families are recognised: ChatML (<|im_start|>role ...
-// <|im_end|>: Qwen, SmolLM, our fixtures) and Llama 3 (<|start_header_id|>role<|end_header_id|> ...
-// <|eot_id|>). A candidate is accepted only when it renders sample conversations to exactly the text
+// template the model was trained with. Recognised: ChatML (<|im_start|>role ... <|im_end|>: Qwen,
+// SmolLM, our fixtures), Llama 3 (<|start_header_id|>role<|end_header_id|> ... <|eot_id|>), Phi-3
+// (<|user|>\n ... <|end|>\n), Phi-4-mini (<|user|> ... <|end|>, no newlines) and Gemma 3
+// (<start_of_turn>user ... <end_of_turn>, the assistant's turns named model, a system message
+// prepended to the first user turn). A candidate is accepted only when it renders sample conversations to exactly the text
 // the Jinja template renders (after the tokenizer's automatic BOS); otherwise the Modelfile carries no
 // TEMPLATE, says why, and quotes the Jinja template for reference.
 import type { ChatMessage } from '../../core/protocol';
 import { renderGoTemplate } from './goTemplate';
 
-export type ChatStyle = 'chatml' | 'llama3';
+export type ChatStyle = 'chatml' | 'llama3' | 'phi3' | 'phi4' | 'gemma';
 
 interface StyleSpec {
   style: ChatStyle;
@@ -36,6 +38,34 @@ const STYLES: StyleSpec[] = [
     footer: '<|eot_id|>',
     template: '{{ range .Messages }}<|start_header_id|>{{ .Role }}<|end_header_id|>\n\n{{ .Content }}<|eot_id|>{{ end }}<|start_header_id|>assistant<|end_header_id|>\n\n',
     stops: ['<|eot_id|>'],
+    note: 'the Jinja template trims message content; Ollama passes it unchanged',
+  },
+  {
+    style: 'phi3',
+    label: 'Phi-3',
+    header: (role) => `<|${role}|>\n`,
+    footer: '<|end|>\n',
+    template: '{{ range .Messages }}<|{{ .Role }}|>\n{{ .Content }}<|end|>\n{{ end }}<|assistant|>\n',
+    stops: ['<|end|>'],
+  },
+  {
+    style: 'phi4',
+    label: 'Phi-4-mini',
+    header: (role) => `<|${role}|>`,
+    footer: '<|end|>',
+    template: '{{ range .Messages }}<|{{ .Role }}|>{{ .Content }}<|end|>{{ end }}<|assistant|>',
+    stops: ['<|end|>'],
+  },
+  {
+    style: 'gemma',
+    label: 'Gemma',
+    header: (role) => `<start_of_turn>${role === 'assistant' ? 'model' : role}\n`,
+    footer: '<end_of_turn>\n',
+    // $open: a system message opened the first user turn, whose header is then already written.
+    template: '{{ $open := false }}{{ range .Messages }}{{ if eq .Role "system" }}<start_of_turn>user\n{{ .Content }}\n\n{{ $open = true }}'
+      + '{{ else if eq .Role "user" }}{{ if not $open }}<start_of_turn>user\n{{ end }}{{ .Content }}<end_of_turn>\n{{ $open = false }}'
+      + '{{ else }}<start_of_turn>model\n{{ .Content }}<end_of_turn>\n{{ end }}{{ end }}<start_of_turn>model\n',
+    stops: ['<end_of_turn>'],
     note: 'the Jinja template trims message content; Ollama passes it unchanged',
   },
 ];
@@ -221,7 +251,7 @@ export function buildModelfile(input: ModelfileInput): ModelfileResult {
   } else {
     lines.push(
       '# NOTE: no TEMPLATE is written because the training chat template could not be reproduced as a',
-      '# ChatML or Llama-3 style Go template:',
+      '# ChatML, Llama-3, Phi or Gemma style Go template:',
       ...reasons.map((r) => `#   - ${r.replace(/\n/g, '\\n')}`),
       '# Ollama then picks a template from the chat template embedded in the GGUF (tokenizer.chat_template)',
       '# if it recognises it; otherwise write a TEMPLATE by hand.',

@@ -108,6 +108,16 @@ export interface AccelerateConfigs {
   [file: string]: { comments: string[]; config: { [key: string]: Json } };
 }
 
+/**
+ * PEFT's target_modules must name the model's own modules: phi3 has qkv_proj and gate_up_proj where
+ * llama-style names (as 'all-linear' resolves) say q/k/v_proj and gate/up_proj, as the engine maps them.
+ */
+export function withModelTargets(config: RunConfig, modelType: string): RunConfig {
+  if (modelType !== 'phi3' || config.full) return config;
+  const fused: Record<string, string> = { q_proj: 'qkv_proj', k_proj: 'qkv_proj', v_proj: 'qkv_proj', gate_proj: 'gate_up_proj', up_proj: 'gate_up_proj' };
+  return { ...config, lora_targets: [...new Set(resolveLoraTargets(config.lora_targets).map((t) => fused[t] ?? t))] };
+}
+
 /** transformers' decoder layer class, which FSDP wraps one by one. */
 export function decoderLayerClass(modelType: string): string {
   switch (modelType) {
@@ -115,6 +125,9 @@ export function decoderLayerClass(modelType: string): string {
     case 'mistral': return 'MistralDecoderLayer';
     case 'qwen2': return 'Qwen2DecoderLayer';
     case 'qwen3': return 'Qwen3DecoderLayer';
+    case 'gemma3_text':
+    case 'gemma3': return 'Gemma3DecoderLayer';
+    case 'phi3': return 'Phi3DecoderLayer';
     default: throw new Error(`no FSDP layer class known for model_type ${modelType}`);
   }
 }

@@ -10,7 +10,7 @@ import * as path from 'path';
 import { checkFields, readRecords } from '../../core/formats';
 import type { RunConfig } from '../../core/runConfig';
 import { writeFileAtomic } from '../../core/safetensors';
-import { accelerateConfigs, axolotlConfig, buildTrlConfig, GPUS_PER_NODE, NODES, type DataKind } from './config';
+import { accelerateConfigs, axolotlConfig, buildTrlConfig, GPUS_PER_NODE, NODES, withModelTargets, type DataKind } from './config';
 import { parseMix } from '../../engine/trainingData';
 import { TRAIN_PY } from './trainPy';
 import { toYaml } from './yaml';
@@ -73,7 +73,7 @@ function absolutePaths(run: RunConfig): RunConfig {
 
 export async function exportTrl(opts: TrlExportOptions): Promise<TrlExportResult> {
   const { out } = opts;
-  const run = absolutePaths(opts.run);
+  const run = withModelTargets(absolutePaths(opts.run), opts.modelType);
   const files: string[] = [];
   const write = (name: string, text: string) => {
     writeFileAtomic(path.join(out, name), [text]);
