@@ -1,5 +1,6 @@
 // `ftune generate`: one completion of a raw prompt or a chat, printed as it is produced.
 import type { ChatMessage, DecodingOptions } from '../core/protocol';
+import { chatPrompt } from '../core/prompts';
 import { generate } from '../engine/generate';
 import { backendOption, number, parse, str, UsageError, type Parsed } from './args';
 import { loadModel } from './modelArgs';
@@ -56,7 +57,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const options = decodingOptions(values);
   const loaded = await loadModel(modelDir, str(values, 'adapter'), backendOption(values));
   try {
-    const text = prompt ?? loaded.tokenizer.applyChatTemplate(parseMessages(messages!), true);
+    const text = prompt ?? chatPrompt(loaded.tokenizer, parseMessages(messages!));
     const promptIds = loaded.tokenizer.encode(text);
     const json = values.json === true;
     let printed = '';

@@ -1,13 +1,14 @@
 // Training examples: validated records turned into token ids and labels (the unshifted targets;
 // -100 = not trained, the loss does the shift). Masking follows shared/conformance/README.md:
-//   messages           whole conversation through the chat template; each assistant turn i is trained
-//                      on the tokens between render(messages[:i], generation prompt) and render(messages[:i+1])
+//   messages           whole conversation through the chat template; each assistant turn is trained on
+//                      the tokens it contributes to that rendering (content, reasoning, tool calls and
+//                      end-of-turn marker; see chatSpans.ts)
 //   prompt-completion  prompt and completion tokenized separately, no template: prompt + completion + eos,
 //                      labels on completion + eos
 //   text               ids + eos, all trained
 
 import * as path from 'path';
-import type { ChatMessage } from './protocol';
+import { renderWithAssistantSpans, templateFailureReason, unrenderedTurn, type ConversationInput } from './chatSpans';
 import type { DataFormat } from './runConfig';
 import type { Tokenizer } from './tokenizer';
 import {
@@ -68,7 +69,7 @@ export async function loadExamples(file: string, tokenizer: Tokenizer, options: 
     try {
       sequence = tokenizeRecord(record as SftRecord, tokenizer);
     } catch (err) {
-      problems.push({ file, line, reason: `the chat template failed: ${(err as Error).message}` });
+      problems.push({ file, line, reason: templateFailureReason(err) });
       continue;
     }
     if (sequence.input_ids.length > maxLength) skipped += 1;
@@ -115,23 +116,29 @@ export function tokenizeRecord(record: SftRecord, tokenizer: Tokenizer): Tokeniz
 }
 
 /**
- * Renders the conversation and trains each assistant turn at index >= trainFrom on exactly the tokens
- * its rendering adds after the generation prompt (its content plus the template's end-of-turn tokens).
+ * Renders the whole conversation once and trains each assistant turn at index >= trainFrom on the
+ * tokens it contributes to that rendering (src/core/chatSpans.ts finds the character spans; here they
+ * become token positions). An assistant turn that ends up with no token is a ConversationMaskError.
  */
-export function tokenizeConversation(conversation: Pick<ConversationRecord, 'messages' | 'trainFrom'>, tokenizer: Tokenizer): TokenizedSequence {
-  const { messages, trainFrom } = conversation;
-  const render = (upTo: number, generationPrompt: boolean): number[] =>
-    tokenizer.encode(tokenizer.applyChatTemplate(messages.slice(0, upTo), generationPrompt));
-  const input_ids = render(messages.length, false);
+export function tokenizeConversation(conversation: ConversationInput, tokenizer: Tokenizer): TokenizedSequence {
+  const { text, spans } = renderWithAssistantSpans(conversation, tokenizer);
+  const input_ids = tokenizer.encode(text);
   const labels = new Array<number>(input_ids.length).fill(IGNORE_INDEX);
-  messages.forEach((message: ChatMessage, i) => {
-    if (message.role !== 'assistant' || i < trainFrom) return;
-    // A template that renders history differently from the tail (e.g. dropping reasoning from earlier
-    // turns) makes a prefix disagree with the full rendering: only the agreeing part is used.
-    const start = sharedPrefix(input_ids, render(i, true));
-    const end = sharedPrefix(input_ids, render(i + 1, false));
-    for (let t = start; t < end; t++) labels[t] = input_ids[t];
-  });
+  // The token where character `at` falls: the tokens of text[:at] agree with the whole encoding up to a
+  // boundary; when `at` cuts a token in two, that token counts as inside the span (it carries span text).
+  const tokenAt = (at: number, side: 'start' | 'end'): number => {
+    if (at >= text.length) return input_ids.length;
+    if (at <= 0) return 0;
+    const prefix = tokenizer.encode(text.slice(0, at));
+    const agreed = sharedPrefix(input_ids, prefix);
+    return agreed === prefix.length || side === 'start' ? agreed : Math.min(agreed + 1, input_ids.length);
+  };
+  for (const span of spans) {
+    const from = tokenAt(span.start, 'start');
+    const to = tokenAt(span.end, 'end');
+    if (to <= from) throw unrenderedTurn(span.turn);
+    for (let t = from; t < to; t++) labels[t] = input_ids[t];
+  }
   return { input_ids, labels };
 }
 

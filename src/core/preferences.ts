@@ -7,6 +7,7 @@
 import type { ChatMessage } from './protocol';
 import type { Tokenizer } from './tokenizer';
 import { DataFileError, checkFields, readRecords, type PreferenceRecord, type Problem } from './formats';
+import { templateFailureReason } from './chatSpans';
 import { tokenizeConversation, tokenizePromptCompletion, tokenizerProblems, type TokenizedExample, type TokenizedSequence } from './examples';
 
 export interface PreferencePair {
@@ -44,7 +45,7 @@ export async function loadPreferencePairs(file: string, tokenizer: Tokenizer, op
     try {
       pair = tokenizePreference(record as PreferenceRecord, tokenizer);
     } catch (err) {
-      problems.push({ file, line, reason: `the chat template failed: ${(err as Error).message}` });
+      problems.push({ file, line, reason: templateFailureReason(err) });
       continue;
     }
     if (pair.chosen.input_ids.length > maxLength || pair.rejected.input_ids.length > maxLength) skipped += 1;

@@ -11,6 +11,7 @@ import {
 } from './formats';
 import { IGNORE_INDEX, countTrainedTokens, tokenizeRecord, tokenizerProblems, type SftRecord, type TokenizedSequence } from './examples';
 import { tokenizePreference } from './preferences';
+import { templateFailureReason } from './chatSpans';
 import { isPlainTextFile, packTextBlocks } from './packing';
 
 export interface DataInspectOptions {
@@ -85,7 +86,7 @@ export async function validateDataFile(file: string, options: DataInspectOptions
         trained += countTrainedTokens(sequence);
       }
     } catch (err) {
-      extraProblems.push({ file, line, reason: `the chat template failed: ${(err as Error).message}` });
+      extraProblems.push({ file, line, reason: templateFailureReason(err) });
     }
   });
 
@@ -250,7 +251,7 @@ export async function previewExamples(file: string, options: PreviewOptions): Pr
         add(line, tokenizeRecord(record as SftRecord, tokenizer));
       }
     } catch (err) {
-      throw new DataFileError([{ file, line, reason: `the chat template failed: ${(err as Error).message}` }]);
+      throw new DataFileError([{ file, line, reason: templateFailureReason(err) }]);
     }
   }
   return out;
