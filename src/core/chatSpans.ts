@@ -67,7 +67,7 @@ export function renderWithAssistantSpans(conversation: ConversationInput, tokeni
   const options = conversation.tools?.length ? { tools: conversation.tools } : undefined;
   const render = (upTo: number, generationPrompt: boolean): string =>
     tokenizer.applyChatTemplate(messages.slice(0, upTo), generationPrompt, options);
-  const text = render(messages.length, false);
+  const text = renderWhole(conversation, () => render(messages.length, false));
   const traits = templateTraits(tokenizer);
   checkToolsRendered(conversation.tools, text);
 
@@ -105,6 +105,17 @@ export function renderWithAssistantSpans(conversation: ConversationInput, tokeni
     cursor = located.end;
   });
   return { text, spans };
+}
+
+/** A template that raises on tool messages (Gemma's "roles must alternate") cannot do tool calling: say so. */
+function renderWhole(conversation: ConversationInput, render: () => string): string {
+  try {
+    return render();
+  } catch (err) {
+    const usesTools = conversation.tools?.length || conversation.messages.some((m) => m.role === 'tool' || m.tool_calls?.length);
+    if (!usesTools) throw err;
+    throw new ConversationMaskError(`this model's chat template cannot render this tool-calling conversation: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 type Located = { kind: 'found'; start: number; end: number } | { kind: 'missing' } | { kind: 'tool-calls' };
