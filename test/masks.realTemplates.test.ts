@@ -264,6 +264,24 @@ test('a template that drops an assistant turn: file:line error naming the turn, 
   assert.deepEqual(trainedRuns(lastOnly, tokenizer), ['<think>\n\n</think>\n\nThird answer.<|im_end|>\n']);
 });
 
+test('a template whose generation prompt opens <think> that history does not show (DeepSeek-R1 style): answers trained', async () => {
+  // Written for this test in the manner of DeepSeek-R1's template: reasoning is cut from every turn and
+  // the generation prompt is `<｜Assistant｜><think>\n`, which history never contains.
+  const template = [
+    '{{ bos_token }}{% for m in messages %}',
+    "{% if m.role == 'user' %}{{ '<｜User｜>' + m.content }}",
+    "{% elif m.role == 'assistant' %}{% set c = m.content %}{% if '</think>' in c %}{% set c = c.split('</think>')[-1] %}{% endif %}",
+    "{{ '<｜Assistant｜>' + (c | trim) + '<｜end▁of▁sentence｜>\\n' }}{% endif %}{% endfor %}",
+    "{% if add_generation_prompt %}{{ '<｜Assistant｜><think>\n' }}{% endif %}",
+  ].join('');
+  const tokenizer = await loadTokenizer(tokenizerDirWithTemplate('qwen3', template));
+  const example = tokenizeConversation({ messages: THINK_IN_CONTENT, trainFrom: 0 }, tokenizer);
+  // (the Qwen3 tokenizer has no special tokens for these markers: the newline keeps `>` and the next
+  // `<` in separate tokens, as a real DeepSeek tokenizer's special tokens would)
+  assert.deepEqual(trainedRuns(example, tokenizer), ['17 + 25 = 42.<｜end▁of▁sentence｜>\n', 'Doubled, it is 84.<｜end▁of▁sentence｜>\n']);
+  assertOnlyAssistantTrained(example, tokenizer, THINK_IN_CONTENT);
+});
+
 test('validate reports every line a template cannot train, with file:line', async () => {
   const tokenizer = await real('gemma3');
   const file = jsonl('g-validate.jsonl', [{ messages: SYSTEM_MULTI_TURN }, TOOL_ROW, { messages: REASONING_FIELD }]);
@@ -272,6 +290,11 @@ test('validate reports every line a template cannot train, with file:line', asyn
   assert.equal(report.problems.length, 2);
   assert.ok(report.problems[0].startsWith(`${file}:2: this model's chat template cannot render this tool-calling conversation`), report.problems[0]);
   assert.ok(report.problems[1].startsWith(`${file}:3: assistant turn 1 has reasoning_content`), report.problems[1]);
+  const qwen = await validateDataFile(file, { tokenizer: await real('qwen3') });
+  assert.deepEqual(qwen.problems, [], 'Qwen3 renders all three');
+  assert.equal(qwen.counts.with_tools, 1);
+  assert.equal(qwen.counts.tool_calls, 1);
+  assert.equal(qwen.counts.reasoning_turns, 2);
 });
 
 test('structure errors of tool data are file:line problems before any tokenization', async () => {
