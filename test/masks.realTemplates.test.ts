@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ConversationMaskError, renderWithAssistantSpans } from '../src/core/chatSpans';
+import { loadPreferencePairs } from '../src/core/preferences';
 import { DataFileError, IGNORE_INDEX, loadExamples, tokenizeConversation, type TokenizedSequence } from '../src/core/examples';
 import type { ChatMessage, ToolSchema } from '../src/core/protocol';
 import { chatPrompt } from '../src/core/prompts';
@@ -174,6 +175,20 @@ test('qwen3: the generation prompt of each assistant turn is the training text b
   const { text, spans } = renderWithAssistantSpans({ messages, trainFrom: 0, tools: [WEATHER_TOOL] }, tokenizer);
   assert.deepEqual(spans.map((s) => s.message), [2, 4]);
   for (const span of spans) assert.equal(chatPrompt(tokenizer, messages.slice(0, span.message), [WEATHER_TOOL]), text.slice(0, span.start));
+});
+
+test('qwen3: preference pairs with tools: each side trains its own response, the schemas reach the template', async () => {
+  const tokenizer = await real('qwen3');
+  const file = jsonl('q-prefs-tools.jsonl', [{
+    tools: [WEATHER_TOOL],
+    prompt: [{ role: 'user', content: 'What is the weather in Paris today?' }],
+    chosen: [{ role: 'assistant', content: null, tool_calls: [{ type: 'function', function: { name: 'get_weather', arguments: { city: 'Paris' } } }] }],
+    rejected: [{ role: 'assistant', content: 'It is always sunny in Paris.' }],
+  }]);
+  const [pair] = (await loadPreferencePairs(file, tokenizer)).pairs;
+  assert.deepEqual(trainedRuns(pair.chosen, tokenizer), ['<think>\n\n</think>\n\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>\n']);
+  assert.deepEqual(trainedRuns(pair.rejected, tokenizer), ['<think>\n\n</think>\n\nIt is always sunny in Paris.<|im_end|>\n']);
+  for (const side of [pair.chosen, pair.rejected]) assert.match(contextText(side, tokenizer), /<tools>\n\{"type": "function"/);
 });
 
 // ---------------------------------------------------------------- Gemma 3

@@ -104,7 +104,7 @@ export function tokenizerProblems(file: string, records: readonly ParsedRecord[]
 function needsChatTemplate(record: NormalizedRecord): boolean {
   if (record.kind === 'messages') return true;
   if (record.kind !== 'preference') return false;
-  return typeof record.prompt !== 'string' || typeof record.chosen !== 'string' || typeof record.rejected !== 'string';
+  return record.tools !== undefined || typeof record.prompt !== 'string' || typeof record.chosen !== 'string' || typeof record.rejected !== 'string';
 }
 
 export function tokenizeRecord(record: SftRecord, tokenizer: Tokenizer): TokenizedSequence {

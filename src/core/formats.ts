@@ -40,6 +40,8 @@ export interface PreferenceRecord {
   prompt: string | ChatMessage[];
   chosen: string | ChatMessage[];
   rejected: string | ChatMessage[];
+  /** function schemas passed to the chat template, as for conversations. */
+  tools?: ToolSchema[];
 }
 export type NormalizedRecord = ConversationRecord | PromptCompletionRecord | TextRecord | PreferenceRecord;
 
@@ -275,9 +277,16 @@ function checkPreferenceRow(row: JsonObject, fields: FieldMap): Checked<Preferen
     if (typeof chosen === 'string' || typeof rejected === 'string') return fail(missing(fields, 'prompt'));
     const shared = commonPrefixLength(chosen, rejected);
     prompt = chosen.slice(0, shared);
-    return finishPreference(prompt, chosen.slice(shared), rejected.slice(shared), fields);
+    return withTools(finishPreference(prompt, chosen.slice(shared), rejected.slice(shared), fields), row.tools);
   }
-  return finishPreference(prompt, chosen, rejected, fields);
+  return withTools(finishPreference(prompt, chosen, rejected, fields), row.tools);
+}
+
+function withTools(checked: Checked<PreferenceRecord>, value: unknown): Checked<PreferenceRecord> {
+  if (!checked.ok) return checked;
+  const tools = parseTools(value);
+  if (!tools.ok) return tools;
+  return tools.record.length ? { ok: true, record: { ...checked.record, tools: tools.record } } : checked;
 }
 
 function finishPreference(
@@ -293,7 +302,7 @@ function finishPreference(
     if (typeof response === 'string' && response.trim() === '') return fail(`${columnLabel(fields, key)} is empty`);
     // a string response is the assistant's turn after the prompt, so it is order-checked like one
     const messages = [...promptMessages, ...(typeof response === 'string' ? [{ role: 'assistant', content: response }] : response)];
-    const order = checkTurnOrder(messages);
+    const order = checkTurnOrder(messages) ?? checkToolResults(messages);
     if (order) return fail(`${key}: ${order}`);
     const trained = checkAssistantTurns(messages, promptMessages.length, key);
     if (trained) return fail(trained);
