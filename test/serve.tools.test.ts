@@ -3,7 +3,7 @@
 // the real CLI (`ftune serve`) with the tiny model and a ChatML template that renders tools.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -78,4 +78,12 @@ test('ftune serve renders a request\'s tools and tool calls with the template, a
   assert.ok(withTools.includes('call get_weather {"city": "Paris"}'), withTools);
   const [a, b] = ['with', 'without'].map((id) => byId.get(id) as Extract<ServeResponse, { type: 'done' }>);
   assert.ok(a.prompt_tokens > b.prompt_tokens, 'the tools block reached the prompt');
+  // `ftune generate --messages --tools` builds the same prompt (its arguments as a JSON string, as data may)
+  const wire = messages.map((m) => (m.tool_calls ? { ...m, content: null, tool_calls: [{ type: 'function', function: { name: 'get_weather', arguments: '{"city": "Paris"}' } }] } : m));
+  const cli = spawnSync(process.execPath, [CLI, 'generate', '--model', dir, '--messages', JSON.stringify(wire), '--tools', JSON.stringify(tools),
+    '--greedy', '--no-stop', '--max-new-tokens', '2', '--json', '--backend', 'cpu'], { encoding: 'utf8' });
+  assert.equal(cli.status, 0, cli.stderr);
+  const generated = JSON.parse(cli.stdout.split('\n').find((l) => l.startsWith('{'))!) as { token_ids: number[]; prompt_tokens: number };
+  assert.equal(generated.prompt_tokens, a.prompt_tokens);
+  assert.deepEqual(generated.token_ids, a.token_ids);
 });

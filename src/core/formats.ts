@@ -349,6 +349,16 @@ function wrongType(fields: FieldMap, key: CanonicalField, expected: string, got:
   return `${columnLabel(fields, key)} must be ${expected}, got ${describeJsonType(got)}`;
 }
 
+/** A message list given outside a data file (`ftune generate --messages`): checked and normalised like data. */
+export function parseChatMessages(value: unknown, label: string): Checked<ChatMessage[]> {
+  return parseMessageList(value, label, {});
+}
+
+/** A `tools` list given outside a data file (`ftune generate --tools`). */
+export function parseToolList(value: unknown): Checked<ToolSchema[]> {
+  return parseTools(value);
+}
+
 /** Checks each message's shape and role; `allowEmpty` for prompts, which may be an empty list. */
 function parseMessageList(value: unknown, label: string, fields: FieldMap, allowEmpty = false): Checked<ChatMessage[]> {
   if (!Array.isArray(value)) return fail(`${label} must be a list of {role, content} messages, got ${describeJsonType(value)}`);
