@@ -84,7 +84,8 @@ export function renderWithAssistantSpans(conversation: ConversationInput, tokeni
       return;
     }
     turn += 1;
-    if (message.reasoning_content?.trim() && !traits.rendersReasoning()) {
+    // (reasoning of a context turn may be dropped: it is not trained, and inference drops it the same way)
+    if (i >= trainFrom && message.reasoning_content?.trim() && !traits.rendersReasoning()) {
       throw new ConversationMaskError(
         `assistant turn ${turn} has reasoning_content, which this model's chat template does not render; ` +
         'put it in the content as <think>…</think> to train on it',
@@ -232,10 +233,13 @@ function probeEndOfTurn(tokenizer: Tokenizer): string {
     const at = text?.indexOf(PROBE_ANSWER) ?? -1;
     return text === undefined || at < 0 ? undefined : text.slice(at + PROBE_ANSWER.length);
   };
-  const last = tail([user, assistant]);
-  const middle = tail([user, assistant, { role: 'user', content: 'ftune-probe-followup' }]);
-  if (last === undefined || middle === undefined) return '';
-  return last.slice(0, commonPrefixLength(last, middle));
+  // some templates insist on a system message: probe without one, then with one
+  for (const opening of [[user], [{ role: 'system', content: 'ftune-probe-system' }, user]]) {
+    const last = tail([...opening, assistant]);
+    const middle = tail([...opening, assistant, { role: 'user', content: 'ftune-probe-followup' }]);
+    if (last !== undefined && middle !== undefined) return last.slice(0, commonPrefixLength(last, middle));
+  }
+  return '';
 }
 
 function probeReasoning(tokenizer: Tokenizer): boolean {
