@@ -297,6 +297,27 @@ test('a template whose generation prompt opens <think> that history does not sho
   assertOnlyAssistantTrained(example, tokenizer, THINK_IN_CONTENT);
 });
 
+test('a template that renders only the tool calls of a calling turn (Llama 3.1 style): calls trained; content it would drop is refused', async () => {
+  // Written for this test in the manner of Llama 3.1's template: a tool-calling turn shows only its calls.
+  const template = [
+    "{% if tools %}{{ '<|im_start|>system\\nFunctions: ' + (tools | tojson) + '<|im_end|>\\n' }}{% endif %}",
+    "{% for m in messages %}{{ '<|im_start|>' + m.role + '\\n' }}",
+    "{% if m.tool_calls %}{% for c in m.tool_calls %}{{ '{\"name\": \"' + c.function.name + '\", \"parameters\": ' + (c.function.arguments | tojson) + '}' }}{% endfor %}",
+    "{% else %}{{ m.content }}{% endif %}{{ '<|im_end|>\\n' }}{% endfor %}",
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
+  ].join('');
+  const tokenizer = await loadTokenizer(tokenizerDirWithTemplate('qwen3', template));
+  const example = await loadOne(jsonl('calls-only.jsonl', [TOOL_ROW]), tokenizer);
+  assert.deepEqual(trainedRuns(example, tokenizer), [
+    '{"name": "get_weather", "parameters": {"city": "Paris"}}<|im_end|>\n',
+    'It is sunny and 21 °C in Paris.<|im_end|>\n',
+  ]);
+  assertOnlyAssistantTrained(example, tokenizer, TOOL_ROW.messages.filter((m) => m.content !== null) as ChatMessage[]);
+  const withContent = { ...TOOL_ROW, messages: TOOL_ROW.messages.map((m, i) => (i === 2 ? { ...m, content: 'Let me check the weather.' } : m)) };
+  await loadFails(jsonl('calls-and-content.jsonl', [withContent]), tokenizer,
+    "the content of assistant turn 1 is not rendered by this model's chat template, only its tool calls (leave the content of a tool-calling turn empty)");
+});
+
 test('validate reports every line a template cannot train, with file:line', async () => {
   const tokenizer = await real('gemma3');
   const file = jsonl('g-validate.jsonl', [{ messages: SYSTEM_MULTI_TURN }, TOOL_ROW, { messages: REASONING_FIELD }]);

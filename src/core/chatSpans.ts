@@ -100,6 +100,9 @@ export function renderWithAssistantSpans(conversation: ConversationInput, tokeni
       if (located.kind === 'tool-calls') {
         throw new ConversationMaskError(`the tool calls of assistant turn ${turn} are not rendered by this model's chat template (it does not support tool calling)`);
       }
+      if (located.kind === 'content') {
+        throw new ConversationMaskError(`the content of assistant turn ${turn} is not rendered by this model's chat template, only its tool calls (leave the content of a tool-calling turn empty)`);
+      }
       throw unrenderedTurn(turn);
     }
     if (i >= trainFrom) spans.push({ message: i, turn, start: located.start, end: located.end });
@@ -119,32 +122,36 @@ function renderWhole(conversation: ConversationInput, render: () => string): str
   }
 }
 
-type Located = { kind: 'found'; start: number; end: number } | { kind: 'missing' } | { kind: 'tool-calls' };
+type Located = { kind: 'found'; start: number; end: number } | { kind: 'missing' | 'tool-calls' | 'content' };
 
 function locateAssistant(text: string, message: ChatMessage, from: number, header: string, endOfTurn: string, isLast: boolean): Located {
   const headerEnd = header ? findHeader(text, header, from) : from;
   if (headerEnd === undefined) return { kind: 'missing' };
-  const answer = answerText(message);
-  const anchors = [...(answer ? [answer] : []), ...(message.tool_calls ?? []).map((call) => call.function.name)];
-  if (anchors.length === 0) return { kind: 'missing' };
-  // An end-of-turn marker between the header and an anchor means the anchor belongs to a later turn.
+  // The turn ends at the first end-of-turn marker after its header: text after that belongs to a later
+  // turn (unless the marker is too plain to tell, or the message itself contains it).
   const markerCounts = endOfTurn.trim() !== '' && !message.content.includes(endOfTurn);
-  let start: number | undefined = header ? headerEnd : undefined;
-  let position = headerEnd;
-  for (let k = 0; k < anchors.length; k++) {
-    const at = text.indexOf(anchors[k], position);
-    const lost = at < 0 || (markerCounts && text.slice(position, at).includes(endOfTurn));
-    if (lost) return { kind: k === 0 && answer ? 'missing' : 'tool-calls' };
-    start ??= at;
-    position = at + anchors[k].length;
-  }
+  const markerAt = markerCounts ? text.indexOf(endOfTurn, headerEnd) : -1;
+  const turnEnd = markerAt >= 0 ? markerAt : text.length;
+  const find = (anchor: string): { at: number; end: number } | undefined => {
+    const at = text.indexOf(anchor, headerEnd);
+    return at >= 0 && at + anchor.length <= turnEnd ? { at, end: at + anchor.length } : undefined;
+  };
+  const answer = answerText(message);
+  const answerAt = answer ? find(answer) : undefined;
+  const calls = (message.tool_calls ?? []).map((call) => find(call.function.name));
+  const callsFound = calls.filter((c) => c !== undefined);
+  if (answer && !answerAt) return { kind: callsFound.length ? 'content' : 'missing' };
+  if (callsFound.length < calls.length) return { kind: 'tool-calls' };
+  const found = [...(answerAt ? [answerAt] : []), ...callsFound];
+  if (found.length === 0) return { kind: 'missing' };
+  const position = Math.max(...found.map((f) => f.end));
   let end = position;
   if (isLast) end = text.length;
   else if (endOfTurn) {
     const marker = text.indexOf(endOfTurn, position);
     if (marker >= 0) end = marker + endOfTurn.length;
   }
-  return { kind: 'found', start: start ?? headerEnd, end };
+  return { kind: 'found', start: header ? headerEnd : Math.min(...found.map((f) => f.at)), end };
 }
 
 /**
