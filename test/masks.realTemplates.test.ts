@@ -12,7 +12,7 @@ import { ConversationMaskError, renderWithAssistantSpans } from '../src/core/cha
 import { loadPreferencePairs } from '../src/core/preferences';
 import { DataFileError, IGNORE_INDEX, loadExamples, tokenizeConversation, type TokenizedSequence } from '../src/core/examples';
 import type { ChatMessage, ToolSchema } from '../src/core/protocol';
-import { chatPrompt } from '../src/core/prompts';
+import { chatPrompt, promptAndReference } from '../src/core/prompts';
 import { loadTokenizer, type Tokenizer } from '../src/core/tokenizer';
 import { previewExamples, renderPreview, validateDataFile } from '../src/core/validate';
 import { realChatTemplate, realTokenizerDir, tokenizerDirWithTemplate, type RealTokenizerName } from './helpers/realTokenizers';
@@ -175,6 +175,10 @@ test('qwen3: the generation prompt of each assistant turn is the training text b
   const { text, spans } = renderWithAssistantSpans({ messages, trainFrom: 0, tools: [WEATHER_TOOL] }, tokenizer);
   assert.deepEqual(spans.map((s) => s.message), [2, 4]);
   for (const span of spans) assert.equal(chatPrompt(tokenizer, messages.slice(0, span.message), [WEATHER_TOOL]), text.slice(0, span.start));
+  // evaluation and RL prompts: the same render; a reasoning answer's reference is the answer itself
+  const pair = promptAndReference({ kind: 'messages', messages: THINK_IN_CONTENT, trainFrom: 0 }, tokenizer);
+  assert.deepEqual(pair, { prompt: chatPrompt(tokenizer, THINK_IN_CONTENT.slice(0, 3)), reference: 'Doubled, it is 84.' });
+  assert.ok(pair?.prompt.endsWith('<|im_start|>user\nNow double it.<|im_end|>\n<|im_start|>assistant\n'));
 });
 
 test('qwen3: preference pairs with tools: each side trains its own response, the schemas reach the template', async () => {
