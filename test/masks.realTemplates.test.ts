@@ -301,6 +301,22 @@ test('a template whose generation prompt opens <think> that history does not sho
   assertOnlyAssistantTrained(example, tokenizer, THINK_IN_CONTENT);
 });
 
+test('a span boundary inside a token: ids stay the whole rendering\'s, the cut token counts as trained', async () => {
+  // Without special tokens for its markers, Qwen3's tokenizer merges `>` with its neighbours (`><`, and
+  // `>` with the answer's first letters), so the span boundaries fall inside tokens.
+  const template = "{% for m in messages %}{{ '<' + m.role + '>' + m.content + '</' + m.role + '>' }}{% endfor %}{% if add_generation_prompt %}{{ '<assistant>' }}{% endif %}";
+  const tokenizer = await loadTokenizer(tokenizerDirWithTemplate('qwen3', template));
+  const messages: ChatMessage[] = [
+    { role: 'user', content: 'Hi.' }, { role: 'assistant', content: 'Hello.' },
+    { role: 'user', content: 'Bye.' }, { role: 'assistant', content: 'Goodbye.' },
+  ];
+  const example = tokenizeConversation({ messages, trainFrom: 0 }, tokenizer);
+  assert.deepEqual(example.input_ids, tokenizer.encode('<user>Hi.</user><assistant>Hello.</assistant><user>Bye.</user><assistant>Goodbye.</assistant>'));
+  // tokens starting with `>` straddle both ends of turn 1: they carry span text, so they are trained; no user
+  // word is.
+  assert.deepEqual(trainedRuns(example, tokenizer), ['>Hello.</assistant><', 'Goodbye.</assistant>']);
+});
+
 test('a template that renders only the tool calls of a calling turn (Llama 3.1 style): calls trained; content it would drop is refused', async () => {
   // Written for this test in the manner of Llama 3.1's template: a tool-calling turn shows only its calls.
   const template = [

@@ -124,15 +124,7 @@ export function tokenizeConversation(conversation: ConversationInput, tokenizer:
   const { text, spans } = renderWithAssistantSpans(conversation, tokenizer);
   const input_ids = tokenizer.encode(text);
   const labels = new Array<number>(input_ids.length).fill(IGNORE_INDEX);
-  // The token where character `at` falls: the tokens of text[:at] agree with the whole encoding up to a
-  // boundary; when `at` cuts a token in two, that token counts as inside the span (it carries span text).
-  const tokenAt = (at: number, side: 'start' | 'end'): number => {
-    if (at >= text.length) return input_ids.length;
-    if (at <= 0) return 0;
-    const prefix = tokenizer.encode(text.slice(0, at));
-    const agreed = sharedPrefix(input_ids, prefix);
-    return agreed === prefix.length || side === 'start' ? agreed : Math.min(agreed + 1, input_ids.length);
-  };
+  const tokenAt = tokenPositions(text, input_ids, spans.flatMap((s) => [s.start, s.end]), tokenizer);
   for (const span of spans) {
     const from = tokenAt(span.start, 'start');
     const to = tokenAt(span.end, 'end');
@@ -140,6 +132,36 @@ export function tokenizeConversation(conversation: ConversationInput, tokenizer:
     for (let t = from; t < to; t++) labels[t] = input_ids[t];
   }
   return { input_ids, labels };
+}
+
+/**
+ * Maps character positions of `text` to token positions of its encoding `ids`. Usually every boundary
+ * falls between tokens (they sit next to special tokens or newlines), and then the pieces between the
+ * boundaries encode to exactly `ids` one after another: one pass, each character encoded once. Otherwise
+ * each boundary is placed by encoding the text before it: its tokens agree with `ids` up to the boundary,
+ * and a token the boundary cuts in two counts as inside the span (it carries span text).
+ */
+function tokenPositions(text: string, ids: readonly number[], positions: readonly number[], tokenizer: Tokenizer): (at: number, side: 'start' | 'end') => number {
+  const cuts = [...new Set(positions)].filter((p) => p > 0 && p < text.length).sort((a, b) => a - b);
+  const tokenIndex = new Map<number, number>();
+  let count = 0;
+  let clean = true;
+  [...cuts, text.length].forEach((cut, k) => {
+    const piece = tokenizer.encode(text.slice(k === 0 ? 0 : cuts[k - 1], cut));
+    for (let j = 0; j < piece.length && clean; j++) clean = ids[count + j] === piece[j];
+    count += piece.length;
+    tokenIndex.set(cut, count);
+  });
+  if (clean && count === ids.length) {
+    return (at) => (at <= 0 ? 0 : tokenIndex.get(at) ?? ids.length);
+  }
+  return (at, side) => {
+    if (at >= text.length) return ids.length;
+    if (at <= 0) return 0;
+    const prefix = tokenizer.encode(text.slice(0, at));
+    const agreed = sharedPrefix(ids, prefix);
+    return agreed === prefix.length || side === 'start' ? agreed : Math.min(agreed + 1, ids.length);
+  };
 }
 
 export function tokenizePromptCompletion(prompt: string, completion: string, tokenizer: Tokenizer): TokenizedSequence {
