@@ -10,8 +10,9 @@
 // in order:
 //   - an assistant's role header is the template's generation prompt (render(messages[:i], true) minus
 //     render(messages[:i], false)), looked up after the previous message;
-//   - its answer text (trimmed, after any </think>) and each tool call's function name must follow it,
-//     before the template's end-of-turn marker;
+//   - its answer text (trimmed, after any </think>) and each tool call's function name must follow it
+//     (in any order) before the template's end-of-turn marker; what lies between the header and them
+//     (a <think> block) is part of the turn;
 //   - the end-of-turn marker is what the template writes after an assistant's content before the next
 //     turn, found once per template by rendering a probe conversation (`<|im_end|>\n`,
 //     `<end_of_turn>\n`, `<|eot_id|>`, ...). The last message runs to the end of the rendering.
