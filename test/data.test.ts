@@ -132,7 +132,7 @@ test('auto-detection and every row of a messages file: each assistant turn is tr
   assert.deepEqual(set.examples.map((e) => trainedRuns(e, tokenizer)), [
     ['4<|im_end|>\n'],
     ['Blue.<|im_end|>\n', 'Red.<|im_end|>\n'],
-    ['Let me check.<|im_end|>\n', 'It is clear.<|im_end|>\n'],
+    ['Which city?<|im_end|>\n', 'It is clear.<|im_end|>\n'],
   ]);
 });
 

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { answersMatch } from '../core/answer';
 import { demoHeldOutSet, demoTrainSet, type DemoExample } from '../core/demoData';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from '../core/runConfig';
+import { chatPrompt } from '../core/prompts';
 import { generate } from '../engine/generate';
 import { runTraining } from '../engine/trainer';
 import { number, parse, str } from './args';
@@ -17,7 +18,7 @@ export async function exactMatch(modelDir: string, adapterDir: string | undefine
   try {
     let correct = 0;
     for (const ex of examples) {
-      const prompt = loaded.tokenizer.applyChatTemplate(ex.messages.slice(0, -1), true);
+      const prompt = chatPrompt(loaded.tokenizer, ex.messages.slice(0, -1));
       const out = await generate(loaded.model, {
         promptIds: loaded.tokenizer.encode(prompt), adapter: loaded.adapter, eosIds: loaded.model.config.eos_token_id,
         options: { max_new_tokens: 24, greedy: true, stop: true },

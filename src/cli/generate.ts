@@ -1,10 +1,12 @@
 // `ftune generate`: one completion of a raw prompt or a chat, printed as it is produced.
-import type { ChatMessage, DecodingOptions } from '../core/protocol';
+import { parseChatMessages, parseToolList } from '../core/formats';
+import type { ChatMessage, DecodingOptions, ToolSchema } from '../core/protocol';
+import { chatPrompt } from '../core/prompts';
 import { generate } from '../engine/generate';
 import { backendOption, number, parse, str, UsageError, type Parsed } from './args';
 import { loadModel } from './modelArgs';
 
-export const GENERATE_USAGE = `usage: ftune generate --model DIR [--adapter DIR] (--prompt TEXT | --messages JSON) [--max-new-tokens N]
+export const GENERATE_USAGE = `usage: ftune generate --model DIR [--adapter DIR] (--prompt TEXT | --messages JSON [--tools JSON]) [--max-new-tokens N]
     [--greedy | --temperature T --top-p P --top-k K] [--seed N] [--no-stop] [--json] [--backend B]`;
 
 export function decodingOptions(values: Parsed): DecodingOptions {
@@ -22,16 +24,25 @@ export function decodingOptions(values: Parsed): DecodingOptions {
 }
 
 export function parseMessages(raw: string): ChatMessage[] {
-  let value: unknown;
+  const parsed = parseChatMessages(parseJsonOption('--messages', raw), '--messages');
+  if (!parsed.ok) throw new UsageError(`--messages must be a JSON list of {"role": ..., "content": ...} objects (${parsed.reasons.join('; ')})`);
+  return parsed.record;
+}
+
+/** `--tools JSON`: the function schemas a chat prompt shows the model (as in data rows' "tools"). */
+export function parseToolsOption(raw: string | undefined): ToolSchema[] | undefined {
+  if (raw === undefined) return undefined;
+  const parsed = parseToolList(parseJsonOption('--tools', raw));
+  if (!parsed.ok) throw new UsageError(`--tools: ${parsed.reasons.join('; ')}`);
+  return parsed.record;
+}
+
+function parseJsonOption(option: string, raw: string): unknown {
   try {
-    value = JSON.parse(raw);
+    return JSON.parse(raw);
   } catch (err) {
-    throw new UsageError(`--messages is not valid JSON (${(err as Error).message})`);
+    throw new UsageError(`${option} is not valid JSON (${(err as Error).message})`);
   }
-  if (!Array.isArray(value) || !value.every((m) => typeof m === 'object' && m !== null && typeof m.role === 'string' && typeof m.content === 'string')) {
-    throw new UsageError('--messages must be a JSON list of {"role": ..., "content": ...} objects');
-  }
-  return value as ChatMessage[];
 }
 
 export const DECODING_OPTIONS = {
@@ -46,17 +57,19 @@ export const DECODING_OPTIONS = {
 
 export async function generateCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
-    model: { type: 'string' }, adapter: { type: 'string' }, prompt: { type: 'string' }, messages: { type: 'string' },
+    model: { type: 'string' }, adapter: { type: 'string' }, prompt: { type: 'string' }, messages: { type: 'string' }, tools: { type: 'string' },
     json: { type: 'boolean' }, backend: { type: 'string' }, ...DECODING_OPTIONS,
   }, GENERATE_USAGE);
   const modelDir = str(values, 'model');
   if (!modelDir) throw new UsageError('--model is required');
   const prompt = str(values, 'prompt'), messages = str(values, 'messages');
   if ((prompt === undefined) === (messages === undefined)) throw new UsageError('give exactly one of --prompt or --messages');
+  const tools = parseToolsOption(str(values, 'tools'));
+  if (tools && messages === undefined) throw new UsageError('--tools needs --messages (tools are shown through the chat template)');
   const options = decodingOptions(values);
   const loaded = await loadModel(modelDir, str(values, 'adapter'), backendOption(values));
   try {
-    const text = prompt ?? loaded.tokenizer.applyChatTemplate(parseMessages(messages!), true);
+    const text = prompt ?? chatPrompt(loaded.tokenizer, parseMessages(messages!), tools);
     const promptIds = loaded.tokenizer.encode(text);
     const json = values.json === true;
     let printed = '';

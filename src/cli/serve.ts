@@ -4,6 +4,7 @@
 import * as path from 'path';
 import * as readline from 'readline';
 import type { ServeRequest, ServeResponse } from '../core/protocol';
+import { chatPrompt } from '../core/prompts';
 import { generate } from '../engine/generate';
 import { LoraAdapter } from '../engine/lora';
 import { backendOption, parse, str, UsageError } from './args';
@@ -48,7 +49,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       try {
         if (path.resolve(req.ref.model) !== path.resolve(modelDir)) throw new Error(`this server holds ${modelDir}, not ${req.ref.model}`);
         const adapter = adapterFor(req.ref.adapter);
-        const text = req.messages ? loaded.tokenizer.applyChatTemplate(req.messages, true) : req.prompt ?? '';
+        const text = req.messages ? chatPrompt(loaded.tokenizer, req.messages, req.tools) : req.prompt ?? '';
         const promptIds = loaded.tokenizer.encode(text);
         const ids: number[] = [];
         let shown = '';

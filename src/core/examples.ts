@@ -1,13 +1,14 @@
 // Training examples: validated records turned into token ids and labels (the unshifted targets;
 // -100 = not trained, the loss does the shift). Masking follows shared/conformance/README.md:
-//   messages           whole conversation through the chat template; each assistant turn i is trained
-//                      on the tokens between render(messages[:i], generation prompt) and render(messages[:i+1])
+//   messages           whole conversation through the chat template; each assistant turn is trained on
+//                      the tokens it contributes to that rendering (content, reasoning, tool calls and
+//                      end-of-turn marker; see chatSpans.ts)
 //   prompt-completion  prompt and completion tokenized separately, no template: prompt + completion + eos,
 //                      labels on completion + eos
 //   text               ids + eos, all trained
 
 import * as path from 'path';
-import type { ChatMessage } from './protocol';
+import { renderWithAssistantSpans, templateFailureReason, unrenderedTurn, type ConversationInput } from './chatSpans';
 import type { DataFormat } from './runConfig';
 import type { Tokenizer } from './tokenizer';
 import {
@@ -91,7 +92,7 @@ export async function loadExamples(file: string, tokenizer: Tokenizer, options: 
  */
 export function tokenizationProblem(file: string, line: number, err: unknown): Problem {
   const message = err instanceof Error ? err.message : String(err);
-  return { file, line, reason: err instanceof TokenizerBudgetError ? message : `the chat template failed: ${message}` };
+  return { file, line, reason: err instanceof TokenizerBudgetError ? message : templateFailureReason(err) };
 }
 
 /** Plain-text files have no records; they are packed for continued pre-training instead. */
@@ -119,7 +120,7 @@ export function tokenizerProblems(file: string, records: readonly ParsedRecord[]
 function needsChatTemplate(record: NormalizedRecord): boolean {
   if (record.kind === 'messages') return true;
   if (record.kind !== 'preference') return false;
-  return typeof record.prompt !== 'string' || typeof record.chosen !== 'string' || typeof record.rejected !== 'string';
+  return record.tools !== undefined || typeof record.prompt !== 'string' || typeof record.chosen !== 'string' || typeof record.rejected !== 'string';
 }
 
 export function tokenizeRecord(record: SftRecord, tokenizer: Tokenizer): TokenizedSequence {
@@ -131,24 +132,52 @@ export function tokenizeRecord(record: SftRecord, tokenizer: Tokenizer): Tokeniz
 }
 
 /**
- * Renders the conversation and trains each assistant turn at index >= trainFrom on exactly the tokens
- * its rendering adds after the generation prompt (its content plus the template's end-of-turn tokens).
+ * Renders the whole conversation once and trains each assistant turn at index >= trainFrom on the
+ * tokens it contributes to that rendering (src/core/chatSpans.ts finds the character spans; here they
+ * become token positions). An assistant turn that ends up with no token is a ConversationMaskError.
  */
-export function tokenizeConversation(conversation: Pick<ConversationRecord, 'messages' | 'trainFrom'>, tokenizer: Tokenizer): TokenizedSequence {
-  const { messages, trainFrom } = conversation;
-  const render = (upTo: number, generationPrompt: boolean): number[] =>
-    tokenizer.encode(tokenizer.applyChatTemplate(messages.slice(0, upTo), generationPrompt));
-  const input_ids = render(messages.length, false);
+export function tokenizeConversation(conversation: ConversationInput, tokenizer: Tokenizer): TokenizedSequence {
+  const { text, spans } = renderWithAssistantSpans(conversation, tokenizer);
+  const input_ids = tokenizer.encode(text);
   const labels = new Array<number>(input_ids.length).fill(IGNORE_INDEX);
-  messages.forEach((message: ChatMessage, i) => {
-    if (message.role !== 'assistant' || i < trainFrom) return;
-    // A template that renders history differently from the tail (e.g. dropping reasoning from earlier
-    // turns) makes a prefix disagree with the full rendering: only the agreeing part is used.
-    const start = sharedPrefix(input_ids, render(i, true));
-    const end = sharedPrefix(input_ids, render(i + 1, false));
-    for (let t = start; t < end; t++) labels[t] = input_ids[t];
-  });
+  const tokenAt = tokenPositions(text, input_ids, spans.flatMap((s) => [s.start, s.end]), tokenizer);
+  for (const span of spans) {
+    const from = tokenAt(span.start, 'start');
+    const to = tokenAt(span.end, 'end');
+    if (to <= from) throw unrenderedTurn(span.turn);
+    for (let t = from; t < to; t++) labels[t] = input_ids[t];
+  }
   return { input_ids, labels };
+}
+
+/**
+ * Maps character positions of `text` to token positions of its encoding `ids`. Usually every boundary
+ * falls between tokens (they sit next to special tokens or newlines), and then the pieces between the
+ * boundaries encode to exactly `ids` one after another: one pass, each character encoded once. Otherwise
+ * each boundary is placed by encoding the text before it: its tokens agree with `ids` up to the boundary,
+ * and a token the boundary cuts in two counts as inside the span (it carries span text).
+ */
+function tokenPositions(text: string, ids: readonly number[], positions: readonly number[], tokenizer: Tokenizer): (at: number, side: 'start' | 'end') => number {
+  const cuts = [...new Set(positions)].filter((p) => p > 0 && p < text.length).sort((a, b) => a - b);
+  const tokenIndex = new Map<number, number>();
+  let count = 0;
+  let clean = true;
+  [...cuts, text.length].forEach((cut, k) => {
+    const piece = tokenizer.encode(text.slice(k === 0 ? 0 : cuts[k - 1], cut));
+    for (let j = 0; j < piece.length && clean; j++) clean = ids[count + j] === piece[j];
+    count += piece.length;
+    tokenIndex.set(cut, count);
+  });
+  if (clean && count === ids.length) {
+    return (at) => (at <= 0 ? 0 : tokenIndex.get(at) ?? ids.length);
+  }
+  return (at, side) => {
+    if (at >= text.length) return ids.length;
+    if (at <= 0) return 0;
+    const prefix = tokenizer.encode(text.slice(0, at));
+    const agreed = sharedPrefix(ids, prefix);
+    return agreed === prefix.length || side === 'start' ? agreed : Math.min(agreed + 1, ids.length);
+  };
 }
 
 export function tokenizePromptCompletion(prompt: string, completion: string, tokenizer: Tokenizer): TokenizedSequence {

@@ -4,12 +4,15 @@
 //
 // Formats (TRL's dataset conventions):
 //   messages           {"messages": [{"role": "user", "content": ...}, {"role": "assistant", ...}]}
+//                      assistant messages may carry `reasoning_content` (or <think>…</think> in content)
+//                      and `tool_calls`; `tool` messages hold results; the row may list `tools` (schemas)
 //   prompt-completion  {"prompt": "...", "completion": "..."}  (or both as message lists)
 //   text               {"text": "..."}
 //   preference         {"prompt": ..., "chosen": ..., "rejected": ...}  each a string or a message list;
 //                      the prompt may be left out when chosen/rejected are whole conversations.
 
-import type { ChatMessage } from './protocol';
+import type { ChatMessage, ToolCall, ToolSchema } from './protocol';
+import { answerText } from './chatSpans';
 import type { DataFormat } from './runConfig';
 import { detectColumnMapping } from './columnAliases';
 import { parseFieldMap } from './datasets/fieldMap';
@@ -27,8 +30,11 @@ export const ALLOWED_ROLES: readonly string[] = ['system', 'user', 'assistant', 
 /** ShareGPT's role names, accepted only when the data is declared ShareGPT-like with `--field role=from`. */
 const SHAREGPT_ROLES: Readonly<Record<string, string>> = { human: 'user', gpt: 'assistant', system: 'system', tool: 'tool' };
 
-/** A conversation; assistant turns at index >= trainFrom are trained (0 = all of them). */
-export interface ConversationRecord { kind: 'messages'; messages: ChatMessage[]; trainFrom: number }
+/**
+ * A conversation; assistant turns at index >= trainFrom are trained (0 = all of them). `tools` are
+ * the function schemas the model is shown (passed to the chat template as `tools=`).
+ */
+export interface ConversationRecord { kind: 'messages'; messages: ChatMessage[]; trainFrom: number; tools?: ToolSchema[] }
 export interface PromptCompletionRecord { kind: 'prompt-completion'; prompt: string; completion: string }
 export interface TextRecord { kind: 'text'; text: string }
 export interface PreferenceRecord {
@@ -36,6 +42,8 @@ export interface PreferenceRecord {
   prompt: string | ChatMessage[];
   chosen: string | ChatMessage[];
   rejected: string | ChatMessage[];
+  /** function schemas passed to the chat template, as for conversations. */
+  tools?: ToolSchema[];
 }
 export type NormalizedRecord = ConversationRecord | PromptCompletionRecord | TextRecord | PreferenceRecord;
 
@@ -159,11 +167,56 @@ function checkMessagesRow(row: JsonObject, fields: FieldMap): Checked<Conversati
   const parsed = parseMessageList(value, columnLabel(fields, 'messages'), fields);
   if (!parsed.ok) return parsed;
   const messages = parsed.record;
-  const order = checkTurnOrder(messages);
+  const order = checkTurnOrder(messages) ?? checkToolResults(messages);
   if (order) return fail(order);
   const trained = checkAssistantTurns(messages, 0, 'conversation');
   if (trained) return fail(trained);
-  return { ok: true, record: { kind: 'messages', messages, trainFrom: 0 } };
+  const tools = parseTools(row.tools);
+  if (!tools.ok) return tools;
+  return { ok: true, record: { kind: 'messages', messages, trainFrom: 0, ...(tools.record.length ? { tools: tools.record } : {}) } };
+}
+
+/**
+ * The row's `tools`: a list of function schemas (`{type: 'function', function: {name, parameters}}`,
+ * OpenAI / TRL), or that list as a JSON string (as some Hub datasets store it).
+ */
+function parseTools(value: unknown): Checked<ToolSchema[]> {
+  if (value === undefined || value === null) return { ok: true, record: [] };
+  let list = value;
+  if (typeof value === 'string') {
+    try {
+      list = JSON.parse(value);
+    } catch {
+      return fail('"tools" is a string but not a JSON list of tool schemas');
+    }
+  }
+  if (!Array.isArray(list)) return fail(`"tools" must be a list of tool schemas, got ${describeJsonType(list)}`);
+  for (let i = 0; i < list.length; i++) {
+    const tool: unknown = list[i];
+    if (!isPlainObject(tool)) return fail(`"tools"[${i}] must be a tool schema object, got ${describeJsonType(tool)}`);
+    const fn = tool.function;
+    const name = isPlainObject(fn) ? fn.name : tool.name;
+    if (typeof name !== 'string' || name === '') return fail(`"tools"[${i}] has no function name (expected {"type": "function", "function": {"name": ..., "parameters": ...}})`);
+  }
+  return { ok: true, record: list as ToolSchema[] };
+}
+
+function isPlainObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Every tool result answers a call: it follows an assistant turn with tool_calls (or another result). */
+function checkToolResults(messages: readonly ChatMessage[]): string | undefined {
+  let open = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i];
+    if (message.role === 'assistant') open = message.tool_calls?.length ?? 0;
+    else if (message.role === 'tool') {
+      if (open === 0) return `message ${i} is a tool result, but no assistant tool call precedes it (or there are more results than calls)`;
+      open -= 1;
+    } else open = 0;
+  }
+  return undefined;
 }
 
 function checkPromptCompletionRow(row: JsonObject, fields: FieldMap): Checked<NormalizedRecord> {
@@ -179,11 +232,13 @@ function checkPromptCompletionRow(row: JsonObject, fields: FieldMap): Checked<No
     const c = parseMessageList(completion, columnLabel(fields, 'completion'), fields);
     if (!p.ok || !c.ok) return fail(...(p.ok ? [] : p.reasons), ...(c.ok ? [] : c.reasons));
     const messages = [...p.record, ...c.record];
-    const order = checkTurnOrder(messages);
+    const order = checkTurnOrder(messages) ?? checkToolResults(messages);
     if (order) return fail(order);
     const trained = checkAssistantTurns(messages, p.record.length, 'completion');
     if (trained) return fail(trained);
-    return { ok: true, record: { kind: 'messages', messages, trainFrom: p.record.length } };
+    const tools = parseTools(row.tools);
+    if (!tools.ok) return tools;
+    return { ok: true, record: { kind: 'messages', messages, trainFrom: p.record.length, ...(tools.record.length ? { tools: tools.record } : {}) } };
   }
   if (typeof prompt !== 'string') reasons.push(wrongType(fields, 'prompt', 'a string', prompt));
   if (typeof completion !== 'string') reasons.push(wrongType(fields, 'completion', 'a string', completion));
@@ -218,9 +273,16 @@ function checkPreferenceRow(row: JsonObject, fields: FieldMap): Checked<Preferen
     if (typeof chosen === 'string' || typeof rejected === 'string') return fail(missing(fields, 'prompt'));
     const shared = commonPrefixLength(chosen, rejected);
     prompt = chosen.slice(0, shared);
-    return finishPreference(prompt, chosen.slice(shared), rejected.slice(shared), fields);
+    return withTools(finishPreference(prompt, chosen.slice(shared), rejected.slice(shared), fields), row.tools);
   }
-  return finishPreference(prompt, chosen, rejected, fields);
+  return withTools(finishPreference(prompt, chosen, rejected, fields), row.tools);
+}
+
+function withTools(checked: Checked<PreferenceRecord>, value: unknown): Checked<PreferenceRecord> {
+  if (!checked.ok) return checked;
+  const tools = parseTools(value);
+  if (!tools.ok) return tools;
+  return tools.record.length ? { ok: true, record: { ...checked.record, tools: tools.record } } : checked;
 }
 
 function finishPreference(
@@ -236,7 +298,7 @@ function finishPreference(
     if (typeof response === 'string' && response.trim() === '') return fail(`${columnLabel(fields, key)} is empty`);
     // a string response is the assistant's turn after the prompt, so it is order-checked like one
     const messages = [...promptMessages, ...(typeof response === 'string' ? [{ role: 'assistant', content: response }] : response)];
-    const order = checkTurnOrder(messages);
+    const order = checkTurnOrder(messages) ?? checkToolResults(messages);
     if (order) return fail(`${key}: ${order}`);
     const trained = checkAssistantTurns(messages, promptMessages.length, key);
     if (trained) return fail(trained);
@@ -283,6 +345,16 @@ function wrongType(fields: FieldMap, key: CanonicalField, expected: string, got:
   return `${columnLabel(fields, key)} must be ${expected}, got ${describeJsonType(got)}`;
 }
 
+/** A message list given outside a data file (`ftune generate --messages`): checked and normalised like data. */
+export function parseChatMessages(value: unknown, label: string): Checked<ChatMessage[]> {
+  return parseMessageList(value, label, {});
+}
+
+/** A `tools` list given outside a data file (`ftune generate --tools`). */
+export function parseToolList(value: unknown): Checked<ToolSchema[]> {
+  return parseTools(value);
+}
+
 /** Checks each message's shape and role; `allowEmpty` for prompts, which may be an empty list. */
 function parseMessageList(value: unknown, label: string, fields: FieldMap, allowEmpty = false): Checked<ChatMessage[]> {
   if (!Array.isArray(value)) return fail(`${label} must be a list of {role, content} messages, got ${describeJsonType(value)}`);
@@ -300,7 +372,9 @@ function parseMessageList(value: unknown, label: string, fields: FieldMap, allow
     }
     const message = item as JsonObject;
     const role = message[roleKey];
-    const content = message[contentKey];
+    // an assistant turn that only calls tools may have no content (OpenAI writes null)
+    const callsTools = message.tool_calls !== undefined && message.tool_calls !== null;
+    const content = (message[contentKey] === undefined || message[contentKey] === null) && callsTools ? '' : message[contentKey];
     if (role === undefined) reasons.push(`${where}: missing "${roleKey}"`);
     else if (typeof role !== 'string') reasons.push(`${where}: "${roleKey}" must be a string, got ${describeJsonType(role)}`);
     if (content === undefined) reasons.push(`${where}: missing "${contentKey}"`);
@@ -311,12 +385,64 @@ function parseMessageList(value: unknown, label: string, fields: FieldMap, allow
       reasons.push(`${where}: unknown role "${role}" (allowed: ${ALLOWED_ROLES.join(', ')}${shareGpt ? ', human, gpt' : ''})`);
       return;
     }
-    messages.push({ role: normalized, content });
+    const extras = messageExtras(message, normalized, where);
+    if (typeof extras === 'string') { reasons.push(extras); return; }
+    messages.push({ role: normalized, content, ...extras });
   });
   if (reasons.length === 0) return { ok: true, record: messages };
   // Only the first few, so one huge broken conversation does not bury the rest of the report.
   const more = reasons.length > 3 ? [`(${reasons.length - 3} more problems in ${label})`] : [];
   return fail(...reasons.slice(0, 3), ...more);
+}
+
+type MessageExtras = Pick<ChatMessage, 'reasoning_content' | 'tool_calls' | 'tool_call_id' | 'name'>;
+
+/** reasoning_content and tool_calls of an assistant, tool_call_id / name of a tool result; or why not. */
+function messageExtras(message: JsonObject, role: string, where: string): MessageExtras | string {
+  const extras: MessageExtras = {};
+  const reasoning = message.reasoning_content;
+  if (reasoning !== undefined && reasoning !== null) {
+    if (role !== 'assistant') return `${where}: only assistant messages carry "reasoning_content"`;
+    if (typeof reasoning !== 'string') return `${where}: "reasoning_content" must be a string, got ${describeJsonType(reasoning)}`;
+    extras.reasoning_content = reasoning;
+  }
+  const calls = message.tool_calls;
+  if (calls !== undefined && calls !== null) {
+    if (role !== 'assistant') return `${where}: only assistant messages carry "tool_calls"`;
+    if (!Array.isArray(calls)) return `${where}: "tool_calls" must be a list, got ${describeJsonType(calls)}`;
+    const parsed: ToolCall[] = [];
+    for (let k = 0; k < calls.length; k++) {
+      const call = parseToolCall(calls[k], `${where}.tool_calls[${k}]`);
+      if (typeof call === 'string') return call;
+      parsed.push(call);
+    }
+    if (parsed.length) extras.tool_calls = parsed;
+  }
+  for (const key of ['tool_call_id', 'name'] as const) {
+    const value = message[key];
+    if (value === undefined || value === null || role !== 'tool') continue;
+    if (typeof value !== 'string') return `${where}: "${key}" must be a string, got ${describeJsonType(value)}`;
+    extras[key] = value;
+  }
+  return extras;
+}
+
+/** `{type: 'function', function: {name, arguments}}` (or a bare `{name, arguments}`); arguments an object or a JSON-object string. */
+function parseToolCall(value: unknown, where: string): ToolCall | string {
+  if (!isPlainObject(value)) return `${where} must be an object {"type": "function", "function": {"name", "arguments"}}, got ${describeJsonType(value)}`;
+  if (value.type !== undefined && value.type !== 'function') return `${where}: type must be "function", got ${JSON.stringify(value.type)}`;
+  const fn = isPlainObject(value.function) ? value.function : value;
+  if (typeof fn.name !== 'string' || fn.name === '') return `${where}: missing the function name`;
+  let args: unknown = fn.arguments ?? {};
+  if (typeof args === 'string') {
+    try {
+      args = JSON.parse(args);
+    } catch {
+      return `${where}: arguments must be a JSON object, got a string that is not JSON`;
+    }
+  }
+  if (!isPlainObject(args)) return `${where}: arguments must be a JSON object (or a string holding one), got ${describeJsonType(args)}`;
+  return { type: 'function', ...(typeof value.id === 'string' ? { id: value.id } : {}), function: { name: fn.name, arguments: args } };
 }
 
 const NEXT_ROLES: Readonly<Record<string, readonly string[]>> = {
@@ -349,9 +475,14 @@ export function checkTurnOrder(messages: readonly ChatMessage[]): string | undef
 function checkAssistantTurns(messages: readonly ChatMessage[], from: number, what: string): string | undefined {
   let found = false;
   for (let i = from; i < messages.length; i++) {
-    if (messages[i].role !== 'assistant') continue;
+    const message = messages[i];
+    if (message.role !== 'assistant') continue;
     found = true;
-    if (messages[i].content.trim() === '') return `message ${i} is an assistant turn with empty content`;
+    if (message.tool_calls?.length) continue;
+    if (message.content.trim() === '') return `message ${i} is an assistant turn with empty content`;
+    if (message.content.includes('</think>') && answerText(message) === '') {
+      return `message ${i} is an assistant turn with reasoning but no answer after </think>`;
+    }
   }
   return found ? undefined : `the ${what} has no assistant turn (nothing to train on)`;
 }

@@ -67,7 +67,7 @@ export function tokenizePreference(record: PreferenceRecord, tokenizer: Tokenize
   }
   const prompt = asMessages(record.prompt, 'user');
   const side = (response: string | ChatMessage[]): TokenizedSequence =>
-    tokenizeConversation({ messages: [...prompt, ...asMessages(response, 'assistant')], trainFrom: prompt.length }, tokenizer);
+    tokenizeConversation({ messages: [...prompt, ...asMessages(response, 'assistant')], trainFrom: prompt.length, tools: record.tools }, tokenizer);
   return { chosen: side(record.chosen), rejected: side(record.rejected) };
 }
 

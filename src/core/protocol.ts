@@ -134,7 +134,23 @@ export interface DecodingOptions {
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | 'tool' | string;
   content: string;
+  /** an assistant's reasoning (Qwen3 / DeepSeek-R1 style); the chat template decides where it goes. */
+  reasoning_content?: string;
+  /** an assistant's function calls (OpenAI / TRL style); arguments always an object here. */
+  tool_calls?: ToolCall[];
+  /** a tool result's call id and function name, for templates that show them. */
+  tool_call_id?: string;
+  name?: string;
 }
+
+export interface ToolCall {
+  type: 'function';
+  id?: string;
+  function: { name: string; arguments: Record<string, unknown> };
+}
+
+/** One entry of a conversation's `tools` list: a JSON schema as OpenAI / TRL write it. */
+export type ToolSchema = Record<string, unknown>;
 
 /** What a playground column generates with: base model, optionally with a PEFT adapter. */
 export interface ModelRef {
@@ -143,7 +159,7 @@ export interface ModelRef {
 }
 
 export type ServeRequest =
-  | { type: 'generate'; id: string; ref: ModelRef; prompt?: string; messages?: ChatMessage[]; options: DecodingOptions }
+  | { type: 'generate'; id: string; ref: ModelRef; prompt?: string; messages?: ChatMessage[]; tools?: ToolSchema[]; options: DecodingOptions }
   | { type: 'cancel'; id: string }
   | { type: 'shutdown' };
 

@@ -4,15 +4,25 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import type { ChatMessage } from './protocol';
+import type { ChatMessage, ToolSchema } from './protocol';
 import { SandboxedTokenizer } from './tokenizerSandbox';
+
+export interface ChatTemplateOptions {
+  /** the conversation's tool schemas, passed to the template as `tools` (OpenAI / TRL style). */
+  tools?: readonly ToolSchema[];
+}
 
 export interface Tokenizer {
   /** token ids of `text`; special tokens written in the text (e.g. `<|im_start|>`) are recognised. */
   encode(text: string): number[];
   decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
-  /** renders a conversation with the model's chat template. Throws when the folder has none. */
-  applyChatTemplate(messages: readonly ChatMessage[], addGenerationPrompt: boolean): string;
+  /**
+   * Renders a conversation with the model's chat template: the one path used for training examples,
+   * generation prompts and the playground. Reasoning and tool calls are passed the way Hugging Face
+   * templates read them (`reasoning_content`, `tool_calls[].function`, `tools=`). Throws when the
+   * folder has no template.
+   */
+  applyChatTemplate(messages: readonly ChatMessage[], addGenerationPrompt: boolean, options?: ChatTemplateOptions): string;
   readonly hasChatTemplate: boolean;
   readonly chatTemplate: string | undefined;
   readonly eosTokenId: number | undefined;
@@ -44,9 +54,10 @@ async function load(dir: string): Promise<Tokenizer> {
   return {
     encode: (text) => sandbox.encode(text),
     decode: (ids, options) => sandbox.decode(ids, options?.skipSpecialTokens ?? false),
-    applyChatTemplate(messages, addGenerationPrompt) {
+    applyChatTemplate(messages, addGenerationPrompt, options) {
       if (!template) throw new Error(`${dir}: the tokenizer has no chat_template; use prompt/completion data or --prompt`);
-      return sandbox.render(messages, addGenerationPrompt);
+      const tools = options?.tools?.length ? [...options.tools] : undefined;
+      return sandbox.render(messages.map(templateMessage), addGenerationPrompt, undefined, tools);
     },
     hasChatTemplate: template !== undefined,
     chatTemplate: template,
@@ -54,4 +65,16 @@ async function load(dir: string): Promise<Tokenizer> {
     padTokenId: info.padTokenId,
     vocabSize: info.vocabSize,
   };
+}
+
+/** A message as Hugging Face chat templates read it: only the fields a message has (templates test `is defined`). */
+type TemplateMessage = { role: string; content: string } & Partial<Omit<ChatMessage, 'role' | 'content'>>;
+
+function templateMessage(message: ChatMessage): TemplateMessage {
+  const out: TemplateMessage = { role: message.role, content: message.content };
+  if (message.reasoning_content !== undefined) out.reasoning_content = message.reasoning_content;
+  if (message.tool_calls?.length) out.tool_calls = message.tool_calls.map((call) => ({ ...call, function: { ...call.function } }));
+  if (message.tool_call_id !== undefined) out.tool_call_id = message.tool_call_id;
+  if (message.name !== undefined) out.name = message.name;
+  return out;
 }

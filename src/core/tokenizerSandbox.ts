@@ -12,13 +12,13 @@
 
 import * as path from 'path';
 import { receiveMessageOnPort, MessageChannel, Worker, type MessagePort } from 'worker_threads';
-import type { ChatMessage } from './protocol';
+import type { ChatMessage, ToolSchema } from './protocol';
 
 export type TokenizerRequest =
   | { op: 'load'; dir: string }
   | { op: 'encode'; text: string }
   | { op: 'decode'; ids: number[]; skipSpecialTokens: boolean }
-  | { op: 'render'; messages: ChatMessage[]; addGenerationPrompt: boolean; template?: RenderTemplate };
+  | { op: 'render'; messages: ChatMessage[]; addGenerationPrompt: boolean; template?: RenderTemplate; tools?: ToolSchema[] };
 
 /** Another template than the tokenizer's own, with extra template variables (exports use this). */
 export interface RenderTemplate {
@@ -99,9 +99,11 @@ export class SandboxedTokenizer {
     return this.call({ op: 'decode', ids: [...ids], skipSpecialTokens }, 'the tokenizer', 'text');
   }
 
-  render(messages: readonly ChatMessage[], addGenerationPrompt: boolean, template?: RenderTemplate): string {
+  render(messages: readonly ChatMessage[], addGenerationPrompt: boolean, template?: RenderTemplate, tools?: readonly ToolSchema[]): string {
     // Plain objects: a message may carry fields the structured clone must copy as data.
-    return this.call({ op: 'render', messages: messages.map((m) => ({ ...m })), addGenerationPrompt, template }, 'the chat template', 'text');
+    const request: TokenizerRequest = { op: 'render', messages: messages.map((m) => ({ ...m })), addGenerationPrompt, template };
+    if (tools?.length) request.tools = [...tools];
+    return this.call(request, 'the chat template', 'text');
   }
 
   /** Stops the worker (a later call starts a fresh one). */

@@ -6,12 +6,12 @@
 
 import { workerData, type MessagePort } from 'worker_threads';
 import type { TokenizerReply, TokenizerRequest, WorkerData } from './tokenizerSandbox';
-import type { ChatMessage } from './protocol';
+import type { ChatMessage, ToolSchema } from './protocol';
 
 interface HfTokenizer {
   encode(text: string, options: { add_special_tokens: boolean }): number[];
   decode(ids: number[], options: { skip_special_tokens: boolean }): string;
-  apply_chat_template(messages: ChatMessage[], options: { tokenize: false; add_generation_prompt: boolean; chat_template?: string }): string;
+  apply_chat_template(messages: ChatMessage[], options: { tokenize: false; add_generation_prompt: boolean; chat_template?: string; tools?: ToolSchema[] }): string;
   chat_template: unknown;
   eos_token_id?: number;
   pad_token_id?: number;
@@ -60,7 +60,8 @@ async function handle(request: TokenizerRequest): Promise<TokenizerReply> {
     }
     case 'render': {
       const custom = request.template ? { chat_template: request.template.chatTemplate, ...request.template.variables } : {};
-      const text = hf.apply_chat_template(request.messages, { tokenize: false, add_generation_prompt: request.addGenerationPrompt, ...custom });
+      const tools = request.tools ? { tools: request.tools } : {};
+      const text = hf.apply_chat_template(request.messages, { tokenize: false, add_generation_prompt: request.addGenerationPrompt, ...custom, ...tools });
       if (text.length > maxOutputChars) throw tooLong('the chat template', text.length);
       return { ok: true, text };
     }

@@ -145,6 +145,11 @@ function countRecord(record: NormalizedRecord, bump: (key: string, by?: number) 
       bump('turns', record.messages.length);
       bump('assistant_turns', record.messages.filter((m, i) => m.role === 'assistant' && i >= record.trainFrom).length);
       if (record.messages[0]?.role === 'system') bump('with_system_prompt');
+      if (record.tools?.length) bump('with_tools');
+      for (const m of record.messages) {
+        if (m.tool_calls?.length) bump('tool_calls', m.tool_calls.length);
+        if (m.role === 'assistant' && (m.reasoning_content?.trim() || m.content.includes('</think>'))) bump('reasoning_turns');
+      }
       break;
     case 'prompt-completion': bump('examples'); break;
     case 'text': bump('documents'); bump('characters', record.text.length); break;
