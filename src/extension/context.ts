@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { TrainerEvent } from '../core/protocol';
 import type { BackendName } from '../core/runConfig';
-import { parseTrainerEvent } from '../core/protocol';
+import { checkTrainerEventLine } from '../core/runFileSchemas';
 import { readEvents, type RunSummary } from '../core/runStore';
 import { cliInvocation, locateCli } from './cliInvocation';
 import { readSettings, resolveWorkspacePath, type Settings } from './config';
@@ -94,6 +94,7 @@ export class Ctx implements PanelHost, vscode.Disposable {
       this.deliver(manager.dirOf(runId), event);
     });
     manager.onOutput.on(({ runId, line }) => this.output.appendLine(`[${runId}] ${line}`));
+    manager.onWarning.on(({ runId, message }) => this.output.appendLine(`[${runId}] warning: ${message}`));
     manager.onFinished.on((f) => this.notifyFinished(f.runId, f.status, f.error));
     return manager;
   }
@@ -215,8 +216,8 @@ export class Ctx implements PanelHost, vscode.Disposable {
     const complete = text.lastIndexOf('\n') + 1; // a half-written line waits for the next change
     this.tailOffsets.set(key, start + Buffer.byteLength(text.slice(0, complete)));
     for (const line of text.slice(0, complete).split('\n')) {
-      const event = parseTrainerEvent(line);
-      if (event) this.deliver(key, event);
+      const checked = checkTrainerEventLine(line);
+      if (checked?.ok) this.deliver(key, checked.event);
     }
   }
 
