@@ -28,7 +28,7 @@ const USAGE = `usage:
   ftune data pull DATASET_ID [--config NAME] [--split train] [--revision REV] [--out FILE]
                   [--field KEY=COLUMN ...] [--limit N] [--endpoint URL] [--token hf_...]
                   [--cache-dir DIR] [--list]
-  ftune data from-files DIR... --out FILE [--glob 'PATTERN,...'] [--chunk-chars ${DEFAULT_CHUNK_CHARS}]
+  ftune data from-files DIR... --out FILE [--glob 'PATTERN,...'] [--chunk-chars ${DEFAULT_CHUNK_CHARS}] [--exclude FILE ...]
   ftune data from-csv FILE --out FILE [--field KEY=COLUMN ...] [--delimiter ,]`;
 
 class UsageError extends Error {}
@@ -213,14 +213,14 @@ function runFromFiles(args: string[], io: CliIo): number {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { out: { type: 'string' }, glob: { type: 'string', multiple: true }, 'chunk-chars': { type: 'string' } },
+    options: { out: { type: 'string' }, glob: { type: 'string', multiple: true }, 'chunk-chars': { type: 'string' }, exclude: { type: 'string', multiple: true } },
   });
   if (positionals.length === 0) throw new UsageError('data from-files needs at least one DIR');
   if (!values.out) throw new UsageError('data from-files needs --out FILE');
   const globs = (values.glob ?? []).flatMap((g) => g.split(',')).map((g) => g.trim()).filter((g) => g.length > 0);
   const chunkChars = integerOption(values['chunk-chars'], 'chunk-chars', DEFAULT_CHUNK_CHARS);
   if (chunkChars < 1) throw new UsageError('--chunk-chars must be at least 1');
-  const result = filesToRecords(positionals, { globs, chunkChars });
+  const result = filesToRecords(positionals, { globs, chunkChars, exclude: values.exclude ?? [] });
   if (result.records.length === 0) throw new Error('no text found in the given folders (check --glob and .gitignore)');
   writeJsonl(values.out, result.records);
   const provenanceFile = writeProvenance(values.out, {

@@ -8,15 +8,12 @@ import * as vscode from 'vscode';
 import {
   applyFieldMap,
   datasetStem,
-  DEFAULT_CHUNK_CHARS,
-  filesToRecords,
   HubDatasetError,
   listHubDataset,
   provenancePath,
   pullHubDataset,
   readProvenance,
   splitFile,
-  writeJsonl,
   writeProvenance,
   type DatasetRecord,
   type HubDatasetListing,
@@ -28,6 +25,7 @@ import {
   checkCount, checkEvalShare, checkSeed, describeFiles, describeSplitResult, DownloadTally, hubErrorActions, hubErrorMessage, hubOutputPath, isDatasetId,
   mapJsonlFile, mappingChoices, previewRow,
 } from './datasetFlows';
+import { runFromFilesJob } from './fromFilesJob';
 import { DEFAULT_PREVIEW_COUNT, openMaskPreview, pickPreviewModel } from './panels/maskPreviewPanel';
 
 const LAST_HUB_ID_KEY = 'finetuneStudio.lastHubDataset';
@@ -292,22 +290,24 @@ export async function createPretrainingDataset(ctx: Ctx, arg?: unknown): Promise
   if (!where) return;
   const target = path.resolve(folder.uri.fsPath, where.trim());
   if (!(await confirmReplace([target]))) return;
-  // an older version of the output inside a chosen folder would be read back in as text
-  fs.rmSync(target, { force: true });
   const folders = roots.map((r) => r.fsPath);
-  const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Reading ${folders.map(relative).join(', ')}…` }, async () => filesToRecords(folders, { globs }));
-  if (result.records.length === 0) {
-    void vscode.window.showErrorMessage(`Finetune Studio: no text found in ${folders.map(relative).join(', ')}${globs.length ? ` matching ${globs.join(', ')}` : ''} (files listed in .gitignore are left out).`);
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  // The walk runs in a `ftune data from-files` child process (a large tree or a hostile .gitignore
+  // never freezes the window) and replaces the target only once it has produced a complete file.
+  let summary: string[];
+  try {
+    ({ summary } = await withCancellableProgress(`Reading ${folders.map(relative).join(', ')}…`, (_progress, signal) =>
+      runFromFilesJob({ folders, globs, target, signal, spawnCli: (args) => ctx.spawnCli(args, { cwd: folder.uri.fsPath }) })));
+  } catch (error) {
+    const message = (error as Error).message;
+    if (message === 'cancelled') return;
+    void vscode.window.showErrorMessage(`Finetune Studio: ${message.startsWith('no text found') ? `no text found in ${folders.map(relative).join(', ')}${globs.length ? ` matching ${globs.join(', ')}` : ''} (files listed in .gitignore are left out)` : message}.`);
     return;
   }
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  writeJsonl(target, result.records);
-  writeProvenance(target, {
-    source: 'files', role: 'train', records: result.records.length, created_at: new Date().toISOString(), folders, ...(globs.length ? { globs } : {}), chunk_chars: DEFAULT_CHUNK_CHARS,
-  });
-  const skipped = result.skipped.length ? ` (${result.skipped.length} skipped: binary, empty or over 1 MiB)` : '';
-  ctx.output.appendLine(`files: ${result.records.length} records from ${result.files.length} files → ${target}${skipped}`);
-  const next = await vscode.window.showInformationMessage(`Finetune Studio: saved ${relative(target)} — ${result.records.length} text chunks from ${result.files.length} files${skipped}.`, 'Open');
+  const records = /^(\d+) records from (\d+) file/.exec(summary[0] ?? '');
+  const skipped = summary.find((l) => l.startsWith('skipped'));
+  ctx.output.appendLine(`files: ${summary.join('; ')} (saved as ${target})`);
+  const next = await vscode.window.showInformationMessage(`Finetune Studio: saved ${relative(target)} — ${records ? `${records[1]} text chunks from ${records[2]} files` : summary[0] ?? ''}${skipped ? ` (${skipped})` : ''}.`, 'Open');
   if (next === 'Open') await vscode.window.showTextDocument(vscode.Uri.file(target), { preview: true });
 }
 

@@ -2,6 +2,7 @@
 // yields (see walk.ts) is chunked on its own, so a chunk never spans two files.
 
 import * as fs from 'fs';
+import * as path from 'path';
 import { chunkText } from './chunk';
 import type { DatasetRecord } from './jsonl';
 import { walkFiles } from './walk';
@@ -12,6 +13,8 @@ export interface FromFilesOptions {
   chunkChars?: number;
   /** Files larger than this are skipped as probably generated (default 1 MiB). */
   maxFileBytes?: number;
+  /** Files never read (absolute or relative to the working folder): e.g. the previous version of the output. */
+  exclude?: readonly string[];
 }
 
 export interface FromFilesResult {
@@ -32,7 +35,9 @@ export function filesToRecords(roots: readonly string[], options: FromFilesOptio
   const chunkChars = options.chunkChars ?? DEFAULT_CHUNK_CHARS;
   const maxFileBytes = options.maxFileBytes ?? 1024 * 1024;
   const result: FromFilesResult = { records: [], files: [], skipped: [] };
+  const excluded = new Set((options.exclude ?? []).map((f) => path.resolve(f)));
   for (const file of walkFiles(roots, { globs: options.globs })) {
+    if (excluded.has(path.resolve(file.absPath))) continue;
     const size = fs.statSync(file.absPath).size;
     if (size > maxFileBytes) {
       result.skipped.push({ path: file.relPath, reason: 'too-large' });

@@ -1,0 +1,56 @@
+// "Create a Pre-training Dataset from Files…" without blocking the extension host: the walk (every
+// .gitignore on the way, every file read and chunked) runs in a `ftune data from-files` child process.
+// It writes beside the target under a temporary name, and only a complete result is renamed into
+// place — a walk that finds no text, fails or is cancelled leaves the previous file as it was.
+// No VS Code imports: tested with the real CLI.
+
+import type { ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import { provenancePath } from '../core/datasets/provenance';
+
+export interface FromFilesJob {
+  folders: readonly string[];
+  globs: readonly string[];
+  /** the .jsonl to (re)place. */
+  target: string;
+  /** starts the CLI with these arguments (the extension's spawnCli). */
+  spawnCli: (args: string[]) => ChildProcess;
+  signal?: AbortSignal;
+}
+
+export interface FromFilesOutcome {
+  /** the CLI's summary lines ("N records from M file(s) → …", "skipped …"). */
+  summary: string[];
+}
+
+export async function runFromFilesJob(job: FromFilesJob): Promise<FromFilesOutcome> {
+  const temp = `${job.target}.${process.pid}-${Date.now()}.tmp`;
+  // the previous output (and its provenance) may sit inside a chosen folder: never read it back as text
+  const exclude = [job.target, provenancePath(job.target)].flatMap((f) => ['--exclude', f]);
+  const globs = job.globs.length ? ['--glob', job.globs.join(',')] : [];
+  const child = job.spawnCli(['data', 'from-files', ...job.folders, '--out', temp, ...globs, ...exclude]);
+  const stdout: string[] = [];
+  let errorLine: string | undefined;
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => stdout.push(chunk));
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    const match = /ftune: error: (.*)/.exec(chunk);
+    if (match) errorLine = match[1];
+  });
+  const onAbort = (): void => void child.kill('SIGTERM');
+  job.signal?.addEventListener('abort', onAbort);
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (exitCode) => resolve(exitCode));
+    });
+    if (job.signal?.aborted) throw new Error('cancelled');
+    if (code !== 0) throw new Error(errorLine ?? `ftune data from-files exited with code ${code}`);
+    fs.renameSync(temp, job.target);
+    fs.renameSync(provenancePath(temp), provenancePath(job.target));
+    return { summary: stdout.join('').split('\n').filter((l) => l && !l.startsWith('provenance')) };
+  } finally {
+    job.signal?.removeEventListener('abort', onAbort);
+    fs.rmSync(temp, { force: true });
+    fs.rmSync(provenancePath(temp), { force: true });
+  }
+}
