@@ -15,6 +15,7 @@ import { readSettings, resolveWorkspacePath, type Settings } from './config';
 import type { PanelHost } from './panelHost';
 import { RunManager } from './runManager';
 import { TrainingStatusBar } from './statusBar';
+import { trustGatedSpawner } from './trust';
 import { CheckpointsProvider, type CheckpointEntry } from './views/checkpointsView';
 import { DatasetsProvider } from './views/datasetsView';
 import { RunsProvider } from './views/runsView';
@@ -151,10 +152,14 @@ export class Ctx implements PanelHost, vscode.Disposable {
     return cliInvocation(this.cliPath, args, { nodePath: this.settings.nodePath });
   }
 
-  spawnCli(args: readonly string[], options: { cwd?: string } = {}): ChildProcessWithoutNullStreams {
-    const inv = this.invocation(args);
-    return spawn(inv.command, inv.args, { cwd: options.cwd ?? this.folder?.uri.fsPath, env: inv.env, stdio: 'pipe' });
-  }
+  /** Every CLI process starts here, and none starts in Restricted Mode (see trust.ts). */
+  readonly spawnCli = trustGatedSpawner(
+    () => vscode.workspace.isTrusted,
+    (args, options): ChildProcessWithoutNullStreams => {
+      const inv = this.invocation(args);
+      return spawn(inv.command, inv.args, { cwd: options.cwd ?? this.folder?.uri.fsPath, env: inv.env, stdio: 'pipe' });
+    },
+  );
 
   get extensionUri(): vscode.Uri {
     return this.extensionContext.extensionUri;

@@ -297,7 +297,7 @@ export async function createPretrainingDataset(ctx: Ctx, arg?: unknown): Promise
   let summary: string[];
   try {
     ({ summary } = await withCancellableProgress(`Reading ${folders.map(relative).join(', ')}…`, (_progress, signal) =>
-      runFromFilesJob({ folders, globs, target, signal, spawnCli: (args) => ctx.spawnCli(args, { cwd: folder.uri.fsPath }) })));
+      runFromFilesJob({ folders, globs, target, signal, spawnCli: (args) => ctx.spawnCli(args, { cwd: folder.uri.fsPath, restrictedModeSafe: true }) })));
   } catch (error) {
     const message = (error as Error).message;
     if (message === 'cancelled') return;
