@@ -27,7 +27,7 @@ const USAGE = `usage:
   ftune data split FILE [--eval 0.1] [--golden 0] [--seed 42] [--out-dir DIR]
   ftune data pull DATASET_ID [--config NAME] [--split train] [--revision REV] [--out FILE]
                   [--field KEY=COLUMN ...] [--limit N] [--endpoint URL] [--token hf_...]
-                  [--cache-dir DIR] [--list]
+                  [--cache-dir DIR] [--list] [--json] [--preview N]
   ftune data from-files DIR... --out FILE [--glob 'PATTERN,...'] [--chunk-chars ${DEFAULT_CHUNK_CHARS}] [--exclude FILE ...]
   ftune data from-csv FILE --out FILE [--field KEY=COLUMN ...] [--delimiter ,]`;
 
@@ -154,8 +154,13 @@ async function runPull(args: string[], io: CliIo): Promise<number> {
       token: { type: 'string' },
       'cache-dir': { type: 'string' },
       list: { type: 'boolean' },
+      json: { type: 'boolean' },
+      preview: { type: 'string' },
     },
   });
+  // --json: for the extension, which runs the pull in this child process: progress as JSON lines on
+  // stderr, the result (or the error with its kind) as one JSON line on stdout.
+  const json = values.json === true;
   if (positionals.length !== 1) throw new UsageError('data pull takes exactly one DATASET_ID');
   const datasetId = positionals[0];
   const fieldMap = parseFieldMap(values.field ?? []);
@@ -187,15 +192,23 @@ async function runPull(args: string[], io: CliIo): Promise<number> {
       endpoint: values.endpoint,
       token: values.token,
       cacheDir: values['cache-dir'],
+      previewRows: integerOption(values.preview, 'preview', 3),
       signal: controller.signal,
-      onListing: (listing) => printListing(listing, io.err),
-      onProgress: progressPrinter(io),
+      onListing: json ? undefined : (listing) => printListing(listing, io.err),
+      onProgress: json ? (p) => io.err(`${JSON.stringify({ progress: p })}\n`) : progressPrinter(io),
+      onRecords: json ? (written) => io.err(`${JSON.stringify({ records: written })}\n`) : undefined,
     });
+    if (json) {
+      const { listing: _listing, ...summary } = result;
+      io.out(`${JSON.stringify({ result: summary })}\n`);
+      return 0;
+    }
     io.out(`${result.records} records (${result.config}/${result.split} @ ${result.revision}) → ${result.out}\n`);
     io.out(`provenance → ${result.provenanceFile}\npreview:\n`);
     for (const record of result.preview) io.out(`  ${previewLine(record)}\n`);
     return 0;
   } catch (err) {
+    if (json) io.out(`${JSON.stringify({ error: { kind: err instanceof HubDatasetError ? err.kind : 'other', message: (err as Error).message, status: err instanceof HubDatasetError ? err.status : undefined } })}\n`);
     if (err instanceof HubDatasetError && err.kind === 'cancelled') {
       io.err(`ftune: ${err.message}\n`);
       return 130;

@@ -157,7 +157,7 @@ export class Ctx implements PanelHost, vscode.Disposable {
     () => vscode.workspace.isTrusted,
     (args, options): ChildProcessWithoutNullStreams => {
       const inv = this.invocation(args);
-      return spawn(inv.command, inv.args, { cwd: options.cwd ?? this.folder?.uri.fsPath, env: inv.env, stdio: 'pipe' });
+      return spawn(inv.command, inv.args, { cwd: options.cwd ?? this.folder?.uri.fsPath, env: { ...inv.env, ...options.env }, stdio: 'pipe' });
     },
   );
 

@@ -11,13 +11,11 @@ import {
   HubDatasetError,
   listHubDataset,
   provenancePath,
-  pullHubDataset,
   readProvenance,
   splitFile,
   writeProvenance,
   type DatasetRecord,
   type HubDatasetListing,
-  type PullResult,
 } from '../core/datasets';
 import { HF_TOKEN_SECRET, setHubToken } from './commands';
 import type { Ctx } from './context';
@@ -26,6 +24,7 @@ import {
   mapJsonlFile, mappingChoices, previewRow,
 } from './datasetFlows';
 import { runFromFilesJob } from './fromFilesJob';
+import { runHubPullJob, type HubPullSummary } from './hubPullJob';
 import { DEFAULT_PREVIEW_COUNT, openMaskPreview, pickPreviewModel } from './panels/maskPreviewPanel';
 
 const LAST_HUB_ID_KEY = 'finetuneStudio.lastHubDataset';
@@ -152,7 +151,7 @@ async function pickConfigAndSplit(listing: HubDatasetListing): Promise<{ config:
 }
 
 /** The first rows, then how to map their columns (undefined: cancelled). */
-async function chooseMapping(result: PullResult, title: string): Promise<Record<string, string> | undefined> {
+async function chooseMapping(result: HubPullSummary, title: string): Promise<Record<string, string> | undefined> {
   const first = result.preview[0];
   const rows = result.preview.map((record, i) => ({ label: `row ${i + 1}`, detail: previewRow(record, 240) }));
   const seen = await vscode.window.showQuickPick(rows, { title, placeHolder: `First rows of ${result.records} — Enter to choose the field mapping`, ignoreFocusOut: true, matchOnDetail: true });
@@ -230,13 +229,18 @@ export async function getHubDataset(ctx: Ctx, arg?: unknown): Promise<void> {
     const result = await hubStep(ctx, datasetId, connection, () =>
       withCancellableProgress(`Downloading ${label}`, async (progress, signal) => {
         let reported = 0;
-        return pullHubDataset({
-          ...connection, datasetId, config: choice.config, split: choice.split, out: pending, cacheDir: path.join(storage, 'datasets', 'cache'), previewRows: 5, signal,
+        // the download and the conversion run in a `ftune data pull` child process that streams the
+        // split to `pending`: a multi-GB split never passes through the extension host's memory
+        return runHubPullJob({
+          datasetId, config: choice.config, split: choice.split, revision: listing.revision, endpoint: connection.endpoint, token: connection.token,
+          out: pending, cacheDir: path.join(storage, 'datasets', 'cache'), previewRows: 5, signal,
+          spawnCli: (args, env) => ctx.spawnCli(args, { env, restrictedModeSafe: true }),
           onProgress: (p) => {
             const percent = tally.update(p.path, p.received);
             progress.report({ message: `${path.basename(p.path)} — ${Math.floor(percent)}%`, increment: percent - reported });
             reported = percent;
           },
+          onRecords: (n) => progress.report({ message: `${n.toLocaleString()} rows converted` }),
         });
       }),
     );

@@ -45,5 +45,5 @@ export interface PanelHost {
    * node path). The caller owns the process (e.g. `ftune serve` for the playground) and must kill it
    * when its panel closes. Throws RestrictedModeError (trust.ts) in an untrusted workspace.
    */
-  spawnCli(args: readonly string[], options?: { cwd?: string; restrictedModeSafe?: boolean }): ChildProcessWithoutNullStreams;
+  spawnCli(args: readonly string[], options?: { cwd?: string; env?: Record<string, string>; restrictedModeSafe?: boolean }): ChildProcessWithoutNullStreams;
 }

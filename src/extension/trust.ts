@@ -15,6 +15,8 @@ export class RestrictedModeError extends Error {
 
 export interface GatedSpawnOptions {
   cwd?: string;
+  /** added to the child's environment (a token that must not appear on the command line). */
+  env?: Record<string, string>;
   /**
    * For the few CLI commands that only read plain text and write a JSONL file (`ftune data from-files`),
    * which Restricted Mode allows: they load no model, template or tokenizer from the workspace.
@@ -28,11 +30,11 @@ export interface GatedSpawnOptions {
  */
 export function trustGatedSpawner<T>(
   isTrusted: () => boolean,
-  spawn: (args: readonly string[], options: { cwd?: string }) => T,
+  spawn: (args: readonly string[], options: { cwd?: string; env?: Record<string, string> }) => T,
 ): (args: readonly string[], options?: GatedSpawnOptions) => T {
   return (args, options = {}) => {
     if (!isTrusted() && !options.restrictedModeSafe) throw new RestrictedModeError(`ftune ${args[0] ?? ''}`.trim());
-    return spawn(args, { cwd: options.cwd });
+    return spawn(args, { cwd: options.cwd, env: options.env });
   };
 }
 

@@ -35,7 +35,7 @@ export {
 export type { HubConnection, HubDatasetListing, PullOptions, PullResult } from './hub/pull';
 export { downloadHubFile } from './hub/download';
 export type { DownloadProgress, DownloadResult, HubFileDownload } from './hub/download';
-export { readDataFile, readParquetRecords } from './hub/convert';
+export { readDataFile, readParquetRecords, streamDataRecords } from './hub/convert';
 export { HubDatasetError, describeHubError } from './hub/errors';
 export type { HubErrorKind } from './hub/errors';
 export { groupDataFiles, inferConfigAndSplit, dataFileFormat, PARQUET_CONVERSION_REVISION } from './hub/layout';
