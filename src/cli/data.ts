@@ -139,6 +139,17 @@ function progressPrinter(io: CliIo): (p: DownloadProgress) => void {
   };
 }
 
+/** --json progress: one `{"progress": {path, received, total}}` line per file and whole percent. */
+function jsonProgressPrinter(io: CliIo): (p: DownloadProgress) => void {
+  let last = '';
+  return (p) => {
+    const key = `${p.path}:${p.total > 0 ? Math.floor((p.received / p.total) * 100) : 100}`;
+    if (key === last) return;
+    last = key;
+    io.err(`${JSON.stringify({ progress: p })}\n`);
+  };
+}
+
 async function runPull(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -195,7 +206,7 @@ async function runPull(args: string[], io: CliIo): Promise<number> {
       previewRows: integerOption(values.preview, 'preview', 3),
       signal: controller.signal,
       onListing: json ? undefined : (listing) => printListing(listing, io.err),
-      onProgress: json ? (p) => io.err(`${JSON.stringify({ progress: p })}\n`) : progressPrinter(io),
+      onProgress: json ? jsonProgressPrinter(io) : progressPrinter(io),
       onRecords: json ? (written) => io.err(`${JSON.stringify({ records: written })}\n`) : undefined,
     });
     if (json) {
