@@ -187,6 +187,12 @@ describe('issue 14: a queued run is launched once, and only when the user accept
     await delay(300);
     assert.equal(launches(a.dir) + launches(b.dir), 0, 'nothing started silently');
     assert.equal(readStatus(a.dir)?.status, 'queued');
+    // declining is possible too: Stop on such a run marks it stopped, so no window launches it later
+    await m.stop(b.id);
+    assert.equal(readStatus(b.dir)?.status, 'stopped');
+    m.enqueueQueued([b.id]);
+    await delay(200);
+    assert.equal(launches(b.dir), 0, 'a stopped run is not launched even if a stale queue still names it');
   });
 
   test('two windows accepting the same queued run start one trainer', async () => {

@@ -6,6 +6,7 @@
 
 import type { ChildProcess } from 'child_process';
 import * as fs from 'fs';
+import * as readline from 'readline';
 import { provenancePath } from '../core/datasets/provenance';
 
 export interface FromFilesJob {
@@ -32,10 +33,12 @@ export async function runFromFilesJob(job: FromFilesJob): Promise<FromFilesOutco
   const stdout: string[] = [];
   let errorLine: string | undefined;
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => stdout.push(chunk));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    const match = /ftune: error: (.*)/.exec(chunk);
-    if (match) errorLine = match[1];
-  });
+  if (child.stderr) {
+    readline.createInterface({ input: child.stderr }).on('line', (line) => {
+      const match = /ftune: error: (.*)/.exec(line);
+      if (match) errorLine = match[1];
+    });
+  }
   const onAbort = (): void => void child.kill('SIGTERM');
   job.signal?.addEventListener('abort', onAbort);
   try {

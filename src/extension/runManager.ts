@@ -166,6 +166,9 @@ export class RunManager {
     // Trained by another window or the CLI: signal it only while the pid is still the trainer that
     // status.json recorded; a bare or mismatched pid belongs to somebody else and marks the run stopped.
     const status = readStatus(dir);
+    // queued by another window or an earlier session: stopping it here means no window launches it
+    // (launch() re-reads the status before it spawns)
+    if (status?.status === 'queued') this.writeStatusBestEffort(runId, dir, { status: 'stopped', finished: new Date().toISOString() });
     if (status?.status === 'running') {
       const trainer = status.process;
       const signal = this.options.signal ?? signalOurProcess;
