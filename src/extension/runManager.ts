@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
-import { isOurProcess, readProcessIdentity, signalOurProcess, type ProcessIdentity, type ProcessMatch } from '../core/processIdentity';
+import { isOurProcess, readProcessIdentity, signalOurProcess } from '../core/processIdentity';
 import type { TrainerEvent } from '../core/protocol';
 import type { RunConfig } from '../core/runConfig';
 import { checkTrainerEventLine } from '../core/runFileSchemas';
@@ -27,10 +27,6 @@ export interface RunManagerOptions {
   /** how long Stop waits after SIGTERM (the trainer saves a checkpoint) before SIGKILL. */
   stopTimeoutMs?: number;
   isAlive?: PidProbe;
-  /** sends a signal to a recorded trainer only if it is still that process (tests observe it). */
-  signal?: (identity: ProcessIdentity, signal: NodeJS.Signals) => ProcessMatch;
-  /** who holds a run folder's lock (a live trainer), if anyone. */
-  lockHolder?: (runDir: string) => ProcessIdentity | undefined;
 }
 
 export interface RunFinished {
@@ -144,8 +140,8 @@ export class RunManager {
 
   /**
    * Stop: a waiting run leaves the queue; a training one gets SIGTERM (it saves a checkpoint and
-   * exits) and SIGKILL if it is still alive after the timeout. A run trained by another window or
-   * the CLI is signalled through its pid.
+   * exits) and SIGKILL if it is still alive after the timeout. A run trained by another window is
+   * signalled only while its pid is still the trainer status.json recorded (processIdentity.ts).
    */
   async stop(runId: string): Promise<void> {
     const dir = this.dirOf(runId);
@@ -171,11 +167,10 @@ export class RunManager {
     if (status?.status === 'queued') this.writeStatusBestEffort(runId, dir, { status: 'stopped', finished: new Date().toISOString() });
     if (status?.status === 'running') {
       const trainer = status.process;
-      const signal = this.options.signal ?? signalOurProcess;
-      if (trainer && status.pid === trainer.pid && signal(trainer, 'SIGTERM') === 'ours') {
+      if (trainer && status.pid === trainer.pid && signalOurProcess(trainer, 'SIGTERM') === 'ours') {
         const deadline = Date.now() + (this.options.stopTimeoutMs ?? 30_000);
         while (this.isAlive(trainer) && Date.now() < deadline) await delay(100);
-        if (this.isAlive(trainer)) signal(trainer, 'SIGKILL');
+        if (this.isAlive(trainer)) signalOurProcess(trainer, 'SIGKILL');
       } else {
         this.writeStatusBestEffort(runId, dir, { status: 'stopped', pid: undefined, process: undefined, finished: new Date().toISOString() });
       }
@@ -211,7 +206,7 @@ export class RunManager {
       this.onDidChange.fire();
       return Promise.resolve();
     }
-    const holder = (this.options.lockHolder ?? liveRunLockHolder)(dir);
+    const holder = liveRunLockHolder(dir);
     if (holder) {
       this.resumeNext.delete(runId);
       this.onWarning.fire({ runId, message: `not started: process ${holder.pid} (${holder.cmdline}) is already training in ${dir}` });
