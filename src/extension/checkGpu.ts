@@ -27,7 +27,8 @@ export async function checkGpu(ctx: Ctx): Promise<void> {
 
 function runDoctor(ctx: Ctx): Promise<DoctorReport> {
   return new Promise((resolve, reject) => {
-    const child = ctx.spawnCli(['doctor', '--json']);
+    // doctor reads nothing from the workspace: Check GPU works in Restricted Mode too
+    const child = ctx.spawnCli(['doctor', '--json'], { restrictedModeSafe: true });
     let report: DoctorReport | undefined;
     let error: string | undefined;
     readline.createInterface({ input: child.stdout }).on('line', (line) => {
