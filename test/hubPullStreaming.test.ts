@@ -47,6 +47,17 @@ describe('issue 14: Hub dataset pulls stream in the CLI child process', () => {
     assert.deepEqual(rest, [{ text: 'three' }, { text: 'four' }]);
   });
 
+  test('a deeply nested line in a streamed JSONL split fails as file:line: nesting too deep (no stack overflow)', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'train.jsonl');
+    fs.writeFileSync(file, `{"question":"q","answer":"a"}\n{"question":${'['.repeat(100_000)}${']'.repeat(100_000)}}\n`);
+    const read = async () => {
+      for await (const batch of streamDataRecords(file, 'jsonl')) void batch;
+    };
+    await assert.rejects(read(), (err: Error) => err.message.startsWith(`${file}:2: nesting too deep`));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   test('parquet is read one row group at a time, every row once and in order', async () => {
     const { parquetWriteBuffer } = await import('hyparquet-writer');
     const n = 2500;
