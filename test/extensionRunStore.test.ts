@@ -107,7 +107,7 @@ test('a completed run reconstructs progress, loss, checkpoints with eval loss an
 test('a run marked running with a dead pid and no terminal event shows stopped and resumable', () => {
   const root = tempRunsDir();
   const { dir } = createRun(root, 'crashed', config());
-  updateStatus(dir, { status: 'running', pid: 999999 });
+  updateStatus(dir, { status: 'running', pid: 999999, process: { pid: 999999, startTime: 'boot:1', cmdline: 'ftune train' } });
   appendEvents(dir, [started(10), step(1, 3, 1), step(2, 2.9, 2)]);
   writeCheckpoint(dir, 2);
   assert.equal(readRun(dir, alive)?.status, 'running');
@@ -133,7 +133,7 @@ test('a dead running run takes the trainer’s last word: failed with its error'
 test('a resumed run is running again after its earlier stopped event', () => {
   const root = tempRunsDir();
   const { dir } = createRun(root, 'r', config());
-  updateStatus(dir, { status: 'running', pid: 7 });
+  updateStatus(dir, { status: 'running', pid: 7, process: { pid: 7, startTime: 'boot:1', cmdline: 'ftune train' } });
   appendEvents(dir, [started(10), step(1, 3, 1), step(2, 2.9, 2), { type: 'stopped', step: 2 }, started(10, 2), step(3, 2.5, 0.5), step(5, 2.1, 1.5)]);
   const run = readRun(dir, alive);
   assert.equal(run?.status, 'running');

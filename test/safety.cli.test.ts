@@ -14,6 +14,7 @@ import { isSameFile, isSameOrInside } from '../src/core/pathGuard';
 import { currentProcessIdentity } from '../src/core/processIdentity';
 import { DEFAULT_RUN_CONFIG } from '../src/core/runConfig';
 import { acquireRunLock, isRunLocked, readRunLock, RUN_LOCK_FILE } from '../src/core/runLock';
+import { readStatus } from '../src/core/runStore';
 import { copyWritable } from '../src/engine/export';
 import { cliInvocation } from '../src/extension/cliInvocation';
 import { RunManager, type RunFinished } from '../src/extension/runManager';
@@ -455,13 +456,20 @@ describe('issue 14: one trainer per run folder (run lock)', () => {
   test('a lock naming a live pid with another start time (pid reuse, a committed lock file) is stale', () => {
     const dir = tmp('lock-identity');
     const me = currentProcessIdentity();
-    const write = (info: object) => fs.writeFileSync(path.join(dir, RUN_LOCK_FILE), JSON.stringify({ created_at: '', command: '', ...info }));
+    const write = (info: object) => fs.writeFileSync(path.join(dir, RUN_LOCK_FILE), JSON.stringify({ created_at: '', ...info }));
     write({ ...me });
     assert.equal(isRunLocked(dir), true, 'this very process holds it');
-    write({ ...me, start: me.start === null ? null : `${me.start}0` });
-    assert.equal(isRunLocked(dir), me.start === null, 'same pid, another start time: not the same process');
-    write({ pid: 1, start: 'boot:1', host: me.host });
-    assert.equal(isRunLocked(dir), process.platform !== 'linux' && process.platform !== 'darwin');
+    write({ ...me, startTime: `${me.startTime}0` });
+    assert.equal(isRunLocked(dir), false, 'same pid, another start time: not the same process');
+    write({ ...me, cmdline: `${me.cmdline} --other` });
+    assert.equal(isRunLocked(dir), false, 'same pid and start, another command line: not the same process');
+    write({ pid: 1, startTime: 'boot:1', cmdline: '/sbin/init', host: me.host });
+    assert.equal(isRunLocked(dir), false, 'pid 1 never holds a lock');
+    write({ ...me, host: `${me.host}-elsewhere` });
+    assert.equal(isRunLocked(dir), true, "another host's lock cannot be checked from here: respected");
+    assert.throws(() => acquireRunLock(dir), /is in use by another trainer .* on .*-elsewhere/);
+    write({ pid: process.pid, start: 'boot:1', host: me.host, command: 'ftune train' });
+    assert.equal(readRunLock(dir), undefined, 'a lock file of the wrong shape holds nothing');
     const lock = acquireRunLock(dir);
     assert.equal(readRunLock(dir)?.pid, process.pid);
     lock.release();
@@ -513,5 +521,13 @@ describe('issue 14: trainer.log never opened through a symbolic link', () => {
     assert.equal(result.status, 'failed');
     assert.match(result.error ?? '', /trainer\.log is a symbolic link/);
     assert.equal(fs.readFileSync(target, 'utf8'), '{}');
+    // The run was claimed (status running) before the log was opened: the failure releases the claim
+    // and the queue slot, so the run can be started again once the link is gone.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(readStatus(dir)?.status, 'failed');
+    fs.rmSync(path.join(dir, 'trainer.log'));
+    manager.resume(id);
+    await nextFinish(3);
+    assert.match(fs.readFileSync(path.join(dir, 'trainer.log'), 'utf8'), /written by the trainer/, 'the trainer ran again');
   });
 });

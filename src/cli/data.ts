@@ -17,6 +17,7 @@ import {
   writeJsonl,
   writeJsonlAtomic,
   writeProvenance,
+  provenancePath,
   csvToRecords,
   applyFieldMap,
   type DatasetRecord,
@@ -28,8 +29,8 @@ const USAGE = `usage:
   ftune data split FILE [--eval 0.1] [--golden 0] [--seed 42] [--out-dir DIR]
   ftune data pull DATASET_ID [--config NAME] [--split train] [--revision REV] [--out FILE]
                   [--field KEY=COLUMN ...] [--limit N] [--endpoint URL] [--token hf_...]
-                  [--cache-dir DIR] [--list]
-  ftune data from-files DIR... --out FILE [--glob 'PATTERN,...'] [--chunk-chars ${DEFAULT_CHUNK_CHARS}]
+                  [--cache-dir DIR] [--list] [--json] [--preview N]
+  ftune data from-files DIR... --out FILE [--glob 'PATTERN,...'] [--chunk-chars ${DEFAULT_CHUNK_CHARS}] [--exclude FILE ...]
   ftune data from-csv FILE --out FILE [--field KEY=COLUMN ...] [--delimiter ,]`;
 
 class UsageError extends Error {}
@@ -140,6 +141,17 @@ function progressPrinter(io: CliIo): (p: DownloadProgress) => void {
   };
 }
 
+/** --json progress: one `{"progress": {path, received, total}}` line per file and whole percent. */
+function jsonProgressPrinter(io: CliIo): (p: DownloadProgress) => void {
+  let last = '';
+  return (p) => {
+    const key = `${p.path}:${p.total > 0 ? Math.floor((p.received / p.total) * 100) : 100}`;
+    if (key === last) return;
+    last = key;
+    io.err(`${JSON.stringify({ progress: p })}\n`);
+  };
+}
+
 async function runPull(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -155,8 +167,13 @@ async function runPull(args: string[], io: CliIo): Promise<number> {
       token: { type: 'string' },
       'cache-dir': { type: 'string' },
       list: { type: 'boolean' },
+      json: { type: 'boolean' },
+      preview: { type: 'string' },
     },
   });
+  // --json: for the extension, which runs the pull in this child process: progress as JSON lines on
+  // stderr, the result (or the error with its kind) as one JSON line on stdout.
+  const json = values.json === true;
   if (positionals.length !== 1) throw new UsageError('data pull takes exactly one DATASET_ID');
   const datasetId = positionals[0];
   const fieldMap = parseFieldMap(values.field ?? []);
@@ -188,15 +205,23 @@ async function runPull(args: string[], io: CliIo): Promise<number> {
       endpoint: values.endpoint,
       token: values.token,
       cacheDir: values['cache-dir'],
+      previewRows: integerOption(values.preview, 'preview', 3),
       signal: controller.signal,
-      onListing: (listing) => printListing(listing, io.err),
-      onProgress: progressPrinter(io),
+      onListing: json ? undefined : (listing) => printListing(listing, io.err),
+      onProgress: json ? jsonProgressPrinter(io) : progressPrinter(io),
+      onRecords: json ? (written) => io.err(`${JSON.stringify({ records: written })}\n`) : undefined,
     });
+    if (json) {
+      const { listing: _listing, ...summary } = result;
+      io.out(`${JSON.stringify({ result: summary })}\n`);
+      return 0;
+    }
     io.out(`${result.records} records (${result.config}/${result.split} @ ${result.revision}) → ${result.out}\n`);
     io.out(`provenance → ${result.provenanceFile}\npreview:\n`);
     for (const record of result.preview) io.out(`  ${previewLine(record)}\n`);
     return 0;
   } catch (err) {
+    if (json) io.out(`${JSON.stringify({ error: { kind: err instanceof HubDatasetError ? err.kind : 'other', message: (err as Error).message, status: err instanceof HubDatasetError ? err.status : undefined } })}\n`);
     if (err instanceof HubDatasetError && err.kind === 'cancelled') {
       io.err(`ftune: ${err.message}\n`);
       return 130;
@@ -214,16 +239,17 @@ function runFromFiles(args: string[], io: CliIo): number {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { out: { type: 'string' }, glob: { type: 'string', multiple: true }, 'chunk-chars': { type: 'string' } },
+    options: { out: { type: 'string' }, glob: { type: 'string', multiple: true }, 'chunk-chars': { type: 'string' }, exclude: { type: 'string', multiple: true } },
   });
   if (positionals.length === 0) throw new UsageError('data from-files needs at least one DIR');
   if (!values.out) throw new UsageError('data from-files needs --out FILE');
   const globs = (values.glob ?? []).flatMap((g) => g.split(',')).map((g) => g.trim()).filter((g) => g.length > 0);
   const chunkChars = integerOption(values['chunk-chars'], 'chunk-chars', DEFAULT_CHUNK_CHARS);
   if (chunkChars < 1) throw new UsageError('--chunk-chars must be at least 1');
-  // The previous output stays until the new one is complete: it is never read back in as text, and it
-  // is replaced by a rename only after the folders gave some text.
-  const result = filesToRecords(positionals, { globs, chunkChars, exclude: [values.out] });
+  // The previous output stays until the new one is complete: it (and its provenance) is never read back
+  // in as text, and it is replaced by a rename only after the folders gave some text.
+  const exclude = [values.out, provenancePath(values.out), ...(values.exclude ?? [])];
+  const result = filesToRecords(positionals, { globs, chunkChars, exclude });
   if (result.records.length === 0) throw new Error('no text found in the given folders (check --glob and .gitignore); nothing was written');
   writeJsonlAtomic(values.out, result.records);
   const provenanceFile = writeProvenance(values.out, {

@@ -13,7 +13,7 @@ import type { DataFormat } from './runConfig';
 import type { Tokenizer } from './tokenizer';
 import {
   DataFileError, checkFields, readRecords,
-  type ConversationRecord, type NormalizedRecord, type ParsedRecord, type PreferenceRecord, type Problem, type RecordFormat,
+  type NormalizedRecord, type ParsedRecord, type PreferenceRecord, type Problem, type RecordFormat,
 } from './formats';
 
 import { TokenizerBudgetError } from './tokenizerSandbox';

@@ -2,20 +2,25 @@
 // decides who wins a race) holding its process identity (processIdentity.ts); it removes the file
 // when it ends. A lock whose process is gone, or whose pid now belongs to another process (a reboot,
 // pid reuse, a lock file committed to a repository), is stale and is taken over. The extension checks
-// the same lock before it spawns a trainer (isRunLocked / readRunLock).
+// the same lock, through readRunLock, before it spawns a trainer (src/extension/runManager.ts). The file
+// holds the identity (pid + start time + command line + host) and when it was taken; it is validated
+// with the schema of runFileSchemas.ts like every other file read from a run folder.
 
 import * as fs from 'fs';
 import * as path from 'path';
+import { z } from 'zod';
 import { currentProcessIdentity, isSameProcessAlive, type ProcessIdentity } from './processIdentity';
+import { ProcessIdentitySchema } from './runFileSchemas';
 
 export const RUN_LOCK_FILE = '.ftune-lock';
 
 export interface RunLockInfo extends ProcessIdentity {
+  host: string;
   /** when the lock was taken (ISO time). */
   created_at: string;
-  /** the command line of the trainer (for the message shown to a person). */
-  command: string;
 }
+
+const RunLockSchema = ProcessIdentitySchema.extend({ host: z.string(), created_at: z.string().catch('') });
 
 export class RunLockedError extends Error {
   constructor(readonly dir: string, readonly holder: RunLockInfo) {
@@ -37,9 +42,8 @@ function lockFile(dir: string): string {
 
 function parseLock(text: string): RunLockInfo | undefined {
   try {
-    const v = JSON.parse(text) as Partial<RunLockInfo>;
-    if (typeof v.pid !== 'number' || typeof v.host !== 'string' || (v.start !== null && typeof v.start !== 'string')) return undefined;
-    return { pid: v.pid, start: v.start ?? null, host: v.host, created_at: String(v.created_at ?? ''), command: String(v.command ?? '') };
+    const parsed = RunLockSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
   }
@@ -67,7 +71,7 @@ export function isRunLocked(dir: string): boolean {
 }
 
 function isOurs(info: RunLockInfo | undefined, me: ProcessIdentity): boolean {
-  return info !== undefined && info.pid === me.pid && info.host === me.host && info.start === me.start;
+  return info !== undefined && info.pid === me.pid && info.host === me.host && info.startTime === me.startTime && info.cmdline === me.cmdline;
 }
 
 /**
@@ -79,7 +83,7 @@ export function acquireRunLock(dir: string): RunLock {
   fs.mkdirSync(dir, { recursive: true });
   const file = lockFile(dir);
   const me = currentProcessIdentity();
-  const info: RunLockInfo = { ...me, created_at: new Date().toISOString(), command: process.argv.slice(1).join(' ') };
+  const info: RunLockInfo = { ...me, created_at: new Date().toISOString() };
   for (let attempt = 0; attempt < 3; attempt++) {
     let fd: number;
     try {

@@ -12,8 +12,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { isBestMetric } from './bestMetric';
 import { isMethod, methodSpec, type Method } from './methods';
-import { parseTrainerEvent, type BestEvaluation, type TrainerEvent } from './protocol';
+import { isOurProcess, isSignallablePid, type ProcessIdentity } from './processIdentity';
+import { type BestEvaluation, type TrainerEvent } from './protocol';
 import type { RunConfig } from './runConfig';
+import { checkTrainerEventLine, describeZodError, RunConfigFileSchema, StatusFileSchema } from './runFileSchemas';
 
 export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'stopped';
 
@@ -23,6 +25,8 @@ export interface RunStatusFile {
   name: string;
   created: string;
   pid?: number;
+  /** the trainer's identity, recorded when it started: only a process that still matches is ever signalled. */
+  process?: ProcessIdentity;
   started?: string;
   finished?: string;
   error?: string;
@@ -62,10 +66,15 @@ export interface RunSummary {
   config?: RunConfig;
   /** <dir>/best: the best evaluation's weights (--best-metric), when the run kept one. */
   best?: BestEvaluation;
+  /** files of the run folder that failed validation, as `file[:line]: reason`; the run shows a warning. */
+  problems?: string[];
 }
 
-/** Tells whether the process that trains a run is still alive. Injected so tests control it. */
-export type PidProbe = (pid: number) => boolean;
+/**
+ * Tells whether the recorded trainer process is still alive and still that process (not merely some
+ * process with the same pid). Injected so tests control it.
+ */
+export type PidProbe = (identity: ProcessIdentity) => boolean;
 
 export const STATUS_FILE = 'status.json';
 export const CONFIG_FILE = 'run_config.json';
@@ -123,19 +132,24 @@ export function createRun(runsDir: string, name: string, config: Omit<RunConfig,
 }
 
 export function readStatus(dir: string): RunStatusFile | undefined {
-  const value = readJson(path.join(dir, STATUS_FILE));
-  if (!value || typeof value !== 'object') return undefined;
-  const s = value as Partial<RunStatusFile>;
-  if (!s.status || !['queued', 'running', 'completed', 'failed', 'stopped'].includes(s.status)) return undefined;
-  return {
-    status: s.status,
-    name: typeof s.name === 'string' ? s.name : path.basename(dir),
-    created: typeof s.created === 'string' ? s.created : statTime(dir),
-    pid: typeof s.pid === 'number' ? s.pid : undefined,
-    started: s.started,
-    finished: s.finished,
-    error: s.error,
-  };
+  return readStatusChecked(dir).status;
+}
+
+/** status.json through its schema: the status, or why the file is not a valid one (absent: neither). */
+export function readStatusChecked(dir: string): { status?: RunStatusFile; problem?: string } {
+  const value = readJsonChecked(path.join(dir, STATUS_FILE));
+  if (value.problem) return { problem: `${STATUS_FILE}: ${value.problem}` };
+  if (value.value === undefined) return {};
+  const parsed = StatusFileSchema.safeParse(value.value);
+  if (!parsed.success) return { problem: `${STATUS_FILE}: ${describeZodError(parsed.error)}` };
+  const s = parsed.data;
+  const status: RunStatusFile = { status: s.status, name: s.name ?? path.basename(dir), created: s.created ?? statTime(dir) };
+  if (s.pid !== undefined) status.pid = s.pid;
+  if (s.process !== undefined) status.process = s.process;
+  if (s.started !== undefined) status.started = s.started;
+  if (s.finished !== undefined) status.finished = s.finished;
+  if (s.error !== undefined) status.error = s.error;
+  return { status };
 }
 
 export function writeStatus(dir: string, status: RunStatusFile): void {
@@ -152,24 +166,43 @@ export function updateStatus(dir: string, patch: Partial<RunStatusFile>): RunSta
 }
 
 export function readConfig(dir: string): RunConfig | undefined {
-  const value = readJson(path.join(dir, CONFIG_FILE));
-  return value && typeof value === 'object' ? (value as RunConfig) : undefined;
+  return readConfigChecked(dir).config;
 }
 
-/** Every TrainerEvent in metrics.jsonl; a half-written last line (the trainer is mid-write) is skipped. */
+/** run_config.json through its schema (the fields the extension reads are checked; the trainer checks the rest). */
+export function readConfigChecked(dir: string): { config?: RunConfig; problem?: string } {
+  const value = readJsonChecked(path.join(dir, CONFIG_FILE));
+  if (value.problem) return { problem: `${CONFIG_FILE}: ${value.problem}` };
+  if (value.value === undefined) return {};
+  const parsed = RunConfigFileSchema.safeParse(value.value);
+  if (!parsed.success) return { problem: `${CONFIG_FILE}: ${describeZodError(parsed.error)}` };
+  return { config: parsed.data as unknown as RunConfig };
+}
+
+/** Every valid TrainerEvent in metrics.jsonl; a half-written last line (the trainer is mid-write) is skipped. */
 export function readEvents(dir: string): TrainerEvent[] {
+  return readEventsChecked(dir).events;
+}
+
+/** The valid events and, for invalid lines, `metrics.jsonl:N: reason` (those lines are left out). */
+export function readEventsChecked(dir: string): { events: TrainerEvent[]; problems: string[] } {
   let text: string;
   try {
     text = fs.readFileSync(path.join(dir, METRICS_FILE), 'utf8');
   } catch {
-    return [];
+    return { events: [], problems: [] };
   }
   const events: TrainerEvent[] = [];
-  for (const line of text.split('\n')) {
-    const event = parseTrainerEvent(line);
-    if (event) events.push(event);
-  }
-  return events;
+  const problems: string[] = [];
+  const lines = text.split('\n');
+  lines.forEach((line, index) => {
+    const checked = checkTrainerEventLine(line);
+    if (!checked) return;
+    if (checked.ok) events.push(checked.event);
+    // the last line without its newline is still being written: not a problem yet
+    else if (index < lines.length - 1) problems.push(`${METRICS_FILE}:${index + 1}: ${checked.reason}`);
+  });
+  return { events, problems };
 }
 
 /** Progress folded from the event stream. */
@@ -288,11 +321,12 @@ function evalLossFromHistory(history: unknown, step: number): number | undefined
 }
 
 /** Reads one run folder. Returns undefined for folders that are not runs (no status, config or metrics). */
-export function readRun(dir: string, isAlive: PidProbe = isProcessAlive): RunSummary | undefined {
-  const statusFile = readStatus(dir);
-  const config = readConfig(dir);
-  const events = readEvents(dir);
-  if (!statusFile && !config && events.length === 0) return undefined;
+export function readRun(dir: string, isAlive: PidProbe = isOurProcess): RunSummary | undefined {
+  const { status: statusFile, problem: statusProblem } = readStatusChecked(dir);
+  const { config, problem: configProblem } = readConfigChecked(dir);
+  const { events, problems: eventProblems } = readEventsChecked(dir);
+  const problems = [statusProblem, configProblem, ...eventProblems].filter((p): p is string => p !== undefined);
+  if (!statusFile && !config && events.length === 0 && problems.length === 0) return undefined;
   const summary = summarizeEvents(events);
   const started = events.find((e): e is Extract<TrainerEvent, { type: 'started' }> => e.type === 'started');
 
@@ -324,6 +358,7 @@ export function readRun(dir: string, isAlive: PidProbe = isProcessAlive): RunSum
     resumable: (status === 'stopped' || status === 'failed') && config !== undefined,
     config,
     best: readBestEvaluation(dir),
+    ...(problems.length ? { problems } : {}),
   };
 }
 
@@ -342,14 +377,27 @@ function resolveStatus(file: RunStatusFile | undefined, summary: EventSummary, i
   };
   if (!file) return fromTerminal() ?? { status: 'stopped' };
   if (file.status === 'running') {
-    if (file.pid !== undefined && isAlive(file.pid)) return { status: 'running' };
+    // Only a recorded identity that still matches a live process counts: a bare pid (an old status.json,
+    // one committed to a repository, or a stale one after a reboot) names some unrelated process.
+    const trainer = file.process;
+    if (trainer && isSignallablePid(trainer.pid) && trainer.pid === (file.pid ?? trainer.pid) && isAlive(trainer)) return { status: 'running' };
+    // Claimed by a window that is spawning the trainer right now (no pid yet): running for a moment.
+    if (!trainer && file.pid === undefined && isRecent(file.started, LAUNCH_GRACE_MS)) return { status: 'running' };
     return fromTerminal() ?? { status: 'stopped', error: file.error };
   }
   return { status: file.status, error: file.error ?? (file.status === 'failed' ? fromTerminal()?.error : undefined) };
 }
 
+/** How long a run claimed for launch (status running, no pid yet) shows as running before it counts as dead. */
+const LAUNCH_GRACE_MS = 30_000;
+
+function isRecent(iso: string | undefined, ms: number): boolean {
+  const t = iso ? Date.parse(iso) : Number.NaN;
+  return Number.isFinite(t) && Date.now() - t < ms && t <= Date.now() + 1000;
+}
+
 /** All runs under runsDir, newest first. */
-export function listRuns(runsDir: string, isAlive: PidProbe = isProcessAlive): RunSummary[] {
+export function listRuns(runsDir: string, isAlive: PidProbe = isOurProcess): RunSummary[] {
   let names: string[];
   try {
     names = fs.readdirSync(runsDir);
@@ -372,13 +420,17 @@ export function deleteRun(runsDir: string, id: string): void {
   fs.rmSync(runDirOf(runsDir, id), { recursive: true, force: true });
 }
 
-/** True when `pid` names a live (non-zombie) process. */
+/**
+ * True when `pid` names a live (non-zombie) process that we may signal. EPERM (it exists but belongs to
+ * someone else) is not "alive" for us, and pid ≤ 1 never is. Prefer isOurProcess (processIdentity.ts),
+ * which also checks the process is the one we started.
+ */
 export function isProcessAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
+  if (!isSignallablePid(pid)) return false;
   try {
     process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  } catch {
+    return false;
   }
   // A child that exited but was not reaped yet still answers signal 0; /proc tells (Linux only).
   try {
@@ -399,10 +451,21 @@ export function readBestEvaluation(dir: string): BestEvaluation | undefined {
 }
 
 function readJson(file: string): unknown {
+  return readJsonChecked(file).value;
+}
+
+/** value: the parsed file; problem: it exists but is not JSON; neither: it does not exist. */
+function readJsonChecked(file: string): { value?: unknown; problem?: string } {
+  let text: string;
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
+    text = fs.readFileSync(file, 'utf8');
   } catch {
-    return undefined;
+    return {};
+  }
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch (error) {
+    return { problem: `not valid JSON (${(error as Error).message})` };
   }
 }
 

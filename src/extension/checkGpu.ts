@@ -26,7 +26,8 @@ export async function checkGpu(ctx: Ctx): Promise<void> {
 }
 
 function runDoctor(ctx: Ctx): Promise<DoctorReport> {
-  return runCliJson((args, options) => ctx.spawnCli(args, options), 'doctor', ['--json'], isDoctorReport);
+  // doctor reads nothing from the workspace: Check GPU works in Restricted Mode too
+  return runCliJson((args, options) => ctx.spawnCli(args, { ...options, restrictedModeSafe: true }), 'doctor', ['--json'], isDoctorReport);
 }
 
 function isDoctorReport(value: unknown): value is DoctorReport {

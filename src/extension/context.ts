@@ -8,13 +8,14 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { TrainerEvent } from '../core/protocol';
 import type { BackendName } from '../core/runConfig';
-import { parseTrainerEvent } from '../core/protocol';
+import { checkTrainerEventLine } from '../core/runFileSchemas';
 import { readEvents, type RunSummary } from '../core/runStore';
 import { cliInvocation, locateCli } from './cliInvocation';
 import { readSettings, resolveWorkspacePath, type Settings } from './config';
 import type { PanelHost } from './panelHost';
 import { RunManager } from './runManager';
 import { TrainingStatusBar } from './statusBar';
+import { trustGatedSpawner } from './trust';
 import { CheckpointsProvider, type CheckpointEntry } from './views/checkpointsView';
 import { DatasetsProvider } from './views/datasetsView';
 import { RunsProvider } from './views/runsView';
@@ -94,6 +95,7 @@ export class Ctx implements PanelHost, vscode.Disposable {
       this.deliver(manager.dirOf(runId), event);
     });
     manager.onOutput.on(({ runId, line }) => this.output.appendLine(`[${runId}] ${line}`));
+    manager.onWarning.on(({ runId, message }) => this.output.appendLine(`[${runId}] warning: ${message}`));
     manager.onFinished.on((f) => this.notifyFinished(f.runId, f.status, f.error));
     return manager;
   }
@@ -150,10 +152,14 @@ export class Ctx implements PanelHost, vscode.Disposable {
     return cliInvocation(this.cliPath, args, { nodePath: this.settings.nodePath });
   }
 
-  spawnCli(args: readonly string[], options: { cwd?: string } = {}): ChildProcessWithoutNullStreams {
-    const inv = this.invocation(args);
-    return spawn(inv.command, inv.args, { cwd: options.cwd ?? this.folder?.uri.fsPath, env: inv.env, stdio: 'pipe' });
-  }
+  /** Every CLI process starts here, and none starts in Restricted Mode (see trust.ts). */
+  readonly spawnCli = trustGatedSpawner(
+    () => vscode.workspace.isTrusted,
+    (args, options): ChildProcessWithoutNullStreams => {
+      const inv = this.invocation(args);
+      return spawn(inv.command, inv.args, { cwd: options.cwd ?? this.folder?.uri.fsPath, env: { ...inv.env, ...options.env }, stdio: 'pipe' });
+    },
+  );
 
   get extensionUri(): vscode.Uri {
     return this.extensionContext.extensionUri;
@@ -215,8 +221,8 @@ export class Ctx implements PanelHost, vscode.Disposable {
     const complete = text.lastIndexOf('\n') + 1; // a half-written line waits for the next change
     this.tailOffsets.set(key, start + Buffer.byteLength(text.slice(0, complete)));
     for (const line of text.slice(0, complete).split('\n')) {
-      const event = parseTrainerEvent(line);
-      if (event) this.deliver(key, event);
+      const checked = checkTrainerEventLine(line);
+      if (checked?.ok) this.deliver(key, checked.event);
     }
   }
 

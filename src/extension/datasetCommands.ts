@@ -8,20 +8,14 @@ import * as vscode from 'vscode';
 import {
   applyFieldMap,
   datasetStem,
-  DEFAULT_CHUNK_CHARS,
-  filesToRecords,
   HubDatasetError,
   listHubDataset,
   provenancePath,
-  pullHubDataset,
   readProvenance,
   splitFile,
-  writeJsonl,
-  writeJsonlAtomic,
   writeProvenance,
   type DatasetRecord,
   type HubDatasetListing,
-  type PullResult,
 } from '../core/datasets';
 import { HF_TOKEN_SECRET, setHubToken } from './commands';
 import type { Ctx } from './context';
@@ -29,6 +23,8 @@ import {
   checkCount, checkEvalShare, checkSeed, describeFiles, describeSplitResult, DownloadTally, hubErrorActions, hubErrorMessage, hubOutputPath, isDatasetId,
   mapJsonlFile, mappingChoices, previewRow,
 } from './datasetFlows';
+import { runFromFilesJob } from './fromFilesJob';
+import { runHubPullJob, type HubPullSummary } from './hubPullJob';
 import { DEFAULT_PREVIEW_COUNT, openMaskPreview, pickPreviewModel } from './panels/maskPreviewPanel';
 
 const LAST_HUB_ID_KEY = 'finetuneStudio.lastHubDataset';
@@ -155,7 +151,7 @@ async function pickConfigAndSplit(listing: HubDatasetListing): Promise<{ config:
 }
 
 /** The first rows, then how to map their columns (undefined: cancelled). */
-async function chooseMapping(result: PullResult, title: string): Promise<Record<string, string> | undefined> {
+async function chooseMapping(result: HubPullSummary, title: string): Promise<Record<string, string> | undefined> {
   const first = result.preview[0];
   const rows = result.preview.map((record, i) => ({ label: `row ${i + 1}`, detail: previewRow(record, 240) }));
   const seen = await vscode.window.showQuickPick(rows, { title, placeHolder: `First rows of ${result.records} — Enter to choose the field mapping`, ignoreFocusOut: true, matchOnDetail: true });
@@ -233,13 +229,18 @@ export async function getHubDataset(ctx: Ctx, arg?: unknown): Promise<void> {
     const result = await hubStep(ctx, datasetId, connection, () =>
       withCancellableProgress(`Downloading ${label}`, async (progress, signal) => {
         let reported = 0;
-        return pullHubDataset({
-          ...connection, datasetId, config: choice.config, split: choice.split, out: pending, cacheDir: path.join(storage, 'datasets', 'cache'), previewRows: 5, signal,
+        // the download and the conversion run in a `ftune data pull` child process that streams the
+        // split to `pending`: a multi-GB split never passes through the extension host's memory
+        return runHubPullJob({
+          datasetId, config: choice.config, split: choice.split, revision: listing.revision, endpoint: connection.endpoint, token: connection.token,
+          out: pending, cacheDir: path.join(storage, 'datasets', 'cache'), previewRows: 5, signal,
+          spawnCli: (args, env) => ctx.spawnCli(args, { env, restrictedModeSafe: true }),
           onProgress: (p) => {
             const percent = tally.update(p.path, p.received);
             progress.report({ message: `${path.basename(p.path)} — ${Math.floor(percent)}%`, increment: percent - reported });
             reported = percent;
           },
+          onRecords: (n) => progress.report({ message: `${n.toLocaleString()} rows converted` }),
         });
       }),
     );
@@ -294,20 +295,23 @@ export async function createPretrainingDataset(ctx: Ctx, arg?: unknown): Promise
   const target = path.resolve(folder.uri.fsPath, where.trim());
   if (!(await confirmReplace([target]))) return;
   const folders = roots.map((r) => r.fsPath);
-  // The older output is excluded from the walk (not deleted first): it stays if no text is found.
-  const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Reading ${folders.map(relative).join(', ')}…` }, async () => filesToRecords(folders, { globs, exclude: [target] }));
-  if (result.records.length === 0) {
-    void vscode.window.showErrorMessage(`Finetune Studio: no text found in ${folders.map(relative).join(', ')}${globs.length ? ` matching ${globs.join(', ')}` : ''} (files listed in .gitignore are left out).`);
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  // The walk runs in a `ftune data from-files` child process (a large tree or a hostile .gitignore
+  // never freezes the window) and replaces the target only once it has produced a complete file.
+  let summary: string[];
+  try {
+    ({ summary } = await withCancellableProgress(`Reading ${folders.map(relative).join(', ')}…`, (_progress, signal) =>
+      runFromFilesJob({ folders, globs, target, signal, spawnCli: (args) => ctx.spawnCli(args, { cwd: folder.uri.fsPath, restrictedModeSafe: true }) })));
+  } catch (error) {
+    const message = (error as Error).message;
+    if (message === 'cancelled') return;
+    void vscode.window.showErrorMessage(`Finetune Studio: ${message.startsWith('no text found') ? `no text found in ${folders.map(relative).join(', ')}${globs.length ? ` matching ${globs.join(', ')}` : ''} (files listed in .gitignore are left out)` : message}.`);
     return;
   }
-  fs.mkdirSync(path.dirname(target), { recursive: true });
-  writeJsonlAtomic(target, result.records);
-  writeProvenance(target, {
-    source: 'files', role: 'train', records: result.records.length, created_at: new Date().toISOString(), folders, ...(globs.length ? { globs } : {}), chunk_chars: DEFAULT_CHUNK_CHARS,
-  });
-  const skipped = result.skipped.length ? ` (${result.skipped.length} skipped: binary, empty or over 1 MiB)` : '';
-  ctx.output.appendLine(`files: ${result.records.length} records from ${result.files.length} files → ${target}${skipped}`);
-  const next = await vscode.window.showInformationMessage(`Finetune Studio: saved ${relative(target)} — ${result.records.length} text chunks from ${result.files.length} files${skipped}.`, 'Open');
+  const records = /^(\d+) records from (\d+) file/.exec(summary[0] ?? '');
+  const skipped = summary.find((l) => l.startsWith('skipped'));
+  ctx.output.appendLine(`files: ${summary.join('; ')} (saved as ${target})`);
+  const next = await vscode.window.showInformationMessage(`Finetune Studio: saved ${relative(target)} — ${records ? `${records[1]} text chunks from ${records[2]} files` : summary[0] ?? ''}${skipped ? ` (${skipped})` : ''}.`, 'Open');
   if (next === 'Open') await vscode.window.showTextDocument(vscode.Uri.file(target), { preview: true });
 }
 

@@ -9,6 +9,7 @@ import * as datasetCommands from './datasetCommands';
 import { exportCheckpoint } from './exportCommand';
 import { registerMaskPreviewSerializer } from './panels/maskPreviewPanel';
 import { registerPanelSerializers } from './panelLoader';
+import { queuedRunsQuestion } from './runQueue';
 
 type Handler = (ctx: Ctx, ...args: unknown[]) => unknown;
 
@@ -55,9 +56,19 @@ export function activate(context: vscode.ExtensionContext): void {
   }
   context.subscriptions.push(...registerPanelSerializers(owner));
   context.subscriptions.push(registerMaskPreviewSerializer(owner, { scan: (file) => owner.datasets.scanOf(vscode.Uri.file(file)) }));
-  // runs left queued by a previous window start now (one at a time, as always)
-  if (vscode.workspace.isTrusted) owner.manager?.restoreQueued();
-  else context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => owner.manager?.restoreQueued()));
+  // Runs that say queued but that this window did not queue (an earlier session, another window, a
+  // cloned repository) are offered, never started silently — also once a workspace becomes trusted.
+  if (vscode.workspace.isTrusted) void offerQueuedRuns(owner);
+  else context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => void offerQueuedRuns(owner)));
+}
+
+async function offerQueuedRuns(owner: Ctx): Promise<void> {
+  const manager = owner.manager;
+  const queued = manager?.queuedElsewhere() ?? [];
+  if (!manager || queued.length === 0) return;
+  const choice = await vscode.window.showInformationMessage(queuedRunsQuestion(queued.map((r) => r.name)), 'Resume', 'Show Runs');
+  if (choice === 'Resume') manager.enqueueQueued(queued.map((r) => r.id));
+  if (choice === 'Show Runs') void vscode.commands.executeCommand('finetuneStudio.runs.focus');
 }
 
 /** Stops this window's trainers; each saves a checkpoint, so the runs show as stopped and resumable. */

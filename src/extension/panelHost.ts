@@ -43,7 +43,7 @@ export interface PanelHost {
   /**
    * Spawns `ftune <args>` with the same Node the trainer uses (Electron as Node, or the configured
    * node path). The caller owns the process (e.g. `ftune serve` for the playground) and must kill it
-   * when its panel closes.
+   * when its panel closes. Throws RestrictedModeError (trust.ts) in an untrusted workspace.
    */
-  spawnCli(args: readonly string[], options?: { cwd?: string }): ChildProcessWithoutNullStreams;
+  spawnCli(args: readonly string[], options?: { cwd?: string; env?: Record<string, string>; restrictedModeSafe?: boolean }): ChildProcessWithoutNullStreams;
 }

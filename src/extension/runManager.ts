@@ -6,11 +6,14 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
-import { parseCliErrorLine, parseTrainerEvent, type TrainerEvent } from '../core/protocol';
+import { isOurProcess, readProcessIdentity, signalOurProcess } from '../core/processIdentity';
+import { parseCliErrorLine, type TrainerEvent } from '../core/protocol';
 import type { RunConfig } from '../core/runConfig';
+import { checkTrainerEventLine } from '../core/runFileSchemas';
+import { readRunLock } from '../core/runLock';
 import {
-  createRun, deleteRun, isProcessAlive, listRuns, readConfig, readEvents, readRun, readStatus, runDirOf, updateStatus,
-  type PidProbe, type RunStatus, type RunSummary,
+  createRun, deleteRun, listRuns, readConfig, readEvents, readRun, readStatus, runDirOf, updateStatus,
+  type PidProbe, type RunStatus, type RunStatusFile, type RunSummary,
 } from '../core/runStore';
 import { RunQueue } from './runQueue';
 import { trainArgs } from './trainArgs';
@@ -68,20 +71,22 @@ export class RunManager {
   /** raw trainer output lines (stdout lines that are not events, and stderr). */
   readonly onOutput = new Emitter<{ runId: string; line: string; stream: 'stdout' | 'stderr' }>();
   readonly onFinished = new Emitter<RunFinished>();
+  /** something went wrong that must not stop the run's bookkeeping (a status.json that cannot be written). */
+  readonly onWarning = new Emitter<{ runId: string; message: string }>();
 
   constructor(private readonly options: RunManagerOptions) {
     this.runsDir = options.runsDir;
-    this.isAlive = options.isAlive ?? isProcessAlive;
+    this.isAlive = options.isAlive ?? isOurProcess;
     this.queue = new RunQueue((runId) => this.launch(runId), options.maxConcurrent ?? 1);
     this.queue.onDidChange(() => this.onDidChange.fire());
   }
 
   list(): RunSummary[] {
-    return listRuns(this.runsDir, (pid) => this.isAlive(pid));
+    return listRuns(this.runsDir, (identity) => this.isAlive(identity));
   }
 
   get(runId: string): RunSummary | undefined {
-    return readRun(runDirOf(this.runsDir, runId), (pid) => this.isAlive(pid));
+    return readRun(runDirOf(this.runsDir, runId), (identity) => this.isAlive(identity));
   }
 
   dirOf(runId: string): string {
@@ -113,23 +118,31 @@ export class RunManager {
     const run = this.get(runId);
     if (!run) throw new Error(`no run ${runId}`);
     if (!run.resumable) throw new Error(`run ${runId} is ${run.status}; only stopped or failed runs can be resumed`);
-    updateStatus(run.dir, { status: 'queued', error: undefined, finished: undefined, pid: undefined });
+    updateStatus(run.dir, { status: 'queued', error: undefined, finished: undefined, pid: undefined, process: undefined });
     this.resumeNext.add(runId);
     this.queue.enqueue(runId);
     this.onDidChange.fire();
   }
 
-  /** Re-queues runs left queued by an earlier session (status.json says queued and nothing runs them). */
-  restoreQueued(): string[] {
-    const queued = this.list().filter((r) => r.status === 'queued' && !this.live.has(r.id)).reverse();
-    for (const run of queued) this.queue.enqueue(run.id);
-    return queued.map((r) => r.id);
+  /**
+   * Runs that say queued but that this window neither queued nor trains: left by an earlier session,
+   * queued by another window, or committed to a cloned repository. They are only ever offered to the
+   * user ("Resume 2 queued runs?"), never started silently; oldest first.
+   */
+  queuedElsewhere(): RunSummary[] {
+    return this.list().filter((r) => r.status === 'queued' && !this.live.has(r.id) && this.queue.position(r.id) === 0).reverse();
+  }
+
+  /** Queues runs found by queuedElsewhere() once the user agreed; launch() re-checks each before it spawns. */
+  enqueueQueued(runIds: readonly string[]): void {
+    for (const id of runIds) this.queue.enqueue(id);
+    this.onDidChange.fire();
   }
 
   /**
    * Stop: a waiting run leaves the queue; a training one gets SIGTERM (it saves a checkpoint and
-   * exits) and SIGKILL if it is still alive after the timeout. A run trained by another window or
-   * the CLI is signalled through its pid.
+   * exits) and SIGKILL if it is still alive after the timeout. A run trained by another window is
+   * signalled only while its pid is still the trainer status.json recorded (processIdentity.ts).
    */
   async stop(runId: string): Promise<void> {
     const dir = this.dirOf(runId);
@@ -147,12 +160,21 @@ export class RunManager {
       await live.exited;
       return;
     }
+    // Trained by another window or the CLI: signal it only while the pid is still the trainer that
+    // status.json recorded; a bare or mismatched pid belongs to somebody else and marks the run stopped.
     const status = readStatus(dir);
-    if (status?.status === 'running' && status.pid !== undefined && this.isAlive(status.pid)) {
-      process.kill(status.pid, 'SIGTERM');
-      const deadline = Date.now() + (this.options.stopTimeoutMs ?? 30_000);
-      while (this.isAlive(status.pid) && Date.now() < deadline) await delay(100);
-      if (this.isAlive(status.pid)) process.kill(status.pid, 'SIGKILL');
+    // queued by another window or an earlier session: stopping it here means no window launches it
+    // (launch() re-reads the status before it spawns)
+    if (status?.status === 'queued') this.writeStatusBestEffort(runId, dir, { status: 'stopped', finished: new Date().toISOString() });
+    if (status?.status === 'running') {
+      const trainer = status.process;
+      if (trainer && status.pid === trainer.pid && signalOurProcess(trainer, 'SIGTERM') === 'ours') {
+        const deadline = Date.now() + (this.options.stopTimeoutMs ?? 30_000);
+        while (this.isAlive(trainer) && Date.now() < deadline) await delay(100);
+        if (this.isAlive(trainer)) signalOurProcess(trainer, 'SIGKILL');
+      } else {
+        this.writeStatusBestEffort(runId, dir, { status: 'stopped', pid: undefined, process: undefined, finished: new Date().toISOString() });
+      }
     }
     this.onDidChange.fire();
   }
@@ -176,12 +198,32 @@ export class RunManager {
 
   private launch(runId: string): Promise<void> {
     const dir = this.dirOf(runId);
+    // Another window may have started (or stopped) this run since it was queued here: launch only a
+    // run that still says queued and whose folder no live trainer holds — a second trainer in the same
+    // folder would delete the first one's metrics.jsonl and in-progress checkpoint.
+    const current = readStatus(dir);
+    if (current?.status !== 'queued') {
+      this.resumeNext.delete(runId);
+      this.onDidChange.fire();
+      return Promise.resolve();
+    }
+    // The trainer's own lock (<run>/.ftune-lock, runLock.ts): a live holder, or one on another host.
+    const holder = readRunLock(dir);
+    if (holder) {
+      this.resumeNext.delete(runId);
+      this.onWarning.fire({ runId, message: `not started: process ${holder.pid} on ${holder.host} (${holder.cmdline}) is already training in ${dir}` });
+      this.onDidChange.fire();
+      return Promise.resolve();
+    }
     if (!readConfig(dir)) {
       this.finish(runId, dir, 'failed', 'run_config.json is missing');
       return Promise.resolve();
     }
     const resume = this.resumeNext.delete(runId);
-    // trainer.log is opened before the trainer starts, never through a symbolic link (noFollow.ts).
+    // Claim the run before spawning, so another window that re-reads status.json now sees it taken.
+    this.writeStatusBestEffort(runId, dir, { status: 'running', pid: undefined, process: undefined, started: new Date().toISOString(), error: undefined, finished: undefined });
+    // trainer.log is opened before the trainer starts, never through a symbolic link (noFollow.ts). A
+    // failure marks the run failed (releasing the claim) and resolves, which frees the queue slot.
     let logFd: number;
     try {
       logFd = openForAppendNoFollow(path.join(dir, 'trainer.log'));
@@ -189,8 +231,16 @@ export class RunManager {
       this.finish(runId, dir, 'failed', `${(err as Error).message}: delete it and start the run again`);
       return Promise.resolve();
     }
-    const invocation = this.options.invocation(trainArgs(dir, { resume }));
-    const child = spawn(invocation.command, invocation.args, { cwd: dir, env: invocation.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let child: ChildProcess;
+    try {
+      const invocation = this.options.invocation(trainArgs(dir, { resume }));
+      child = spawn(invocation.command, invocation.args, { cwd: dir, env: invocation.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      // spawn throws synchronously on bad arguments: close the log, release the claim and the slot
+      fs.closeSync(logFd);
+      this.finish(runId, dir, 'failed', `could not start the trainer: ${(err as Error).message}`);
+      return Promise.resolve();
+    }
     let resolveExit!: () => void;
     const live: LiveRun = { child, stopRequested: false, exited: new Promise((resolve) => (resolveExit = resolve)) };
     this.live.set(runId, live);
@@ -198,7 +248,8 @@ export class RunManager {
 
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       log.write(line + '\n');
-      const event = parseTrainerEvent(line);
+      const checked = checkTrainerEventLine(line);
+      const event = checked?.ok ? checked.event : undefined;
       if (!event) {
         this.onOutput.fire({ runId, line, stream: 'stdout' });
         return;
@@ -218,15 +269,22 @@ export class RunManager {
     const settle = (status: RunStatus, error?: string): void => {
       if (settled) return;
       settled = true;
-      if (live.killTimer) clearTimeout(live.killTimer);
-      this.live.delete(runId);
-      log.end();
-      this.finish(runId, dir, status, error);
-      resolveExit();
+      // The queue slot is released by resolveExit: it must run even if the bookkeeping below throws
+      // (a full disk, a read-only folder), or every later run waits forever.
+      try {
+        if (live.killTimer) clearTimeout(live.killTimer);
+        this.live.delete(runId);
+        log.end();
+        this.finish(runId, dir, status, error);
+      } finally {
+        resolveExit();
+      }
     };
     child.on('error', (error) => settle('failed', `could not start the trainer: ${error.message}`));
     child.on('spawn', () => {
-      updateStatus(dir, { status: 'running', pid: child.pid, started: new Date().toISOString(), error: undefined, finished: undefined });
+      // who the trainer is, as the OS reports it, so Stop from any window signals this process only
+      const identity = child.pid !== undefined ? readProcessIdentity(child.pid) : undefined;
+      this.writeStatusBestEffort(runId, dir, { status: 'running', pid: child.pid, process: identity, started: new Date().toISOString(), error: undefined, finished: undefined });
       this.onDidChange.fire();
     });
     // 'close' (not 'exit') so every stdout line, including the final event, has been read.
@@ -242,9 +300,18 @@ export class RunManager {
   }
 
   private finish(runId: string, dir: string, status: RunStatus, error?: string): void {
-    updateStatus(dir, { status, error, pid: undefined, finished: new Date().toISOString() });
+    this.writeStatusBestEffort(runId, dir, { status, error, pid: undefined, process: undefined, finished: new Date().toISOString() });
     this.onFinished.fire({ runId, status, error });
     this.onDidChange.fire();
+  }
+
+  /** status.json is bookkeeping: failing to write it (disk full, read-only folder) is a warning, never a throw. */
+  private writeStatusBestEffort(runId: string, dir: string, patch: Partial<RunStatusFile>): void {
+    try {
+      updateStatus(dir, patch);
+    } catch (error) {
+      this.onWarning.fire({ runId, message: `could not write ${path.join(dir, 'status.json')}: ${(error as Error).message}` });
+    }
   }
 }
 

@@ -75,3 +75,10 @@ export class RunQueue {
     for (const listener of this.listeners) listener();
   }
 }
+
+/** The offer for runs found queued by someone else: "Resume 2 queued runs?" (names when they are few). */
+export function queuedRunsQuestion(names: readonly string[]): string {
+  const count = names.length === 1 ? '1 queued run' : `${names.length} queued runs`;
+  const which = names.length <= 3 ? ` (${names.join(', ')})` : '';
+  return `Finetune Studio: Resume ${count}${which}? They were queued by another window or an earlier session.`;
+}

@@ -13,6 +13,15 @@ export class TrainingStatusBar implements vscode.Disposable {
   }
 
   update(runs: readonly RunSummary[]): void {
+    try {
+      this.show(runs);
+    } catch {
+      // never let one odd run break activation or the refresh loop: the Runs view shows what is wrong
+      this.item.hide();
+    }
+  }
+
+  private show(runs: readonly RunSummary[]): void {
     const running = runs.filter((r) => r.status === 'running');
     const queued = runs.filter((r) => r.status === 'queued').length;
     if (running.length === 0 && queued === 0) {

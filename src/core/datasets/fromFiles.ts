@@ -14,8 +14,9 @@ export interface FromFilesOptions {
   /** Files larger than this are skipped as probably generated (default 1 MiB). */
   maxFileBytes?: number;
   /**
-   * Files never read, with their temporary siblings (`<file>.tmp-*`): the output being replaced, which
-   * may lie inside a chosen folder and must not be read back in as text.
+   * Files never read (absolute or relative to the working folder), with their temporary siblings
+   * (`<file>.tmp-*`): e.g. the output being replaced, which may lie inside a chosen folder and must not
+   * be read back in as text.
    */
   exclude?: readonly string[];
 }
@@ -41,7 +42,7 @@ export function filesToRecords(roots: readonly string[], options: FromFilesOptio
   const excluded = (options.exclude ?? []).map((f) => path.resolve(f));
   const isExcluded = (abs: string) => excluded.some((f) => abs === f || abs.startsWith(`${f}.tmp-`));
   for (const file of walkFiles(roots, { globs: options.globs })) {
-    if (isExcluded(file.absPath)) continue;
+    if (isExcluded(path.resolve(file.absPath))) continue;
     const size = fs.statSync(file.absPath).size;
     if (size > maxFileBytes) {
       result.skipped.push({ path: file.relPath, reason: 'too-large' });

@@ -4,13 +4,14 @@
 // to paths below its directory; later rules win; and, as in git, nothing below an ignored
 // directory can be re-included.
 
-import { compilePathGlob } from './glob';
+import { compilePathGlob, type PathGlob } from './glob';
 
 export interface GitignoreRule {
   /** Directory of the .gitignore that holds the rule, relative to the walk root ('' = root). */
   base: string;
   pattern: string;
-  regex: RegExp;
+  /** matched in linear time (see glob.ts): a hostile pattern cannot stall the walk. */
+  glob: PathGlob;
   negate: boolean;
   dirOnly: boolean;
 }
@@ -32,7 +33,7 @@ export function parseGitignore(text: string, base = ''): GitignoreRule[] {
     const dirOnly = line.endsWith('/');
     if (dirOnly) line = line.replace(/\/+$/, '');
     if (line.length === 0) continue;
-    rules.push({ base, pattern: rawLine.trim(), regex: compilePathGlob(line), negate, dirOnly });
+    rules.push({ base, pattern: rawLine.trim(), glob: compilePathGlob(line), negate, dirOnly });
   }
   return rules;
 }
@@ -57,7 +58,7 @@ export class GitignoreMatcher {
       if (rule.dirOnly && !isDir) continue;
       const rel = relativeTo(rule.base, path);
       if (rel === undefined || rel === '') continue;
-      if (rule.regex.test(rel)) ignored = !rule.negate;
+      if (rule.glob.test(rel)) ignored = !rule.negate;
     }
     return ignored;
   }

@@ -6,6 +6,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { RestrictedModeError } from '../trust';
+import { whenTrusted } from './webviewSetup';
 import { describeMapping, formatLabel, scanJsonlFile, type DatasetScan } from '../datasetScan';
 import type { PanelHost } from '../panelHost';
 import {
@@ -130,6 +132,10 @@ export class MaskPreviewPanel {
   }
 
   private async onMessage(message: MaskPreviewToHost): Promise<void> {
+    if (message.type !== 'openLine' && !vscode.workspace.isTrusted) {
+      this.post({ type: 'error', target: this.target, message: new RestrictedModeError('the preview').message });
+      return;
+    }
     switch (message.type) {
       case 'ready':
         // also after the webview was recreated (hidden, then shown again)
@@ -212,7 +218,9 @@ export class MaskPreviewSerializer implements vscode.WebviewPanelSerializer<unkn
       panel.dispose();
       return;
     }
-    new MaskPreviewPanel(this.host, panel, target, this.deps);
+    // A restored preview would run `ftune preview` on the workspace's model folder by itself: in
+    // Restricted Mode it waits, paused, until the workspace is trusted.
+    whenTrusted(panel, titleOf(target.file), () => new MaskPreviewPanel(this.host, panel, target, this.deps));
   }
 }
 

@@ -2,6 +2,8 @@
 // one per base model (kept loaded), adapters chosen per request; tokens are streamed to the webview.
 
 import * as vscode from 'vscode';
+import { RestrictedModeError } from '../trust';
+import { whenTrusted } from './webviewSetup';
 import {
   isPlaygroundToHost,
   type DecodingOptions,
@@ -127,9 +129,11 @@ export class PlaygroundPanel {
         await this.pick(message.purpose, message.column_id);
         return;
       case 'generate':
+        if (!this.trusted()) return;
         this.generate(message.request_id, message.jobs, message.options);
         return;
       case 'runGolden':
+        if (!this.trusted()) return;
         await this.runGolden(message);
         return;
       case 'stop':
@@ -142,6 +146,13 @@ export class PlaygroundPanel {
         return;
       }
     }
+  }
+
+  /** Every message that starts `ftune serve` checks trust first (a restored or long-open panel included). */
+  private trusted(): boolean {
+    if (vscode.workspace.isTrusted) return true;
+    void vscode.window.showWarningMessage(`Finetune Studio: ${new RestrictedModeError('the playground').message}.`, 'Manage Workspace Trust').then((c) => c && vscode.commands.executeCommand('workbench.trust.manage'));
+    return false;
   }
 
   private async pick(purpose: 'model' | 'adapter' | 'golden', columnId?: string): Promise<void> {
@@ -239,7 +250,8 @@ export class PlaygroundSerializer implements vscode.WebviewPanelSerializer<unkno
       current.reveal();
       return;
     }
-    new PlaygroundPanel(this.host, panel);
+    // the playground runs `ftune serve` on model folders: in Restricted Mode it waits for trust
+    whenTrusted(panel, 'Playground', () => new PlaygroundPanel(this.host, panel));
   }
 }
 

@@ -3,6 +3,7 @@
 // webviews alive.
 
 import * as vscode from 'vscode';
+import { restrictedPanelHtml } from '../trust';
 import { webviewHtml } from './webviewHtml';
 
 export function buildDir(extensionUri: vscode.Uri): vscode.Uri {
@@ -25,5 +26,27 @@ export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, bun
     cspSource: webview.cspSource,
     scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(dir, `${bundle}.js`)).toString(),
     styleUri: webview.asWebviewUri(vscode.Uri.joinPath(dir, 'webview.css')).toString(),
+  });
+}
+
+/**
+ * For a panel VS Code restores after a reload: build it now in a trusted workspace; in Restricted Mode
+ * show a paused page (no scripts, nothing spawned) and build it only once the workspace is trusted.
+ */
+export function whenTrusted(panel: vscode.WebviewPanel, title: string, build: () => void): void {
+  if (vscode.workspace.isTrusted) {
+    build();
+    return;
+  }
+  panel.webview.options = { enableScripts: false, localResourceRoots: [] };
+  panel.webview.html = restrictedPanelHtml(title);
+  const granted = vscode.workspace.onDidGrantWorkspaceTrust(() => {
+    granted.dispose();
+    closed.dispose();
+    build();
+  });
+  const closed = panel.onDidDispose(() => {
+    granted.dispose();
+    closed.dispose();
   });
 }

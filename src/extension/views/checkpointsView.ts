@@ -2,7 +2,6 @@
 // its checkpoints (step + eval loss) and the final adapter. Items open in the playground or copy their path.
 
 import * as vscode from 'vscode';
-import type { RunSummary } from '../../core/runStore';
 import { checkpointEntries, checkpointLabel, type CheckpointEntry } from './checkpointEntries';
 import { statusIcon, type RunsSource } from './runsView';
 

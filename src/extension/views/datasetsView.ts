@@ -4,7 +4,7 @@
 
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { readProvenance } from '../../core/datasets/provenance';
+import { readProvenanceChecked } from '../../core/datasets/provenance';
 import { describeProvenance } from '../datasetFlows';
 import { describeMapping, formatLabel, scanJsonlFile, type DatasetIssue, type DatasetScan } from '../datasetScan';
 
@@ -93,14 +93,15 @@ export class DatasetsProvider implements vscode.TreeDataProvider<Entry>, vscode.
     const mapping = describeMapping(scan.fields);
     const problems = scan.issueCount ? ` · ${scan.issueCount} problem${scan.issueCount === 1 ? '' : 's'}` : ' · valid';
     // where the file came from (Hub id + revision, source folders, split of …) and its role, from <file>.source.json
-    const provenance = readProvenance(entry.uri.fsPath);
+    // a .source.json that fails its schema is shown as a warning with the reason, never used
+    const { provenance, problem: provenanceProblem } = readProvenanceChecked(entry.uri.fsPath);
     const origin = provenance ? describeProvenance(provenance, (f) => vscode.workspace.asRelativePath(f)) : undefined;
-    item.description = `${formatLabel(scan.format)} · ${scan.rows} rows${problems}${origin ? ` · ${origin.description}` : ''}`;
+    item.description = `${formatLabel(scan.format)} · ${scan.rows} rows${problems}${origin ? ` · ${origin.description}` : ''}${provenanceProblem ? ` · ⚠ ${provenanceProblem}` : ''}`;
     item.tooltip = new vscode.MarkdownString(
-      [`**${vscode.workspace.asRelativePath(entry.uri)}**`, `Format: ${formatLabel(scan.format)}${mapping ? ` (${mapping})` : ''}`, `Rows: ${scan.rows}`, scan.issueCount ? `Problems: ${scan.issueCount} (the trainer skips those rows)` : 'No problems found', where !== '.' ? `Folder: ${where}` : '', ...(origin?.tooltip ?? []).map(escapeMarkdown)].filter(Boolean).join('\n\n'),
+      [`**${vscode.workspace.asRelativePath(entry.uri)}**`, `Format: ${formatLabel(scan.format)}${mapping ? ` (${mapping})` : ''}`, `Rows: ${scan.rows}`, scan.issueCount ? `Problems: ${scan.issueCount} (the trainer skips those rows)` : 'No problems found', where !== '.' ? `Folder: ${where}` : '', ...(origin?.tooltip ?? []).map(escapeMarkdown), provenanceProblem ? escapeMarkdown(`Invalid provenance, ignored: ${provenanceProblem}`) : ''].filter(Boolean).join('\n\n'),
     );
     const broken = scan.format === 'unknown' || scan.issueCount >= scan.rows;
-    item.iconPath = scan.issueCount === 0
+    item.iconPath = scan.issueCount === 0 && !provenanceProblem
       ? new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed'))
       : new vscode.ThemeIcon(broken ? 'error' : 'warning', new vscode.ThemeColor(broken ? 'list.errorForeground' : 'list.warningForeground'));
     if (scan.issueCount > 0) item.collapsibleState = vscode.TreeItemCollapsibleState.Expanded;

@@ -50,6 +50,11 @@ export function describeRun(run: RunSummary, queuePosition = 0): string {
   return parts.join(' · ');
 }
 
+/** "metrics.jsonl:3: loss: expected number" (+ how many more) for the description of a run with bad files. */
+export function problemSummary(problems: readonly string[]): string {
+  return `⚠ ${problems[0]}${problems.length > 1 ? ` (+${problems.length - 1} more)` : ''}`;
+}
+
 export class RunsProvider implements vscode.TreeDataProvider<RunSummary>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<RunSummary | undefined>();
   readonly onDidChangeTreeData = this.changed.event;
@@ -65,10 +70,24 @@ export class RunsProvider implements vscode.TreeDataProvider<RunSummary>, vscode
   }
 
   getTreeItem(run: RunSummary): vscode.TreeItem {
+    try {
+      return this.treeItem(run);
+    } catch (error) {
+      // a view never breaks on one run: show it with the reason
+      const item = new vscode.TreeItem(run.name || run.id, vscode.TreeItemCollapsibleState.None);
+      item.id = run.id;
+      item.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground'));
+      item.description = `cannot be shown: ${(error as Error).message}`;
+      item.contextValue = 'run.invalid';
+      return item;
+    }
+  }
+
+  private treeItem(run: RunSummary): vscode.TreeItem {
     const item = new vscode.TreeItem(run.name, vscode.TreeItemCollapsibleState.None);
     item.id = run.id;
-    item.iconPath = statusIcon(run.status);
-    item.description = describeRun(run, this.source.queuePosition(run.id));
+    item.iconPath = run.problems?.length ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('list.warningForeground')) : statusIcon(run.status);
+    item.description = [describeRun(run, this.source.queuePosition(run.id)), ...(run.problems?.length ? [problemSummary(run.problems)] : [])].filter(Boolean).join(' · ');
     item.contextValue = `run.${run.status}${run.resumable ? '.resumable' : ''}`;
     const method = `${isMethod(run.method) ? methodSpec(run.method).label : run.method} · ${run.full ? 'full' : `LoRA r=${run.config?.lora_r ?? '?'}`}`;
     const lines = [
@@ -81,6 +100,7 @@ export class RunsProvider implements vscode.TreeDataProvider<RunSummary>, vscode
       run.metrics ? `Metrics: ${Object.entries(run.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' · ')}` : '',
       run.tokens_per_second ? `Speed: ${Math.round(run.tokens_per_second)} tokens/s` : '',
       run.error ? `Error: ${run.error}` : '',
+      ...(run.problems ?? []).map((p) => `Invalid file, ignored: ${p}`),
       `Folder: ${run.dir}`,
     ];
     item.tooltip = new vscode.MarkdownString(lines.filter(Boolean).join('\n\n'));

@@ -4,6 +4,7 @@
 // {"data": [...]}), or, as often on the Hub, JSON Lines under a .json name.
 
 import * as fs from 'fs';
+import * as readline from 'readline';
 import { csvToRecords } from '../csv';
 import { jsonNestsDeeperThan, MAX_JSON_DEPTH, NESTING_TOO_DEEP } from '../../jsonDepth';
 import { parseJsonl, toJsonValue, type DatasetRecord, type JsonValue } from '../jsonl';
@@ -51,5 +52,113 @@ export async function readDataFile(file: string, format: DataFileFormat): Promis
       return jsonToRecords(fs.readFileSync(file, 'utf8'), file);
     case 'csv':
       return csvToRecords(fs.readFileSync(file, 'utf8'));
+  }
+}
+
+// ---------------------------------------------------------------- streaming (ftune data pull)
+//
+// A Hub split can be several GB: more than the memory one wants to give it, and more than V8's
+// largest string (~512 MB), so `readFileSync(...)` followed by a split or JSON.parse is not an option.
+// These readers hand out records a batch at a time and hold only that batch:
+//   jsonl (and JSON Lines under a .json name)  line by line from a file stream
+//   parquet                                    one row group at a time (hyparquet reads byte ranges)
+//   csv, and a .json holding one array         read whole (quoted newlines / one JSON value); these
+//                                              are refused above MAX_WHOLE_FILE_BYTES with the reason
+
+/** Formats that cannot be streamed are read whole only up to this size. */
+export const MAX_WHOLE_FILE_BYTES = 256 * 1024 * 1024;
+
+/** Records of one data file, in batches of at most `batchSize`. */
+export async function* streamDataRecords(file: string, format: DataFileFormat, batchSize = 1000): AsyncGenerator<DatasetRecord[]> {
+  switch (format) {
+    case 'parquet':
+      yield* streamParquet(file, batchSize);
+      return;
+    case 'jsonl':
+      yield* streamJsonLines(file, batchSize);
+      return;
+    case 'json':
+      if (await looksLikeJsonLines(file)) yield* streamJsonLines(file, batchSize);
+      else yield jsonToRecords(readWhole(file), file);
+      return;
+    case 'csv':
+      yield csvToRecords(readWhole(file));
+      return;
+  }
+}
+
+function readWhole(file: string): string {
+  const size = fs.statSync(file).size;
+  if (size > MAX_WHOLE_FILE_BYTES) {
+    throw new Error(`${file}: ${Math.round(size / 2 ** 20)} MiB is too large to read at once (this format cannot be streamed); pick a parquet or JSONL split`);
+  }
+  return fs.readFileSync(file, 'utf8');
+}
+
+/** A .json file is JSON Lines when its first line is a whole JSON object on its own. */
+async function looksLikeJsonLines(file: string): Promise<boolean> {
+  const lines = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  try {
+    for await (const line of lines) {
+      const trimmed = line.trim();
+      if (trimmed === '') continue;
+      if (!trimmed.startsWith('{')) return false;
+      try {
+        const value: unknown = JSON.parse(trimmed);
+        return value !== null && typeof value === 'object' && !Array.isArray(value);
+      } catch {
+        return false;
+      }
+    }
+    return false;
+  } finally {
+    lines.close();
+  }
+}
+
+async function* streamJsonLines(file: string, batchSize: number): AsyncGenerator<DatasetRecord[]> {
+  const lines = readline.createInterface({ input: fs.createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  let batch: DatasetRecord[] = [];
+  let lineNumber = 0;
+  try {
+    for await (const line of lines) {
+      lineNumber++;
+      if (line.trim() === '') continue;
+      if (jsonNestsDeeperThan(line)) throw new Error(`${file}:${lineNumber}: ${NESTING_TOO_DEEP}`);
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch (err) {
+        throw new Error(`${file}:${lineNumber}: invalid JSON (${(err as Error).message})`);
+      }
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${file}:${lineNumber}: expected a JSON object per line`);
+      batch.push(value as DatasetRecord);
+      if (batch.length >= batchSize) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield batch;
+  } finally {
+    lines.close();
+  }
+}
+
+async function* streamParquet(file: string, batchSize: number): AsyncGenerator<DatasetRecord[]> {
+  const { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } = await import('hyparquet');
+  const buffer = await asyncBufferFromFile(file);
+  const metadata = await parquetMetadataAsync(buffer);
+  const total = Number(metadata.num_rows);
+  // row ranges of at most one row group's worth (and of batchSize × 10 rows): hyparquet reads only the
+  // byte ranges of the row groups it needs
+  let start = 0;
+  for (const group of metadata.row_groups) {
+    const groupEnd = start + Number(group.num_rows);
+    for (let rowStart = start; rowStart < groupEnd; rowStart += batchSize * 10) {
+      const rowEnd = Math.min(groupEnd, rowStart + batchSize * 10, total);
+      const rows = await parquetReadObjects({ file: buffer, metadata, rowStart, rowEnd });
+      yield rows.map((row) => toJsonValue(row) as DatasetRecord);
+    }
+    start = groupEnd;
   }
 }

@@ -10,7 +10,7 @@ import { applyFieldMap, type ColumnMapping } from '../fieldMap';
 import type { DatasetRecord } from '../jsonl';
 import { roleForSplitName, writeProvenance } from '../provenance';
 import { resolveRepoPath } from '../../repoPaths';
-import { readDataFile } from './convert';
+import { streamDataRecords } from './convert';
 import { downloadHubFile, fetchWithSignal, type DownloadProgress } from './download';
 import { describeHubError, HubDatasetError } from './errors';
 import { dataFileFormat, groupDataFiles, PARQUET_CONVERSION_REVISION, type HubConfig, type HubDataFile } from './layout';
@@ -147,6 +147,8 @@ export interface PullOptions extends HubConnection {
   retries?: number;
   onListing?: (listing: HubDatasetListing) => void;
   onProgress?: (progress: DownloadProgress) => void;
+  /** records written to the output so far (after each batch). */
+  onRecords?: (written: number) => void;
 }
 
 export interface PullResult {
@@ -227,16 +229,20 @@ export async function pullHubDataset(options: PullOptions): Promise<PullResult> 
       }
       const format = dataFileFormat(file.path);
       if (!format) continue;
-      const records = await readDataFile(local, format);
-      const lines: string[] = [];
-      for (const raw of records) {
+      // one batch at a time, written as it comes: a multi-GB split never sits in memory or in one string
+      for await (const records of streamDataRecords(local, format)) {
+        const lines: string[] = [];
+        for (const raw of records) {
+          if (count >= limit) break;
+          const record = applyFieldMap(raw, fieldMap);
+          if (preview.length < previewRows) preview.push(record);
+          lines.push(JSON.stringify(record));
+          count++;
+        }
+        if (lines.length > 0) fs.writeSync(outFd, lines.join('\n') + '\n');
+        options.onRecords?.(count);
         if (count >= limit) break;
-        const record = applyFieldMap(raw, fieldMap);
-        if (preview.length < previewRows) preview.push(record);
-        lines.push(JSON.stringify(record));
-        count++;
       }
-      if (lines.length > 0) fs.writeSync(outFd, lines.join('\n') + '\n');
     }
   } catch (err) {
     fs.closeSync(outFd);
