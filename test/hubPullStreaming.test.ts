@@ -9,7 +9,7 @@ import { execFileSync, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { streamDataRecords } from '../src/core/datasets';
+import { HubDatasetError, streamDataRecords } from '../src/core/datasets';
 import { cliInvocation } from '../src/extension/cliInvocation';
 import { runHubPullJob } from '../src/extension/hubPullJob';
 import { parquetOfStrings, startFakeHub, type FakeHub } from './helpers/fakeHub';
@@ -144,7 +144,7 @@ describe('issue 14: Hub dataset pulls stream in the CLI child process', () => {
         return spawn(inv.command, inv.args, { cwd: dir, env: { ...inv.env, HF_TOKEN: '', HUGGING_FACE_HUB_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
       },
     });
-    await assert.rejects(run, (error: Error & { kind?: string }) => error.name === 'HubDatasetError' && error.kind === 'unauthorized');
+    await assert.rejects(run, (error: Error & { kind?: string }) => error instanceof HubDatasetError && error.kind === 'unauthorized');
     assert.equal(fs.existsSync(path.join(dir, 'x.jsonl')), false);
   });
 });
