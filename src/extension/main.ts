@@ -9,6 +9,7 @@ import * as datasetCommands from './datasetCommands';
 import { exportCheckpoint } from './exportCommand';
 import { registerMaskPreviewSerializer } from './panels/maskPreviewPanel';
 import { registerPanelSerializers } from './panelLoader';
+import { registerEditorFeatures } from './editorFeatures';
 
 type Handler = (ctx: Ctx, ...args: unknown[]) => unknown;
 
@@ -55,6 +56,7 @@ export function activate(context: vscode.ExtensionContext): void {
   }
   context.subscriptions.push(...registerPanelSerializers(owner));
   context.subscriptions.push(registerMaskPreviewSerializer(owner, { scan: (file) => owner.datasets.scanOf(vscode.Uri.file(file)) }));
+  registerEditorFeatures(owner, context);
   // runs left queued by a previous window start now (one at a time, as always)
   if (vscode.workspace.isTrusted) owner.manager?.restoreQueued();
   else context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => owner.manager?.restoreQueued()));
