@@ -7,6 +7,7 @@ import { ChatOptIns } from './chat/chatOptIns';
 import { CHAT_VENDOR, FinetuneChatProvider } from './chat/provider';
 import { disposeSharedServePool, sharedServePool } from './chat/sharedServe';
 import type { Ctx } from './context';
+import { ANSWERS_SCHEME, AnswersDocuments, runSelectionOnModels } from './selection/runSelection';
 import type { CheckpointEntry } from './views/checkpointsView';
 
 /** A command whose failure shows as an error message with "Show log", like main.ts's table. */
@@ -36,6 +37,12 @@ export function registerEditorFeatures(ctx: Ctx, context: vscode.ExtensionContex
   if (typeof vscode.lm?.registerLanguageModelChatProvider === 'function') {
     context.subscriptions.push(vscode.lm.registerLanguageModelChatProvider(CHAT_VENDOR, provider));
   }
+  const answers = new AnswersDocuments();
+  context.subscriptions.push(
+    answers,
+    vscode.workspace.registerTextDocumentContentProvider(ANSWERS_SCHEME, answers),
+    command(ctx, 'finetuneStudio.runSelectionOnModels', () => runSelectionOnModels(ctx, pool, answers)),
+  );
   context.subscriptions.push(
     command(ctx, 'finetuneStudio.useInChat', async (arg) => {
       const checkpoint = checkpointPathOf(arg);

@@ -14,9 +14,13 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const SHOTS_DIR = path.join(REPO_ROOT, 'test-output', 'e2e');
 const CHROMIUM = '/usr/bin/chromium';
 
-/** Installs (or finds the cached) code-server; returns its tools folder. */
-export function setupCodeServer(): string {
-  const out = execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'setup-code-server.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 20 * 60_000 });
+/**
+ * Installs (or finds the cached) code-server; returns its tools folder. Without a version: 4.100.3 on this
+ * Node; `setupCodeServer('4.104.0')`: the release with the finalized language-model chat provider API, on
+ * its own Node 22 (see codeServerNode).
+ */
+export function setupCodeServer(version?: string): string {
+  const out = execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'setup-code-server.sh'), ...(version ? [version] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 20 * 60_000 });
   const lines = out.trim().split('\n');
   return lines[lines.length - 1];
 }
@@ -29,6 +33,12 @@ export function packageVsix(): string {
   const vsix = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ftune-vsix-')), 'finetune-studio.vsix');
   execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--skip-license', '--allow-missing-repository', '--no-rewrite-relative-links', '-o', vsix], { cwd: REPO_ROOT, stdio: 'pipe' });
   return vsix;
+}
+
+/** The Node a code-server install runs on: its own (tools/node, for releases needing Node 22) or this one. */
+export function codeServerNode(tools: string): string {
+  const own = path.join(tools, 'node', 'bin', 'node');
+  return fs.existsSync(own) ? own : process.execPath;
 }
 
 async function freePort(): Promise<number> {
@@ -53,6 +63,8 @@ export interface Session {
 export interface LaunchOptions {
   tools: string;
   vsix: string;
+  /** more VSIX files installed beside ours (a test-only extension that calls our API). */
+  extraVsix?: string[];
   workspace: string;
   settings?: Record<string, unknown>;
   /** false: workspace trust stays on, so the folder opens in Restricted Mode once declined. */
@@ -61,8 +73,8 @@ export interface LaunchOptions {
 
 export function installExtension(tools: string, vsix: string, extensionsDir: string, userDataDir: string): string {
   const entry = path.join(tools, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
-  execFileSync(process.execPath, [entry, '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--install-extension', vsix], { stdio: 'pipe', timeout: 120_000 });
-  return execFileSync(process.execPath, [entry, '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--list-extensions', '--show-versions'], { encoding: 'utf8', timeout: 120_000 });
+  execFileSync(codeServerNode(tools), [entry, '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--install-extension', vsix], { stdio: 'pipe', timeout: 120_000 });
+  return execFileSync(codeServerNode(tools), [entry, '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--list-extensions', '--show-versions'], { encoding: 'utf8', timeout: 120_000 });
 }
 
 /** Starts code-server with the VSIX installed and opens the workspace in Chromium. */
@@ -96,10 +108,11 @@ export async function launch(options: LaunchOptions): Promise<Session> {
     ...options.settings,
   }, null, 2));
   installExtension(options.tools, options.vsix, extensionsDir, userDataDir);
+  for (const extra of options.extraVsix ?? []) installExtension(options.tools, extra, extensionsDir, userDataDir);
 
   const port = await freePort();
   const entry = path.join(options.tools, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
-  const server: ChildProcess = spawn(process.execPath, [
+  const server: ChildProcess = spawn(codeServerNode(options.tools), [
     entry, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir,
     '--disable-telemetry', '--disable-update-check', ...(options.trusted === false ? [] : ['--disable-workspace-trust']), '--disable-getting-started-override', options.workspace,
   ], { stdio: ['ignore', 'pipe', 'pipe'], detached: true }); // its own process group: close() ends all of it

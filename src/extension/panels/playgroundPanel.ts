@@ -16,6 +16,7 @@ import type { PanelHost } from '../panelHost';
 import { modelChoices } from './modelChoices';
 import { ServePool, type ServeClient } from './serveClient';
 import { panelHtml, panelOptions } from './webviewSetup';
+import { PLAYGROUND_DECODING_KEY } from '../selection/runSelection';
 
 export const PLAYGROUND_VIEW_TYPE = 'finetuneStudio.playground';
 
@@ -126,6 +127,8 @@ export class PlaygroundPanel {
         await this.pick(message.purpose, message.column_id);
         return;
       case 'generate':
+        // Run Selection on Models uses the playground's last settings (selection/runSelection.ts)
+        void this.host.extensionContext.globalState.update(PLAYGROUND_DECODING_KEY, message.options);
         this.generate(message.request_id, message.jobs, message.options);
         return;
       case 'runGolden':
