@@ -4,9 +4,11 @@
 
 import * as vscode from 'vscode';
 import { ChatOptIns } from './chat/chatOptIns';
-import { CHAT_VENDOR, FinetuneChatProvider } from './chat/provider';
+import { chatModelEntries, entriesKey, type ChatModelEntry } from './chat/chatModels';
+import { CHAT_VENDOR, chatMaxNewTokens, contextLengthOf, FinetuneChatProvider } from './chat/provider';
 import { disposeSharedServePool, sharedServePool } from './chat/sharedServe';
 import type { Ctx } from './context';
+import { GoldenTestController } from './testing/goldenTestController';
 import { ANSWERS_SCHEME, AnswersDocuments, runSelectionOnModels } from './selection/runSelection';
 import type { CheckpointEntry } from './views/checkpointsView';
 
@@ -28,6 +30,31 @@ function checkpointPathOf(arg: unknown): string | undefined {
   return entry?.kind === 'checkpoint' ? entry.path : undefined;
 }
 
+/**
+ * Models that golden sets can run on: every base of the runs, every run's final adapter, and the
+ * checkpoints opted in for chat.
+ */
+function goldenModels(ctx: Ctx, optIns: ChatOptIns): ChatModelEntry[] {
+  const runs = ctx.listRuns();
+  const inUse = new Set([...optIns.paths(), ...runs.flatMap((r) => (r.adapter ? [r.adapter] : []))]);
+  return chatModelEntries(runs, inUse, contextLengthOf, chatMaxNewTokens());
+}
+
+function goldenTests(ctx: Ctx, optIns: ChatOptIns, pool: ReturnType<typeof sharedServePool>): vscode.Disposable[] {
+  const changed = new vscode.EventEmitter<void>();
+  let key = entriesKey(goldenModels(ctx, optIns));
+  const check = () => {
+    const next = entriesKey(goldenModels(ctx, optIns));
+    if (next !== key) {
+      key = next;
+      changed.fire();
+    }
+  };
+  const controller = new GoldenTestController({ output: ctx.output, models: () => goldenModels(ctx, optIns), onDidChangeModels: changed.event }, pool);
+  void controller.discover();
+  return [changed, ctx.onDidChangeRuns(check), optIns.onDidChange(check), controller];
+}
+
 export function registerEditorFeatures(ctx: Ctx, context: vscode.ExtensionContext): void {
   const pool = sharedServePool(ctx);
   const optIns = new ChatOptIns(context.workspaceState);
@@ -37,6 +64,7 @@ export function registerEditorFeatures(ctx: Ctx, context: vscode.ExtensionContex
   if (typeof vscode.lm?.registerLanguageModelChatProvider === 'function') {
     context.subscriptions.push(vscode.lm.registerLanguageModelChatProvider(CHAT_VENDOR, provider));
   }
+  context.subscriptions.push(...goldenTests(ctx, optIns, pool));
   const answers = new AnswersDocuments();
   context.subscriptions.push(
     answers,
