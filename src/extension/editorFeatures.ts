@@ -9,6 +9,7 @@ import { CHAT_VENDOR, chatMaxNewTokens, contextLengthOf, FinetuneChatProvider } 
 import { disposeSharedServePool, sharedServePool } from './chat/sharedServe';
 import type { Ctx } from './context';
 import { GoldenTestController } from './testing/goldenTestController';
+import { registerTools } from './tools/registerTools';
 import { ANSWERS_SCHEME, AnswersDocuments, runSelectionOnModels } from './selection/runSelection';
 import type { CheckpointEntry } from './views/checkpointsView';
 
@@ -64,7 +65,7 @@ export function registerEditorFeatures(ctx: Ctx, context: vscode.ExtensionContex
   if (typeof vscode.lm?.registerLanguageModelChatProvider === 'function') {
     context.subscriptions.push(vscode.lm.registerLanguageModelChatProvider(CHAT_VENDOR, provider));
   }
-  context.subscriptions.push(...goldenTests(ctx, optIns, pool));
+  context.subscriptions.push(...goldenTests(ctx, optIns, pool), ...registerTools(ctx));
   const answers = new AnswersDocuments();
   context.subscriptions.push(
     answers,
