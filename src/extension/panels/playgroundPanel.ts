@@ -17,6 +17,8 @@ import { modelChoices } from './modelChoices';
 import { ServePool, type ServeClient } from './serveClient';
 import { panelHtml, panelOptions } from './webviewSetup';
 import { PLAYGROUND_DECODING_KEY } from '../selection/runSelection';
+import { ArenaHost } from '../arena/arenaHost';
+import { isArenaToHost } from '../../core/arenaProtocol';
 
 export const PLAYGROUND_VIEW_TYPE = 'finetuneStudio.playground';
 
@@ -47,6 +49,7 @@ export class PlaygroundPanel {
   private ready = false;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private lastChoicesKey = '';
+  private readonly arena: ArenaHost;
 
   constructor(
     private readonly host: PanelHost,
@@ -61,8 +64,13 @@ export class PlaygroundPanel {
     );
     panel.webview.options = panelOptions(host.extensionUri);
     panel.webview.html = panelHtml(panel.webview, host.extensionUri, 'playground', 'Playground');
+    this.arena = new ArenaHost(this.pool, (message) => void panel.webview.postMessage(message));
     this.disposables.push(
       panel.webview.onDidReceiveMessage((message: unknown) => {
+        if (isArenaToHost(message)) {
+          this.arena.handle(message).catch((error: unknown) => void panel.webview.postMessage({ type: 'arenaError', message: errorText(error) }));
+          return;
+        }
         if (!isPlaygroundToHost(message)) {
           host.output.appendLine(`playground: ignored an unexpected message ${JSON.stringify(message)?.slice(0, 200)}`);
           return;
