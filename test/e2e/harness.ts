@@ -1,4 +1,4 @@
-// End-to-end harness: a real VS Code (code-server 4.100.3, installed by scripts/setup-code-server.sh)
+// End-to-end harness: a real VS Code (code-server 4.104.0 = VS Code 1.104, installed by scripts/setup-code-server.sh)
 // with the packaged VSIX, driven through Debian's Chromium by playwright-core. Each session gets a
 // free loopback port, a fresh user-data dir and a temporary workspace; screenshots go to
 // test-output/e2e/.
@@ -15,12 +15,15 @@ export const SHOTS_DIR = path.join(REPO_ROOT, 'test-output', 'e2e');
 const CHROMIUM = '/usr/bin/chromium';
 
 /**
- * Installs (or finds the cached) code-server; returns its tools folder. Without a version: 4.100.3 on this
- * Node; `setupCodeServer('4.104.0')`: the release with the finalized language-model chat provider API, on
- * its own Node 22 (see codeServerNode).
+ * The code-server every e2e file runs: 4.104.0 = VS Code 1.104, the first release with the finalized
+ * language-model chat provider API, which the extension requires (engines.vscode ^1.104.0). It runs on its
+ * own Node 22 (see codeServerNode).
  */
-export function setupCodeServer(version?: string): string {
-  const out = execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'setup-code-server.sh'), ...(version ? [version] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 20 * 60_000 });
+export const CODE_SERVER_VERSION = '4.104.0';
+
+/** Installs (or finds the cached) code-server; returns its tools folder. */
+export function setupCodeServer(version = CODE_SERVER_VERSION): string {
+  const out = execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'setup-code-server.sh'), version], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 20 * 60_000 });
   const lines = out.trim().split('\n');
   return lines[lines.length - 1];
 }
