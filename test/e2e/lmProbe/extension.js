@@ -77,6 +77,12 @@ function activate(context) {
       const text = result.content.map((p) => (p instanceof vscode.LanguageModelTextPart ? p.value : '')).join('');
       return { tools: names, status: JSON.parse(text) };
     })),
+    vscode.commands.registerCommand('ftuneProbe.openPrompt', guarded('openPrompt', async () => {
+      const { file } = input();
+      const editor = await vscode.window.showTextDocument(vscode.Uri.file(file));
+      editor.selection = new vscode.Selection(0, 0, editor.document.lineCount, 0);
+      return { opened: file, selected: editor.document.getText(editor.selection) };
+    })),
     vscode.commands.registerCommand('ftuneProbe.dumpAnswers', guarded('answers', async () => {
       const docs = vscode.workspace.textDocuments.filter((d) => d.uri.scheme === 'finetune-answers');
       return { documents: docs.map((d) => ({ uri: d.uri.toString(), readOnly: true, text: d.getText() })) };
