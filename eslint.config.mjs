@@ -65,8 +65,8 @@ export default tseslint.config(
           forbid(['node:*'], 'webviews run in a browser: no Node modules'),
           forbid(['**/src/engine/**', '**/src/cli/**', '**/src/export/**', 'vscode', '@tensorflow/*'], 'webviews talk to the host with postMessage (core/protocol.ts) only'),
           {
-            regex: '/src/core/(?!(protocol|methods|runConfig|dataFormats|smoothing|overfit|bestMetric)(\\.js)?$)',
-            message: 'webviews may import only core\'s browser-safe modules (protocol, methods, runConfig, dataFormats, smoothing, overfit, bestMetric)',
+            regex: '/src/core/(?!(protocol|methods|runConfig|dataFormats|smoothing|overfit|bestMetric|arenaProtocol)(\\.js)?$)',
+            message: 'webviews may import only core\'s browser-safe modules (protocol, methods, runConfig, dataFormats, smoothing, overfit, bestMetric, arenaProtocol)',
           },
           { regex: '/src/extension/(?!panels/maskPreviewMessages(\\.js)?$)', message: 'webviews may import only the pure panel contracts of the extension' },
         ],

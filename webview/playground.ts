@@ -23,6 +23,8 @@ import {
   type PlaygroundState,
 } from './lib/playgroundState.js';
 import { el } from './lib/dom.js';
+import { createArena } from './arena.js';
+import { isHostToArena } from '../src/core/arenaProtocol.js';
 import { vscodeApi } from './lib/vscodeApi.js';
 import { button, checkbox, dropdown, initUi, textArea, textField, type ButtonElement, type Dropdown, type ValueElement } from './ui.js';
 
@@ -469,6 +471,7 @@ function onMessage(message: HostToPlayground): void {
   switch (message.type) {
     case 'init':
       choices = message.choices;
+      arena.setChoices(choices);
       if (message.preselect) applyPreselect(message.preselect, state.columns.length === 0);
       if (state.columns.length === 0) state.columns.push({ id: newId('c'), model: choices[0]?.model ?? '' });
       saveState();
@@ -476,6 +479,7 @@ function onMessage(message: HostToPlayground): void {
       return;
     case 'choices':
       choices = message.choices;
+      arena.setChoices(choices);
       refreshColumnChoices();
       return;
     case 'preselect':
@@ -589,14 +593,22 @@ function onPicked(purpose: 'model' | 'adapter' | 'golden', path: string, columnI
 
 // ------------------------------------------------------------------ start
 
+/** Blind A/B votes that become DPO data (webview/arena.ts). */
+const arena = createArena({
+  post: (message) => vscode.postMessage(message),
+  options: () => decodingOptions(state.decoding),
+  system: () => (state.mode === 'chat' ? state.system : ''),
+});
+
 function start(): void {
   initUi();
-  root.append(controls, columnsBox, composer, goldenBox);
+  root.append(controls, columnsBox, composer, goldenBox, arena.element);
   buildControls();
   buildGolden();
   renderAll();
   window.addEventListener('message', (event: MessageEvent<unknown>) => {
     if (isHostToPlayground(event.data)) onMessage(event.data);
+    else if (isHostToArena(event.data)) arena.onMessage(event.data);
   });
   post({ type: 'ready' });
 }

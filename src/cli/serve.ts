@@ -99,6 +99,16 @@ export async function serveCommand(argv: string[]): Promise<number> {
       }
       continue;
     }
+    if (req.type === 'count') {
+      // answered at once (tokenizing is fast), even while a generation runs
+      try {
+        const text = req.messages ? loaded.tokenizer.applyChatTemplate(req.messages, false) : req.prompt ?? '';
+        send({ type: 'count', id: req.id, tokens: loaded.tokenizer.encode(text).length });
+      } catch (err) {
+        send({ type: 'error', id: req.id, message: (err as Error).message });
+      }
+      continue;
+    }
     if (req.type === 'generate') {
       running.set(req.id, new AbortController());
       queue.push(req);

@@ -161,13 +161,16 @@ export interface ModelRef {
 export type ServeRequest =
   | { type: 'generate'; id: string; ref: ModelRef; prompt?: string; messages?: ChatMessage[]; tools?: ToolSchema[]; options: DecodingOptions }
   | { type: 'cancel'; id: string }
-  | { type: 'shutdown' };
+  | { type: 'shutdown' }
+  /** how many tokens `prompt` (or `messages`, through the chat template, no generation prompt) is for this model's tokenizer. */
+  | { type: 'count'; id: string; prompt?: string; messages?: ChatMessage[] };
 
 export type ServeResponse =
   | { type: 'ready'; backend: string }
   | { type: 'token'; id: string; token_id: number; text: string }
   | { type: 'done'; id: string; text: string; token_ids: number[]; prompt_tokens: number; tokens_per_second: number; cancelled: boolean }
-  | { type: 'error'; id?: string; message: string };
+  | { type: 'error'; id?: string; message: string }
+  | { type: 'count'; id: string; tokens: number };
 
 // ---------------------------------------------------------------- host ↔ webviews
 //

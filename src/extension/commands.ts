@@ -14,6 +14,8 @@ import type { CheckpointEntry } from './views/checkpointsView';
 import { runFineTuneWizard, type WizardServices } from './wizard';
 import { goldenCandidates } from './wizardEval';
 import { vscodeWizardUI } from './vscodeWizardUI';
+import { METHODS } from '../core/methods';
+import type { Method } from '../core/protocol';
 
 export const HF_TOKEN_SECRET = 'finetuneStudio.huggingFaceToken';
 
@@ -55,7 +57,7 @@ async function pickRun(ctx: Ctx, arg: unknown, placeholder: string, filter: (r: 
   return choice?.run;
 }
 
-export async function fineTune(ctx: Ctx, arg?: unknown): Promise<void> {
+export async function fineTune(ctx: Ctx, arg?: unknown, options?: unknown): Promise<void> {
   if (!(await requireTrust())) return;
   const manager = requireManager(ctx);
   if (!manager) return;
@@ -84,7 +86,10 @@ export async function fineTune(ctx: Ctx, arg?: unknown): Promise<void> {
       return file ? { file, rows: fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).length } : undefined;
     },
   };
-  const result = await runFineTuneWizard(vscodeWizardUI, services, uri.fsPath, scan);
+  // `{ method: 'dpo' }` from the arena's "Train DPO on these votes"
+  const method = (options as { method?: unknown } | undefined)?.method;
+  const initialMethod = typeof method === 'string' && METHODS.some((m) => m.id === method) ? (method as Method) : undefined;
+  const result = await runFineTuneWizard(vscodeWizardUI, services, uri.fsPath, scan, new Date(), initialMethod);
   if (!result) return;
   await ctx.rememberModel(result.config.model);
   const runId = manager.start(result.name, result.config);

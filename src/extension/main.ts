@@ -10,6 +10,7 @@ import { exportCheckpoint } from './exportCommand';
 import { registerMaskPreviewSerializer } from './panels/maskPreviewPanel';
 import { registerPanelSerializers } from './panelLoader';
 import { queuedRunsQuestion } from './runQueue';
+import { registerEditorFeatures } from './editorFeatures';
 
 type Handler = (ctx: Ctx, ...args: unknown[]) => unknown;
 
@@ -56,6 +57,7 @@ export function activate(context: vscode.ExtensionContext): void {
   }
   context.subscriptions.push(...registerPanelSerializers(owner));
   context.subscriptions.push(registerMaskPreviewSerializer(owner, { scan: (file) => owner.datasets.scanOf(vscode.Uri.file(file)) }));
+  registerEditorFeatures(owner, context);
   // Runs that say queued but that this window did not queue (an earlier session, another window, a
   // cloned repository) are offered, never started silently — also once a workspace becomes trusted.
   if (vscode.workspace.isTrusted) void offerQueuedRuns(owner);

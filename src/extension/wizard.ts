@@ -63,14 +63,15 @@ const TITLE = 'Fine-tune';
 type ModelPick = { kind: 'dir'; dir: string } | { kind: 'folder' } | { kind: 'hub' };
 type ReviewPick = { kind: 'eval' } | { kind: 'start' } | { kind: 'edit'; key: EditableField['key'] } | { kind: 'name' } | { kind: 'fit' } | { kind: 'too-big' };
 
-export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, dataFile: string, scan: DatasetScan, now = new Date()): Promise<WizardResult | undefined> {
+export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, dataFile: string, scan: DatasetScan, now = new Date(), initialMethod: Method = 'sft'): Promise<WizardResult | undefined> {
   const state: WizardState = {
-    method: 'sft',
+    // the arena's "Train DPO on these votes" opens the wizard with DPO chosen
+    method: initialMethod,
     format: scan.format === 'unknown' ? 'prompt-completion' : scan.format,
     fields: { ...scan.fields },
     full: false,
     preset: 'cpu-small',
-    config: { ...DEFAULT_RUN_CONFIG, model: '', data: dataFile, backend: services.backend },
+    config: { ...DEFAULT_RUN_CONFIG, method: initialMethod, model: '', data: dataFile, backend: services.backend },
     started: false,
   };
 

@@ -1,4 +1,4 @@
-// End-to-end harness: a real VS Code (code-server 4.100.3, installed by scripts/setup-code-server.sh)
+// End-to-end harness: a real VS Code (code-server 4.133.0 = VS Code 1.133, installed by scripts/setup-code-server.sh)
 // with the packaged VSIX, driven through Debian's Chromium by playwright-core. Each session gets a
 // free loopback port, a fresh user-data dir and a temporary workspace; screenshots go to
 // test-output/e2e/.
@@ -14,9 +14,17 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 export const SHOTS_DIR = path.join(REPO_ROOT, 'test-output', 'e2e');
 const CHROMIUM = '/usr/bin/chromium';
 
+/**
+ * The code-server every e2e file runs: 4.133.0 = VS Code 1.133. The extension needs 1.104 (the finalized
+ * language-model chat provider API, engines.vscode ^1.104.0), but only VS Code 1.127 and later forward a
+ * `sendRequest` cancellation to the provider (microsoft/vscode#277872, fixed by #319098), which the e2e
+ * checks. It runs on its own Node 24 (see codeServerNode).
+ */
+export const CODE_SERVER_VERSION = '4.133.0';
+
 /** Installs (or finds the cached) code-server; returns its tools folder. */
-export function setupCodeServer(): string {
-  const out = execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'setup-code-server.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 20 * 60_000 });
+export function setupCodeServer(version = CODE_SERVER_VERSION): string {
+  const out = execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'setup-code-server.sh'), version], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 20 * 60_000 });
   const lines = out.trim().split('\n');
   return lines[lines.length - 1];
 }
@@ -29,6 +37,12 @@ export function packageVsix(): string {
   const vsix = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ftune-vsix-')), 'finetune-studio.vsix');
   execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--skip-license', '--allow-missing-repository', '--no-rewrite-relative-links', '-o', vsix], { cwd: REPO_ROOT, stdio: 'pipe' });
   return vsix;
+}
+
+/** The Node a code-server install runs on: its own (tools/node, for releases needing Node 22) or this one. */
+export function codeServerNode(tools: string): string {
+  const own = path.join(tools, 'node', 'bin', 'node');
+  return fs.existsSync(own) ? own : process.execPath;
 }
 
 async function freePort(): Promise<number> {
@@ -53,6 +67,8 @@ export interface Session {
 export interface LaunchOptions {
   tools: string;
   vsix: string;
+  /** more VSIX files installed beside ours (a test-only extension that calls our API). */
+  extraVsix?: string[];
   workspace: string;
   settings?: Record<string, unknown>;
   /** false: workspace trust stays on, so the folder opens in Restricted Mode once declined. */
@@ -61,8 +77,8 @@ export interface LaunchOptions {
 
 export function installExtension(tools: string, vsix: string, extensionsDir: string, userDataDir: string): string {
   const entry = path.join(tools, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
-  execFileSync(process.execPath, [entry, '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--install-extension', vsix], { stdio: 'pipe', timeout: 120_000 });
-  return execFileSync(process.execPath, [entry, '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--list-extensions', '--show-versions'], { encoding: 'utf8', timeout: 120_000 });
+  execFileSync(codeServerNode(tools), [entry, '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--install-extension', vsix], { stdio: 'pipe', timeout: 120_000 });
+  return execFileSync(codeServerNode(tools), [entry, '--extensions-dir', extensionsDir, '--user-data-dir', userDataDir, '--list-extensions', '--show-versions'], { encoding: 'utf8', timeout: 120_000 });
 }
 
 /** Starts code-server with the VSIX installed and opens the workspace in Chromium. */
@@ -96,10 +112,11 @@ export async function launch(options: LaunchOptions): Promise<Session> {
     ...options.settings,
   }, null, 2));
   installExtension(options.tools, options.vsix, extensionsDir, userDataDir);
+  for (const extra of options.extraVsix ?? []) installExtension(options.tools, extra, extensionsDir, userDataDir);
 
   const port = await freePort();
   const entry = path.join(options.tools, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
-  const server: ChildProcess = spawn(process.execPath, [
+  const server: ChildProcess = spawn(codeServerNode(options.tools), [
     entry, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir,
     '--disable-telemetry', '--disable-update-check', ...(options.trusted === false ? [] : ['--disable-workspace-trust']), '--disable-getting-started-override', options.workspace,
   ], { stdio: ['ignore', 'pipe', 'pipe'], detached: true }); // its own process group: close() ends all of it

@@ -18,6 +18,9 @@ import type { PanelHost } from '../panelHost';
 import { modelChoices } from './modelChoices';
 import { ServePool, type ServeClient } from './serveClient';
 import { panelHtml, panelOptions } from './webviewSetup';
+import { PLAYGROUND_DECODING_KEY } from '../selection/runSelection';
+import { ArenaHost } from '../arena/arenaHost';
+import { isArenaToHost } from '../../core/arenaProtocol';
 
 export const PLAYGROUND_VIEW_TYPE = 'finetuneStudio.playground';
 
@@ -48,6 +51,7 @@ export class PlaygroundPanel {
   private ready = false;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private lastChoicesKey = '';
+  private readonly arena: ArenaHost;
 
   constructor(
     private readonly host: PanelHost,
@@ -63,8 +67,13 @@ export class PlaygroundPanel {
     );
     panel.webview.options = panelOptions(host.extensionUri);
     panel.webview.html = panelHtml(panel.webview, host.extensionUri, 'playground', 'Playground');
+    this.arena = new ArenaHost(this.pool, (message) => void panel.webview.postMessage(message));
     this.disposables.push(
       panel.webview.onDidReceiveMessage((message: unknown) => {
+        if (isArenaToHost(message)) {
+          this.arena.handle(message).catch((error: unknown) => void panel.webview.postMessage({ type: 'arenaError', message: errorText(error) }));
+          return;
+        }
         if (!isPlaygroundToHost(message)) {
           host.output.appendLine(`playground: ignored an unexpected message ${JSON.stringify(message)?.slice(0, 200)}`);
           return;
@@ -130,6 +139,8 @@ export class PlaygroundPanel {
         return;
       case 'generate':
         if (!this.trusted()) return;
+        // Run Selection on Models uses the playground's last settings (selection/runSelection.ts)
+        void this.host.extensionContext.globalState.update(PLAYGROUND_DECODING_KEY, message.options);
         this.generate(message.request_id, message.jobs, message.options);
         return;
       case 'runGolden':

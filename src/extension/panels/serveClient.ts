@@ -37,7 +37,7 @@ export function parseServeResponse(line: string): ServeResponse | undefined {
   if (!trimmed.startsWith('{')) return undefined;
   try {
     const value = JSON.parse(trimmed) as { type?: unknown };
-    const known = ['ready', 'token', 'done', 'error'];
+    const known = ['ready', 'token', 'done', 'error', 'count'];
     return typeof value === 'object' && value !== null && typeof value.type === 'string' && known.includes(value.type)
       ? (value as ServeResponse)
       : undefined;
@@ -54,6 +54,9 @@ export class ServeClient {
   private loaded = false;
   private stderrTail = '';
   private readonly ready: Promise<string>;
+  /** token counts asked for and not answered yet (they bypass the generation queue). */
+  private readonly counts = new Map<string, { resolve: (tokens: number) => void; reject: (error: Error) => void }>();
+  private nextCountId = 0;
 
   constructor(spawn: () => ChildProcessWithoutNullStreams, private readonly log: (line: string) => void = () => {}) {
     this.child = spawn();
@@ -112,6 +115,20 @@ export class ServeClient {
     });
   }
 
+  /**
+   * Counts the tokens of a raw text, or of messages rendered by the model's chat template, with the
+   * server's own tokenizer. Answered at once, even while a generation runs.
+   */
+  async countTokens(input: { prompt?: string; messages?: ChatMessage[] }): Promise<number> {
+    if (this.exited) throw new Error('generation server is not running');
+    await this.ready;
+    const id = `count-${this.nextCountId++}`;
+    return new Promise<number>((resolve, reject) => {
+      this.counts.set(id, { resolve, reject });
+      this.send({ type: 'count', id, ...input });
+    });
+  }
+
   /** Cancels a queued request at once (as a cancelled `done`), or asks the server to stop the running one. */
   cancel(id: string): void {
     const cancelled: ServeDone = { type: 'done', id, text: '', token_ids: [], prompt_tokens: 0, tokens_per_second: 0, cancelled: true };
@@ -162,6 +179,14 @@ export class ServeClient {
   }
 
   private onResponse(response: Exclude<ServeResponse, { type: 'ready' }>): void {
+    const count = response.type === 'count' || response.type === 'error' ? this.counts.get(response.id ?? '') : undefined;
+    if (count) {
+      this.counts.delete(response.id as string);
+      if (response.type === 'count') count.resolve(response.tokens);
+      else if (response.type === 'error') count.reject(new Error(response.message));
+      return;
+    }
+    if (response.type === 'count') return;
     const current = this.current;
     if (response.type === 'error' && (response.id === undefined || response.id === current?.request.id)) {
       if (!current) {
@@ -187,6 +212,8 @@ export class ServeClient {
     this.exited = true;
     const error = new Error(message);
     rejectReady(error);
+    for (const count of this.counts.values()) count.reject(error);
+    this.counts.clear();
     const pending = [...(this.current ? [this.current] : []), ...this.queue.splice(0)];
     this.current = undefined;
     for (const p of pending) p.reject(error);
