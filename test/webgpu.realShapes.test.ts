@@ -18,6 +18,7 @@ import { initBackend } from '../src/engine/backend';
 import { collate, idsTensor, type Sequence } from '../src/engine/batch';
 import { dpoObjective } from '../src/engine/dpo';
 import { evaluateLoss } from '../src/engine/evaluate';
+import { runGpuSelfCheck, type SelfCheckResult } from '../src/engine/gpuSelfCheck';
 import { generate } from '../src/engine/generate';
 import { IGNORE_INDEX } from '../src/engine/loss';
 import { LoraAdapter } from '../src/engine/lora';
@@ -37,6 +38,8 @@ interface Results {
   greedy?: number[];
   lora?: { loss: number; gradNorm: number; adapter: Float32Array };
   dpo?: { loss: number; gradNorm: number };
+  /** webgpu only: the self-check that precedes every run on a GPU. */
+  selfCheck?: SelfCheckResult;
   errors: Record<string, string>;
 }
 
@@ -142,6 +145,7 @@ async function compute(backend: 'wasm' | 'webgpu', shape: RealShape, dir: string
         adapter.dispose();
       }
     });
+    if (backend === 'webgpu') await attempt('self-check', async () => { out.selfCheck = await runGpuSelfCheck(model); });
   } finally {
     model.dispose();
   }
@@ -209,6 +213,11 @@ for (const shape of REAL_SHAPES) {
       let flipped = 0;
       for (let i = 0; i < e.length; i++) if (!(Math.abs(a[i] - e[i]) <= 1e-4)) flipped++;
       assert.ok(flipped <= 0.001 * e.length, `${flipped} of ${e.length} adapter values differ by more than lr/10 after the step`);
+    });
+    test('the GPU self-check passes (the real head split into blocks, rows at every block edge compared)', (t) => {
+      if (skip) return t.skip(skip);
+      assert.equal(gpu!.errors['self-check'], undefined);
+      assert.ok(gpu!.selfCheck!.ok, JSON.stringify(gpu!.selfCheck));
     });
     check('dpo', 'DPO loss and gradient norm', (g, w) => {
       assert.ok(Math.abs(g.dpo!.loss - w.dpo!.loss) < 1e-3 * Math.max(w.dpo!.loss, 1e-3), `DPO loss ${g.dpo!.loss} vs ${w.dpo!.loss}`);
