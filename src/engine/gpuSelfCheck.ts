@@ -46,11 +46,14 @@ export async function runGpuSelfCheck(model: DecoderModel): Promise<SelfCheckRes
   const rows = headRowsToCompare(V, c.hidden_size, ids, rand);
   const sliceConfig = sliceOf(c, layers);
 
-  // GPU: the slice shares the model's tensors (clones are references, not copies).
+  // GPU: the slice shares the model's tensors (clones are references, not copies). The vocabulary
+  // matrices go in as the model's own tensors, so that their GPU row blocks are made once for both
+  // (a second set for clones would double the largest allocation); they leave before the slice is disposed.
+  const VOCABULARY = ['model.embed_tokens.weight', 'lm_head.weight'];
   const shared = new Map<string, tf.Tensor>();
   for (const [name, t] of model.weights) {
     const renamed = renameLayer(name, layers);
-    if (renamed) shared.set(renamed, tf.clone(t));
+    if (renamed) shared.set(renamed, VOCABULARY.includes(name) ? t : tf.clone(t));
   }
   const gpuSlice = new DecoderModel(sliceConfig, shared);
   let gpu: Float32Array;
@@ -63,13 +66,13 @@ export async function runGpuSelfCheck(model: DecoderModel): Promise<SelfCheckRes
     // What the CPU needs: the layers as they are, and only the compared rows of the vocabulary matrices.
     cpuWeights = new Map();
     for (const [name, t] of shared) {
-      const vocabulary = name === 'model.embed_tokens.weight' || name === 'lm_head.weight';
-      const picked = vocabulary ? gatherRows(t as tf.Tensor2D, rowsT) : t;
+      const picked = VOCABULARY.includes(name) ? gatherRows(t as tf.Tensor2D, rowsT) : t;
       cpuWeights.set(name, { data: (await picked.data()) as Float32Array, shape: picked.shape });
       if (picked !== t) picked.dispose();
     }
     rowsT.dispose();
   } finally {
+    for (const name of VOCABULARY) gpuSlice.weights.delete(name);
     gpuSlice.dispose();
   }
 
