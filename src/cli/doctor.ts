@@ -5,6 +5,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { doctorReportLines } from '../core/doctorReport';
 import type { DoctorEntry, DoctorReport } from '../core/protocol';
 import { autoChoice, initBackend } from '../engine/backend';
+import { runGpuSelfCheck, type SelfCheckResult } from '../engine/gpuSelfCheck';
+import { DecoderModel } from '../engine/model';
+import { webGpuLimits, type WebGpuLimits } from '../engine/webgpu';
 import { parse } from './args';
 
 const ADVICE: Record<string, string> = {
@@ -54,12 +57,47 @@ export async function doctorReport(): Promise<DoctorReport> {
 }
 
 export async function doctorCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { json: { type: 'boolean' } }, 'usage: ftune doctor [--json]');
+  const { values } = parse(argv, { json: { type: 'boolean' }, model: { type: 'string' } }, 'usage: ftune doctor [--json] [--model DIR]');
   const report = await doctorReport();
+  const modelDir = typeof values.model === 'string' ? values.model : undefined;
+  const check = modelDir && report.backends.some((e) => e.backend === 'webgpu' && e.ok) ? await checkModelOnWebGpu(modelDir) : undefined;
   if (values.json === true) {
-    process.stdout.write(JSON.stringify(report) + '\n');
+    process.stdout.write(JSON.stringify(check ? { ...report, webgpu_model_check: check } : report) + '\n');
   } else {
     for (const line of doctorReportLines(report)) process.stdout.write(`${line}\n`);
+    if (modelDir && !check) process.stdout.write(`model check: skipped, no webgpu adapter here (${modelDir} runs on the CPU backends)\n`);
+    if (check) for (const line of modelCheckLines(modelDir!, check)) process.stdout.write(`${line}\n`);
   }
+  if (check && !check.result.ok) return 1;
   return report.backends.some((e) => e.ok) ? 0 : 1;
+}
+
+interface ModelCheck {
+  device: string;
+  limits: WebGpuLimits;
+  result: SelfCheckResult;
+}
+
+/** The GPU self-check that precedes every run, on `dir`, with the limits of the device it ran on. */
+async function checkModelOnWebGpu(dir: string): Promise<ModelCheck> {
+  const info = await initBackend('webgpu');
+  const model = DecoderModel.load(dir);
+  try {
+    const result = await runGpuSelfCheck(model);
+    return { device: info.device, limits: webGpuLimits()!, result };
+  } finally {
+    model.dispose();
+  }
+}
+
+function modelCheckLines(dir: string, check: ModelCheck): string[] {
+  const r = check.result;
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+  return [
+    `webgpu device limits (${check.device}):`,
+    ...Object.entries(check.limits).map(([name, value]) => `  ${name}: ${/Size$/.test(name) && value >= 2 ** 20 ? mib(value) : value}`),
+    `model check on webgpu (${dir}): ${r.ok ? 'ok' : 'WRONG'} — logits of ${r.tokens} tokens through layers ${r.layers.join(' and ')} at ${r.headRows} head rows: ` +
+      `max |GPU − CPU| ${r.maxDiff.toPrecision(3)} (largest logit ${r.scale.toPrecision(3)}, allowed ${r.tolerance.toPrecision(3)})` +
+      (r.ok ? '' : '; use --backend wasm for this model'),
+  ];
 }

@@ -3,6 +3,7 @@
 // per-chunk softmax are done inside a custom gradient, the backward pass scatters rows back.
 import * as tf from '@tensorflow/tfjs-core';
 import type { LabelPositions } from './loss';
+import { bindingLimitBytes, matMulRows, matMulRowsT } from './rowBlocks';
 
 const LOGITS_PER_CHUNK = 1 << 24;
 
@@ -11,7 +12,8 @@ export function tokenLogProbs(hidden: tf.Tensor2D, head: tf.Tensor2D, positions:
   const n = positions.rows.length;
   if (n === 0) return tf.zeros([0]) as tf.Tensor1D;
   const V = head.shape[0];
-  const chunk = Math.max(1, Math.floor(LOGITS_PER_CHUNK / V));
+  // a chunk's logits [chunk, V] must also fit one GPU binding (4 bytes a logit)
+  const chunk = Math.max(1, Math.floor(Math.min(LOGITS_PER_CHUNK, bindingLimitBytes() / 4) / V));
   const starts: number[] = [];
   for (let s = 0; s < n; s += chunk) starts.push(s);
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -22,7 +24,7 @@ export function tokenLogProbs(hidden: tf.Tensor2D, head: tf.Tensor2D, positions:
     const parts = starts.map((start) =>
       tf.tidy(() => {
         const size = Math.min(chunk, n - start);
-        const logits = tf.matMul(tf.slice(selected, [start, 0], [size, -1]), head, false, true);
+        const logits = matMulRowsT(tf.slice(selected, [start, 0], [size, -1]), head);
         const picked = tf.sum(tf.mul(logits, tf.oneHot(tf.slice(targets, start, size), V)), -1);
         return tf.sub(picked, tf.logSumExp(logits, -1));
       }),
@@ -36,10 +38,10 @@ export function tokenLogProbs(hidden: tf.Tensor2D, head: tf.Tensor2D, positions:
         const dParts = starts.map((start) =>
           tf.tidy(() => {
             const size = Math.min(chunk, n - start);
-            const logits = tf.matMul(tf.slice(sel, [start, 0], [size, -1]), head, false, true);
+            const logits = matMulRowsT(tf.slice(sel, [start, 0], [size, -1]), head);
             const weight = tf.reshape(tf.slice(dy, start, size), [size, 1]);
             const dLogits = tf.mul(tf.sub(tf.oneHot(tf.slice(targetsT, start, size), V), tf.softmax(logits)), weight);
-            return tf.matMul(dLogits, head);
+            return matMulRows(dLogits as tf.Tensor2D, head);
           }),
         );
         const dSel = dParts.length === 1 ? dParts[0] : tf.concat(dParts, 0);

@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CROSS_ENTROPY, crossEntropyGradWebGpu, crossEntropyRowsWebGpu } from './kernels/webgpuCrossEntropy';
 import { useWebGpuKernel } from './kernels/webgpuProgram';
+import { bindingLimitBytes, gatherRows, matMulRows, matMulRowsT } from './rowBlocks';
 
 export const IGNORE_INDEX = -100;
 
@@ -44,7 +45,8 @@ export function crossEntropySum(hidden: tf.Tensor2D, head: tf.Tensor2D, position
   const n = positions.rows.length;
   if (n === 0) return tf.mul(tf.sum(hidden), 0) as tf.Scalar; // keeps the graph connected; gradient 0
   const V = head.shape[0];
-  const chunk = Math.max(1, Math.floor(LOGITS_PER_CHUNK / V));
+  // A chunk's logits [chunk, V] must also fit one GPU binding (4 bytes a logit).
+  const chunk = Math.max(1, Math.floor(Math.min(LOGITS_PER_CHUNK, bindingLimitBytes() / 4) / V));
   // On webgpu each chunk's softmax cross-entropy (and its gradient) is one fused kernel.
   const fused = useWebGpuKernel(CROSS_ENTROPY);
 
@@ -63,9 +65,9 @@ export function crossEntropySum(hidden: tf.Tensor2D, head: tf.Tensor2D, position
     const sums = perChunk((start, size) =>
       tf.tidy(() => {
         const x = tf.slice(selected, [start, 0], [size, -1]);
-        const logits = tf.matMul(x, w, false, true); // [size, V]
+        const logits = matMulRowsT(x, w); // [size, V]
         if (fused) return tf.sum(crossEntropyRowsWebGpu(logits as tf.Tensor2D, tf.slice(targetsT, start, size)));
-        const picked = tf.sum(tf.mul(x, tf.gather(w, tf.slice(targetsT, start, size))));
+        const picked = tf.sum(tf.mul(x, gatherRows(w, tf.slice(targetsT, start, size))));
         return tf.sub(tf.sum(tf.logSumExp(logits, -1)), picked);
       }),
     );
@@ -84,11 +86,11 @@ export function crossEntropySum(hidden: tf.Tensor2D, head: tf.Tensor2D, position
         const targets = tf.slice(targetsT, start, size);
         if (fused) {
           // webgpu: d/dlogits in one kernel, then one matmul per gradient (no gather, no scatter).
-          const dLogits = crossEntropyGradWebGpu(tf.matMul(x, w, false, true), targets, dy); // [size, V]
-          return { dx: tf.matMul(dLogits, w), dw: headTrainable ? tf.matMul(dLogits, x, true, false) : undefined };
+          const dLogits = crossEntropyGradWebGpu(matMulRowsT(x, w), targets, dy); // [size, V]
+          return { dx: matMulRows(dLogits, w), dw: headTrainable ? tf.matMul(dLogits, x, true, false) : undefined };
         }
-        const probs = tf.softmax(tf.matMul(x, w, false, true));
-        const dx = tf.mul(tf.sub(tf.matMul(probs, w), tf.gather(w, targets)), dy); // [size, D]
+        const probs = tf.softmax(matMulRowsT(x, w));
+        const dx = tf.mul(tf.sub(matMulRows(probs, w), gatherRows(w, targets)), dy); // [size, D]
         const dw = headTrainable
           ? tf.mul(tf.sub(tf.matMul(probs, x, true, false), tf.scatterND(tf.reshape(targets, [-1, 1]), x, w.shape)), dy) // [V, D]
           : undefined;

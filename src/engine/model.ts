@@ -18,6 +18,8 @@ import { useWebGpuKernel } from './kernels/webgpuProgram';
 import { RMS_NORM, rmsNormWebGpu } from './kernels/webgpuRmsNorm';
 import { ROPE, ropeWebGpu } from './kernels/webgpuRope';
 import { MASKED_SOFTMAX, maskedSoftmaxFits, maskedSoftmaxWebGpu } from './kernels/webgpuSoftmax';
+// Matrices over one GPU binding (vocabularies, big projections) are used block by block there.
+import { gatherRows, matMulRowsT } from './rowBlocks';
 
 export const MASKED = -1e9;
 
@@ -266,13 +268,13 @@ export class DecoderModel {
 
   /** Logits [N, V] for hidden states [N, D]. Training uses chunked cross-entropy instead (loss.ts). */
   logits(hidden: tf.Tensor2D): tf.Tensor2D {
-    return softcap(tf.matMul(hidden, this.outputMatrix, false, true), this.config.final_logit_softcapping);
+    return softcap(matMulRowsT(hidden, this.outputMatrix), this.config.final_logit_softcapping);
   }
 
   private embed(inputIds: tf.Tensor2D): tf.Tensor2D {
     const table = this.w('model.embed_tokens.weight') as tf.Tensor2D;
     const flat = tf.reshape(inputIds, [-1]) as tf.Tensor1D;
-    if (!(table instanceof tf.Variable && table.trainable)) return tf.gather(table, flat) as tf.Tensor2D;
+    if (!(table instanceof tf.Variable && table.trainable)) return gatherRows(table, flat);
     // Full fine-tuning: gather's own gradient needs UnsortedSegmentSum, which the wasm backend lacks;
     // a scatter (duplicates summed) computes the same gradient.
     const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -287,7 +289,7 @@ export class DecoderModel {
   }
 
   private linear(x: tf.Tensor2D, prefix: string, options: ForwardOptions, layer: number, hasBias: boolean): tf.Tensor2D {
-    let y: tf.Tensor2D = tf.matMul(x, this.w(`${prefix}.weight`), false, true);
+    let y: tf.Tensor2D = matMulRowsT(x, this.w(`${prefix}.weight`) as tf.Tensor2D);
     if (hasBias) y = tf.add(y, this.w(`${prefix}.bias`));
     const lora = options.adapter?.module(prefix);
     if (lora) y = tf.add(y, lora.delta(x, options.training === true, seedFor(options.dropoutSeed, layer, prefix)));

@@ -17,6 +17,7 @@ import { initBackend } from './backend';
 import { cleanPartialCheckpoints, listCheckpoints, readOptimizerState, readTrainerState, saveCheckpoint, type TrainerState } from './checkpoint';
 import { saveFullModel } from './export';
 import { LoraAdapter } from './lora';
+import { assertGpuComputesRight } from './gpuSelfCheck';
 import { DecoderModel } from './model';
 import { planMethod } from './methods';
 import type { StepContext } from './objectives';
@@ -66,6 +67,12 @@ async function train(options: TrainOptions): Promise<TrainOutcome> {
   const tokenizer = await loadTokenizer(config.model);
   const padId = padTokenId(tokenizer, config.model);
   const model = DecoderModel.load(config.model);
+  try {
+    await assertGpuComputesRight(model, backend); // a GPU that computes this model wrong stops the run here
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
   // Recompute each decoder layer in the backward pass instead of keeping its activations.
   model.gradientCheckpointing = config.gradient_checkpointing;
   const { adapter } = setUpTrainableWeights(model, config);

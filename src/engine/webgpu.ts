@@ -8,6 +8,7 @@
 // dist/dawn/<platform>-<arch>/dawn.node, next to the CLI bundle (scripts/build.mjs).
 import * as fs from 'fs';
 import * as path from 'path';
+import * as tf from '@tensorflow/tfjs-core';
 
 interface AdapterInfo {
   vendor?: string;
@@ -20,12 +21,37 @@ interface AdapterInfo {
 interface Adapter {
   info?: AdapterInfo;
   isFallbackAdapter?: boolean;
+  limits?: Record<string, number>;
+  requestDevice?(descriptor: { requiredLimits: Record<string, number> }): Promise<GpuDevice>;
+}
+
+/** The slice of a GPUDevice used here (Dawn's objects are typed structurally: no DOM typings). */
+interface GpuDevice {
+  limits: Record<string, number>;
+  addEventListener(type: 'uncapturederror', listener: (event: { error?: { message?: string } }) => void): void;
 }
 
 interface DawnModule {
   create(flags: string[]): { requestAdapter(options?: { powerPreference?: string }): Promise<Adapter | null> };
   globals: Record<string, unknown>;
 }
+
+/**
+ * The limits requested at device creation: all that the adapter offers. WHY: a device gets the
+ * WebGPU defaults (128 MiB per binding, 256 MiB per buffer) unless it asks for more, and a binding
+ * over the limit is not an exception in JavaScript but a validation error on the GPU timeline: the
+ * kernel does not run and its output stays zero (a loss of 0, greedy tokens [0, 0, 0]).
+ */
+export const REQUESTED_LIMITS = [
+  'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupsPerDimension', 'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupSizeZ',
+  'maxStorageBuffersPerShaderStage', 'maxUniformBufferBindingSize',
+] as const;
+
+export type WebGpuLimits = Record<(typeof REQUESTED_LIMITS)[number], number>;
+
+/** A kernel would bind more than the device allows: its result would be silently wrong, so it throws. */
+export class WebGpuLimitError extends Error {}
 
 /** WebGPU cannot run here at all (no bindings, no driver, no adapter): not a bug in the engine. */
 export class WebGpuUnavailableError extends Error {}
@@ -42,6 +68,18 @@ export interface WebGpuAdapter {
 
 let probed: Promise<{ dawn: DawnModule; gpu: ReturnType<DawnModule['create']>; adapter: WebGpuAdapter }> | undefined;
 let ready: Promise<WebGpuAdapter> | undefined;
+let deviceLimits: WebGpuLimits | undefined;
+let firstDeviceError: string | undefined;
+
+/** The limits of the device the webgpu backend runs on (undefined before the backend has started). */
+export function webGpuLimits(): WebGpuLimits | undefined {
+  return deviceLimits;
+}
+
+/** The first error the GPU reported outside any JavaScript call (a failed validation), if any. */
+export function webGpuDeviceError(): string | undefined {
+  return firstDeviceError;
+}
 
 /** Finds Dawn and a GPU adapter, without loading tfjs's webgpu backend. Cached per process. */
 export async function probeWebGpu(): Promise<WebGpuAdapter> {
@@ -145,8 +183,55 @@ async function setUp(): Promise<WebGpuAdapter> {
   const existing = (globalThis as { navigator?: object }).navigator;
   if (existing) Object.defineProperty(existing, 'gpu', { value: gpu, configurable: true });
   else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
-  await import('@tensorflow/tfjs-backend-webgpu');
+  const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
+  // Replace the package's own factory (registered on import, not yet started) with one that asks for
+  // every limit this engine depends on and checks each kernel's bindings against them.
+  tf.removeBackend('webgpu');
+  tf.registerBackend('webgpu', async () => {
+    const found = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!found?.limits || !found.requestDevice) throw new WebGpuUnavailableError('the WebGPU adapter went away');
+    const requiredLimits: Record<string, number> = {};
+    for (const name of REQUESTED_LIMITS) if (found.limits[name] !== undefined) requiredLimits[name] = found.limits[name];
+    const device = await found.requestDevice({ requiredLimits });
+    device.addEventListener('uncapturederror', (event) => {
+      firstDeviceError ??= event.error?.message?.split('\n')[0] ?? 'unknown GPU error';
+    });
+    deviceLimits = Object.fromEntries(REQUESTED_LIMITS.map((name) => [name, device.limits[name]])) as WebGpuLimits;
+    const backend = new WebGPUBackend(device as unknown as ConstructorParameters<typeof WebGPUBackend>[0], found.info as unknown as ConstructorParameters<typeof WebGPUBackend>[1]);
+    guardBindings(backend as unknown as ProgramRunner, deviceLimits);
+    return backend;
+  }, 3);
   return adapter;
+}
+
+interface ProgramRunner {
+  runWebGPUProgram(program: { outputShape: number[]; shaderKey: string }, inputs: tf.TensorInfo[], ...rest: unknown[]): tf.TensorInfo;
+}
+
+/**
+ * Every kernel (tfjs's and ours) runs through runWebGPUProgram: refuse there any input or output
+ * larger than one binding may be, with the shapes in the message, instead of letting the GPU skip
+ * the kernel. The engine splits the tensors it knows to be large (rowBlocks.ts); this catches the rest.
+ */
+function guardBindings(backend: ProgramRunner, limits: WebGpuLimits): void {
+  const run = backend.runWebGPUProgram.bind(backend);
+  const limit = limits.maxStorageBufferBindingSize;
+  backend.runWebGPUProgram = (program, inputs, ...rest) => {
+    for (const shape of [...inputs.map((t) => t.shape), program.outputShape]) {
+      const bytes = shape.reduce((n, d) => n * d, 1) * 4; // every webgpu dtype is 4 bytes per element
+      if (bytes > limit) {
+        throw new WebGpuLimitError(
+          `webgpu: kernel ${program.shaderKey} would bind a [${shape.join(', ')}] tensor (${mib(bytes)} MiB), more than this GPU's ` +
+          `maxStorageBufferBindingSize (${mib(limit)} MiB), and compute a wrong result; use a smaller --batch-size or --max-length, or --backend wasm`,
+        );
+      }
+    }
+    return run(program, inputs, ...rest);
+  };
+}
+
+function mib(bytes: number): string {
+  return (bytes / 2 ** 20).toFixed(1);
 }
 
 function firstLine(err: unknown): string {

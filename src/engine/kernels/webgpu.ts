@@ -1,6 +1,7 @@
 // Replacements for tfjs-backend-webgpu kernels that fail on real devices, and our own fused WGSL
 // kernels where tfjs's composites cost many dispatches (each file says why).
 // Installed after @tensorflow/tfjs-backend-webgpu has registered its kernels.
+import { installWebGpuRowSlice } from '../rowBlocks';
 import { installWebGpuAddN } from './webgpuAddN';
 import { installWebGpuAdamW } from './webgpuAdamW';
 import { installWebGpuAttention } from './webgpuAttention';
@@ -17,4 +18,5 @@ export function installWebGpuKernels(): void {
   installWebGpuRope();
   installWebGpuAttention();
   installWebGpuAdamW();
+  installWebGpuRowSlice();
 }

@@ -24,7 +24,11 @@ const DW_BLOCK_ROWS = 32;
 
 /** RMSNorm over the last axis of `x` with weight `weight` [D], on the webgpu kernels (differentiable in both). */
 export function rmsNormWebGpu<T extends tf.Tensor>(x: T, weight: tf.Tensor, eps: number): T {
-  return runKernel<T>(RMS_NORM, { x, weight }, { eps });
+  const y = runKernel<T>(RMS_NORM, { x, weight }, { eps });
+  // Test-only: FTUNE_TEST_BREAK_WEBGPU=rms_norm makes this kernel wrong on purpose, so that a test can
+  // show the GPU self-check (gpuSelfCheck.ts) stopping a run. Never set outside tests.
+  if (process.env.FTUNE_TEST_BREAK_WEBGPU === 'rms_norm') return tf.tidy(() => tf.mul(y, 1.5) as T);
+  return y;
 }
 
 const forwardKernel: WebGpuKernelFunc = ({ inputs, backend, attrs }) => {
