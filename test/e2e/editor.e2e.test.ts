@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { Page } from 'playwright-core';
-import { closeAllSessions, contextMenu, launch, notification, openContainer, packageVsix, pickQuickItem, REPO_ROOT, runCommand, screenshot, setupCodeServer, treeItem, type Session } from './harness';
+import { CHAT_CODE_SERVER_VERSION, closeAllSessions, contextMenu, launch, notification, openContainer, packageVsix, pickQuickItem, REPO_ROOT, runCommand, screenshot, setupCodeServer, treeItem, type Session } from './harness';
 import { extractAnswer } from '../../src/core/answer';
 import { sectionLabels } from '../../src/extension/selection/answersDocument';
 
@@ -67,7 +67,7 @@ async function probe<T>(title: string, name: string, input: unknown, timeoutMs =
 }
 
 before(async () => {
-  const tools = setupCodeServer();
+  const tools = setupCodeServer(process.env.FTUNE_E2E_CODE_SERVER ?? CHAT_CODE_SERVER_VERSION);
   const vsix = packageVsix();
   const probeVsix = packageProbe();
   workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'ftune-editor-'));

@@ -15,15 +15,21 @@ export const SHOTS_DIR = path.join(REPO_ROOT, 'test-output', 'e2e');
 const CHROMIUM = '/usr/bin/chromium';
 
 /**
- * The code-server every e2e file runs: 4.133.0 = VS Code 1.133. The extension needs 1.104 (the finalized
- * language-model chat provider API, engines.vscode ^1.104.0), but only VS Code 1.127 and later forward a
- * `sendRequest` cancellation to the provider (microsoft/vscode#277872, fixed by #319098), which the e2e
- * checks. It runs on its own Node 24 (see codeServerNode).
+ * The code-server the e2e files run on: 4.104.0 = VS Code 1.104, the first with the finalized
+ * language-model chat provider API (engines.vscode ^1.104.0), on its own Node 22 (see codeServerNode).
+ * FTUNE_E2E_CODE_SERVER picks another release.
  */
-export const CODE_SERVER_VERSION = '4.133.0';
+export const CODE_SERVER_VERSION = '4.104.0';
+
+/**
+ * The chat e2e needs a newer one: only VS Code 1.127 and later forward a `sendRequest` cancellation to
+ * the provider (microsoft/vscode#277872, fixed by #319098), which it checks. 4.133.0 = VS Code 1.133 on
+ * Node 24. The other files stay on 4.104.0: their quick-input steps were written against that UI.
+ */
+export const CHAT_CODE_SERVER_VERSION = '4.133.0';
 
 /** Installs (or finds the cached) code-server; returns its tools folder. */
-export function setupCodeServer(version = CODE_SERVER_VERSION): string {
+export function setupCodeServer(version = process.env.FTUNE_E2E_CODE_SERVER ?? CODE_SERVER_VERSION): string {
   const out = execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'setup-code-server.sh'), version], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 20 * 60_000 });
   const lines = out.trim().split('\n');
   return lines[lines.length - 1];
