@@ -5,8 +5,8 @@
 
 import type { ChildProcess } from 'child_process';
 import * as readline from 'readline';
-import type { DatasetRecord } from '../core/datasets/jsonl';
 import type { DownloadProgress } from '../core/datasets/hub/download';
+import type { PullResult } from '../core/datasets/hub/pull';
 import { HubDatasetError, type HubErrorKind } from '../core/datasets/hub/errors';
 
 export interface HubPullJob {
@@ -29,15 +29,8 @@ export interface HubPullJob {
   onRecords?: (written: number) => void;
 }
 
-export interface HubPullSummary {
-  out: string;
-  records: number;
-  preview: DatasetRecord[];
-  config: string;
-  split: string;
-  revision: string;
-  files: string[];
-}
+/** What `ftune data pull --json` reports when done: the pull's result without its listing and provenance path. */
+export type HubPullSummary = Omit<PullResult, 'provenanceFile' | 'listing'>;
 
 const KINDS: readonly HubErrorKind[] = ['unauthorized', 'not-found', 'offline', 'cancelled', 'bad-token', 'other'];
 
