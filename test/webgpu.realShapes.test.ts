@@ -212,11 +212,12 @@ for (const shape of REAL_SHAPES) {
       for (let i = 0; i < e.length; i++) if (!(Math.abs(a[i] - e[i]) <= 1e-4)) flipped++;
       assert.ok(flipped <= 0.001 * e.length, `${flipped} of ${e.length} adapter values differ by more than lr/10 after the step`);
     });
-    // KNOWN BUG (open): at the Llama-3.2-1B shape the self-check's CPU reference disagrees with the GPU
-    // (max diff 90 on logits up to 702) although webgpu equals wasm on every quantity above: the check
-    // is wrong there, not the GPU. Marked todo (still run, still reported) until it is found.
-    const todo = shape.name === 'Llama-3.2-1B' ? 'self-check false alarm at this shape (see comment)' : undefined;
-    test('the GPU self-check passes (the real head split into blocks, rows at every block edge compared)', { todo }, (t) => {
+    // Not a false alarm: at the Llama-3.2-1B shape this check found tfjs-webgpu's split-K matMul reading a
+    // transposed B wrong (k/v_proj for ≤ 8 tokens; fixed in src/engine/kernels/webgpuMatMul.ts, fast test
+    // in test/webgpu.matMul.test.ts). The quantities above batch 14 + 9 tokens (28 rows), which tfjs never
+    // gives that program; greedy decoding's 1-row steps did reach it, but only 3 tokens of a random model
+    // are compared there, whose argmax survived the error.
+    test('the GPU self-check passes (the real head split into blocks, rows at every block edge compared)', (t) => {
       if (skip) return t.skip(skip);
       assert.equal(gpu!.errors['self-check'], undefined);
       assert.ok(gpu!.selfCheck!.ok, JSON.stringify(gpu!.selfCheck));

@@ -6,12 +6,14 @@ import { installWebGpuAddN } from './webgpuAddN';
 import { installWebGpuAdamW } from './webgpuAdamW';
 import { installWebGpuAttention } from './webgpuAttention';
 import { installWebGpuCrossEntropy } from './webgpuCrossEntropy';
+import { installWebGpuMatMul } from './webgpuMatMul';
 import { installWebGpuRmsNorm } from './webgpuRmsNorm';
 import { installWebGpuRope } from './webgpuRope';
 import { installWebGpuSoftmax } from './webgpuSoftmax';
 
 export function installWebGpuKernels(): void {
   installWebGpuAddN();
+  installWebGpuMatMul();
   installWebGpuRmsNorm();
   installWebGpuCrossEntropy();
   installWebGpuSoftmax();
