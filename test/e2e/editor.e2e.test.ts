@@ -208,7 +208,11 @@ async function webviewFrame(selector: string, timeoutMs = 60_000) {
 
 test('arena: three blind votes are three preference rows; "Train DPO on these votes" opens the wizard with DPO chosen', { timeout: 400_000 }, async () => {
   await openContainer(page, 'Finetune Studio');
-  await contextMenu(page, treeItem(page, 'Runs', 'add-run'), 'Open Playground');
+  // The Runs view fills once the extension has read the run folders; on a loaded machine that can take
+  // longer than one menu wait (seen: the view still said "No training runs yet" after 30 s).
+  const run = treeItem(page, 'Runs', 'add-run');
+  await run.waitFor({ timeout: 120_000 });
+  await contextMenu(page, run, 'Open Playground');
   const frame = await webviewFrame('#arena-ask');
   await frame.locator('#max-new-tokens input').fill('24');
   const prompts = ['What is 2 + 5?', 'What is 9 + 1?', 'Tom has 3 apples and buys 4 more. How many?'];
