@@ -233,12 +233,18 @@ test('the playground streams the base model and the checkpoint side by side, equ
   const columns = playground.locator('#columns .column');
   const texts = await columns.locator('pre.turn.assistant').evaluateAll((pres) => pres.map((p) => p.textContent ?? ''));
   assert.equal(texts.length, 2);
-  const adapter = path.join(runsDir, 'run-a', 'adapter');
+  const adapter = openedAdapter();
   assert.equal(texts[0], cliGenerate([{ role: 'user', content: PROMPT }]), 'base column = ftune generate --greedy');
   assert.equal(texts[1], cliGenerate([{ role: 'user', content: PROMPT }], adapter), 'checkpoint column = ftune generate --greedy --adapter');
   for (const stats of await columns.locator('.stats').allInnerTexts()) assert.match(stats, /^\d+ tokens · \d+(\.\d)? tok\/s$/);
   await screenshot(page, 'webview-playground');
 });
+
+/** Open Playground on a run opens its best evaluation's adapter when it kept one (best/), else its final adapter. */
+function openedAdapter(): string {
+  const best = path.join(runsDir, 'run-a', 'best');
+  return fs.existsSync(best) ? best : path.join(runsDir, 'run-a', 'adapter');
+}
 
 test('the golden set reports an exact-match accuracy per column', { timeout: 240_000 }, async () => {
   await playground.locator('#golden-count input').fill('3');
@@ -268,7 +274,7 @@ test('after a window reload the panels come back with their runs, columns and tr
   playground = await webviewFrame('#columns .column');
   await waitFor('the restored columns', async () => (await playground.locator('#columns .column').count()) === 2, 30_000);
   const selected = await playground.locator('.model-select').evaluateAll((els) => els.map((e) => (e as HTMLElement & { value: string }).value));
-  assert.deepEqual(selected.map((v) => JSON.parse(v) as [string, string | null]), [[model, null], [model, path.join(runsDir, 'run-a', 'adapter')]]);
+  assert.deepEqual(selected.map((v) => JSON.parse(v) as [string, string | null]), [[model, null], [model, openedAdapter()]]);
   assert.equal((await playground.locator('pre.turn.user').allInnerTexts())[0], PROMPT);
   assert.equal(await playground.locator('.accuracy[data-done="true"]').count(), 2, 'golden results survive');
   await page.locator('.tab', { hasText: 'Compare' }).first().click();
