@@ -73,11 +73,30 @@ export const SMOLLM2_360M: RealShape = {
 };
 
 /**
- * The matrix. Gemma-3-270M (gemma3_text, vocabulary 262,144) and Phi-4-mini (phi3, vocabulary 200,064,
- * untied head) join here once the engine supports those families: add a RealShape above with the
- * checkpoint's config.json values and list it.
+ * google/gemma-3-270m: gemma3_text with head_dim 256 (4 heads over 1 KV head on hidden 640),
+ * query_pre_attn_scalar, a sliding layer (window 512, local rope base 1e4) and a full one (rope 1e6),
+ * tied head, vocabulary 262,144 (671 MB in float32: 6 GPU blocks).
  */
-export const REAL_SHAPES: readonly RealShape[] = [QWEN25_05B, QWEN3_06B, LLAMA32_1B, SMOLLM2_360M]
+export const GEMMA3_270M: RealShape = {
+  name: 'Gemma-3-270M',
+  dtype: 'BF16',
+  config: {
+    architectures: ['Gemma3ForCausalLM'], model_type: 'gemma3_text', hidden_size: 640, intermediate_size: 2048, num_hidden_layers: 2,
+    num_attention_heads: 4, num_key_value_heads: 1, head_dim: 256, query_pre_attn_scalar: 256, vocab_size: 262144,
+    layer_types: ['sliding_attention', 'full_attention'], sliding_window: 512, rope_theta: 1000000, rope_local_base_freq: 10000,
+    rope_scaling: null, rms_norm_eps: 1e-6, max_position_embeddings: 32768, hidden_activation: 'gelu_pytorch_tanh',
+    attn_logit_softcapping: null, final_logit_softcapping: null, tie_word_embeddings: true, attention_bias: false,
+    bos_token_id: 2, eos_token_id: 1, pad_token_id: 0, torch_dtype: 'bfloat16',
+  },
+};
+
+/**
+ * The matrix. Phi-4-mini (phi3, vocabulary 200,064 × hidden 3,072, untied head) is not in it: its two
+ * vocabulary matrices are 2 × 2.3 GiB in float32, more than the wasm heap (4 GiB) that the matrix
+ * compares against — the load refuses it with its allocation message. It joins once frozen weights
+ * stay 16-bit in memory (issue 18).
+ */
+export const REAL_SHAPES: readonly RealShape[] = [QWEN25_05B, QWEN3_06B, LLAMA32_1B, SMOLLM2_360M, GEMMA3_270M]
   // FTUNE_REAL_SHAPES=Qwen2.5-0.5B,Llama-3.2-1B runs only those (when debugging one family).
   .filter((s) => !process.env.FTUNE_REAL_SHAPES || process.env.FTUNE_REAL_SHAPES.split(',').includes(s.name));
 
