@@ -207,9 +207,10 @@ async function webviewFrame(selector: string, timeoutMs = 60_000) {
 }
 
 test('arena: three blind votes are three preference rows; "Train DPO on these votes" opens the wizard with DPO chosen', { timeout: 400_000 }, async () => {
-  await openContainer(page, 'Finetune Studio');
-  // The Runs view fills once the extension has read the run folders; on a loaded machine that can take
-  // longer than one menu wait (seen: the view still said "No training runs yet" after 30 s).
+  // The Testing test above left the Test Explorer in the sidebar; on VS Code 1.133 the activity-bar item's
+  // state does not always say so, so focus the Runs view by its own command.
+  await runCommand(page, 'Finetune Studio: Focus on Runs View');
+  // The Runs view fills once the extension has read the run folders, which can take a while.
   const run = treeItem(page, 'Runs', 'add-run');
   await run.waitFor({ timeout: 120_000 });
   await contextMenu(page, run, 'Open Playground');
