@@ -239,7 +239,8 @@ test('arena: three blind votes are three preference rows; "Train DPO on these vo
   await screenshot(page, 'editor-arena');
   await frame.locator('#arena-train-dpo:not([disabled])').click();
   await pickQuickItem(page, 'tiny-gsm8k-base');
-  const focused = page.locator('.quick-input-widget .quick-input-list .monaco-list-row.focused');
+  // the method step follows the model step: wait for it (the model list may still show for a moment), DPO focused
+  const focused = page.locator('.quick-input-widget .quick-input-list .monaco-list-row.focused', { hasText: 'Direct preference optimisation (DPO)' });
   await focused.waitFor({ timeout: 30_000 });
   assert.match(await focused.innerText(), /Direct preference optimisation \(DPO\)/);
   await page.keyboard.press('Escape');
