@@ -84,7 +84,7 @@ export function copyWasmBinaries(outDir) {
   const wasmDir = path.join(repoRoot, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist');
   const files = fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'));
   for (const file of files) fs.copyFileSync(path.join(wasmDir, file), path.join(outDir, file));
-  // The threaded build's main script: its worker threads load it by path (src/engine/kernels/wasmThreads.ts).
+  // The threaded build's main script: its worker threads load it by path (src/engine/kernels/wasm/threads.ts).
   const threaded = 'tfjs-backend-wasm-threaded-simd.js';
   fs.copyFileSync(path.join(repoRoot, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'wasm-out', threaded), path.join(outDir, threaded));
   return [...files, threaded];

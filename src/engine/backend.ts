@@ -9,9 +9,9 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { BackendName } from '../core/runConfig';
-import { installWasmKernels } from './kernels/wasm';
-import { installWebGpuKernels } from './kernels/webgpu';
-import { registerThreadedWasm, wasmThreadsWanted } from './kernels/wasmThreads';
+import { installWasmKernels } from './kernels/wasm/install';
+import { installWebGpuKernels } from './kernels/webgpu/install';
+import { registerThreadedWasm, wasmThreadsWanted } from './kernels/wasm/threads';
 
 // Gradients of tfjs's kernels: `npm run build` bundles them into tfjs-gradients.js next to this file
 // (scripts/build-gradients.mjs); the packaged CLI bundle inlines the same module.
@@ -180,7 +180,7 @@ async function initTensorflow(): Promise<string> {
 
 /**
  * Switches the wasm backend to the threaded binary when more than one thread is wanted
- * (kernels/wasmThreads.ts). Returns a note for the device string when that failed and the
+ * (kernels/wasm/threads.ts). Returns a note for the device string when that failed and the
  * single-threaded binary is used instead.
  */
 async function useWasmThreads(dir: string | undefined): Promise<string> {

@@ -93,7 +93,7 @@ export async function saveCheckpoint(inputs: SaveInputs): Promise<string> {
 
 /**
  * Test hook: FTUNE_TEST_SLOW_CHECKPOINT_MS pauses between the writes of a checkpoint, so that the
- * kill tests (test/resume.test.ts) can land a SIGKILL inside one. Unset in normal use: no pause.
+ * kill tests (test/engine/resume.test.ts) can land a SIGKILL inside one. Unset in normal use: no pause.
  */
 async function testPause(): Promise<void> {
   const ms = Number(process.env.FTUNE_TEST_SLOW_CHECKPOINT_MS ?? 0);

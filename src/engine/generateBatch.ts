@@ -1,7 +1,7 @@
 // Greedy decoding of several prompts at once with a KV cache: the prompts are left-padded to one
 // length (padding masked out of attention), prefilled in one pass, then each step feeds one token per
 // row. RoPE only sees relative offsets, so a row's left padding does not change its result: each row
-// decodes as generate() would decode it alone (test/evalDuringTraining.test.ts checks this).
+// decodes as generate() would decode it alone (test/engine/evalDuringTraining.test.ts checks this).
 import * as tf from '@tensorflow/tfjs-core';
 import type { LoraAdapter } from './lora';
 import type { DecoderModel, KVCache } from './model';

@@ -2,8 +2,8 @@
 // only the positions that carry a label are projected, a chunk of rows at a time, and the backward
 // pass recomputes each chunk's logits instead of keeping them (memory O(chunk·V), not O(B·T·V)).
 import * as tf from '@tensorflow/tfjs-core';
-import { CROSS_ENTROPY, crossEntropyGradWebGpu, crossEntropyRowsWebGpu } from './kernels/webgpuCrossEntropy';
-import { useWebGpuKernel } from './kernels/webgpuProgram';
+import { CROSS_ENTROPY, crossEntropyGradWebGpu, crossEntropyRowsWebGpu } from './kernels/webgpu/crossEntropy';
+import { useWebGpuKernel } from './kernels/webgpu/program';
 import { bindingLimitBytes, gatherRows, matMulRows, matMulRowsT } from './rowBlocks';
 
 export const IGNORE_INDEX = -100;

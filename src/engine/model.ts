@@ -13,11 +13,11 @@ import { readModelConfig, ropeInverseFrequencies, rotaryDimension, slidingWindow
 import { WeightStore } from '../core/safetensors';
 import { columns, embeddingScale, gateActivation, layerNorms, layerProjections, normScale, softcap } from './families';
 import type { LoraAdapter } from './lora';
-import { ATTENTION, attentionFits, attentionWebGpu } from './kernels/webgpuAttention';
-import { useWebGpuKernel } from './kernels/webgpuProgram';
-import { RMS_NORM, rmsNormWebGpu } from './kernels/webgpuRmsNorm';
-import { ROPE, ropeWebGpu } from './kernels/webgpuRope';
-import { MASKED_SOFTMAX, maskedSoftmaxFits, maskedSoftmaxWebGpu } from './kernels/webgpuSoftmax';
+import { ATTENTION, attentionFits, attentionWebGpu } from './kernels/webgpu/attention';
+import { useWebGpuKernel } from './kernels/webgpu/program';
+import { RMS_NORM, rmsNormWebGpu } from './kernels/webgpu/rmsNorm';
+import { ROPE, ropeWebGpu } from './kernels/webgpu/rope';
+import { MASKED_SOFTMAX, maskedSoftmaxFits, maskedSoftmaxWebGpu } from './kernels/webgpu/softmax';
 // Matrices over one GPU binding (vocabularies, big projections) are used block by block there.
 import { gatherRows, matMulRowsT } from './rowBlocks';
 

@@ -3,10 +3,10 @@
 // (tfjs has no AdamW and no global-norm clipping.)
 import * as tf from '@tensorflow/tfjs-core';
 import type { Schedule } from '../core/runConfig';
-import { ADAMW, adamWUpdateWebGpu, globalNormWebGpu, packsMomentsWebGpu, SUM_SQUARES, type GradientScaling } from './kernels/webgpuAdamW';
-import { useWebGpuKernel } from './kernels/webgpuProgram';
+import { ADAMW, adamWUpdateWebGpu, globalNormWebGpu, packsMomentsWebGpu, SUM_SQUARES, type GradientScaling } from './kernels/webgpu/adamW';
+import { useWebGpuKernel } from './kernels/webgpu/program';
 
-export type { GradientScaling } from './kernels/webgpuAdamW';
+export type { GradientScaling } from './kernels/webgpu/adamW';
 
 export interface AdamWSettings {
   lr: number;
@@ -51,7 +51,7 @@ export class AdamW {
    *   θ ← θ − lr·wd·θ;  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
    *   θ ← θ − lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε)
    * With `scaling`, g is (grads[i]·scale)·clip (step.ts's average and clip, folded into the update).
-   * On webgpu, 2 fused dispatches per variable (kernels/webgpuAdamW.ts); elsewhere tfjs ops.
+   * On webgpu, 2 fused dispatches per variable (kernels/webgpu/adamW.ts); elsewhere tfjs ops.
    */
   apply(grads: tf.Tensor[], lr: number, scaling?: GradientScaling): void {
     const { beta1, beta2, eps, weightDecay } = this.settings;
@@ -115,7 +115,7 @@ export class AdamW {
 
 /**
  * L2 norm over all gradients together (each multiplied by `scale` first), as one scalar tensor. On
- * webgpu a fused sum of squares (kernels/webgpuAdamW.ts); elsewhere tfjs ops.
+ * webgpu a fused sum of squares (kernels/webgpu/adamW.ts); elsewhere tfjs ops.
  */
 export function globalNorm(grads: tf.Tensor[], scale = 1): tf.Scalar {
   if (useWebGpuKernel(SUM_SQUARES)) return globalNormWebGpu(grads, scale);

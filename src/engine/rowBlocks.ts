@@ -9,7 +9,7 @@
 // Off webgpu (and on webgpu when the matrix fits) a matrix is one block, itself, and every function
 // below is exactly the tfjs op it replaces: wasm and cpu numerics do not change.
 import * as tf from '@tensorflow/tfjs-core';
-import { registerWebGpuKernel, type WebGpuKernelFunc } from './kernels/webgpuProgram';
+import { registerWebGpuKernel, type WebGpuKernelFunc } from './kernels/webgpu/program';
 import { webGpuLimits } from './webgpu';
 
 export interface RowBlock {

@@ -1,5 +1,5 @@
 // A loopback HTTP server that imitates the Hugging Face Hub's dataset endpoints, as @huggingface/hub
-// calls them (the same protocol test/datasets.hub.test.ts serves):
+// calls them (the same protocol test/core/datasets.hub.test.ts serves):
 //   GET /api/datasets/{owner}/{name}/revision/{rev}?expand=...   datasetInfo  → { sha, gated, private, ... }
 //   GET /api/datasets/{owner}/{name}/tree/{rev}?recursive=true    listFiles    → [{ type, path, size, oid }]
 //   GET /datasets/{owner}/{name}/resolve/{rev}/{path}             probed with Range: bytes=0-0 (206 +
