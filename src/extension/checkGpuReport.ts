@@ -1,5 +1,5 @@
 // What "Finetune Studio: Check GPU" says, from `ftune doctor --json`. Pure (no vscode) so it is
-// unit-tested; checkGpu.ts shows it.
+// unit-tested; commands/gpu.ts shows it.
 import { doctorReportLines } from '../core/doctorReport';
 import type { DoctorReport } from '../core/protocol';
 import type { BackendName } from '../core/runConfig';

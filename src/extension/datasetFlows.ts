@@ -1,6 +1,6 @@
 // The decisions behind the dataset commands (Get a Dataset from Hugging Face…, Create a Pre-training
 // Dataset from Files…, Split Dataset…) and the Datasets view's provenance line, kept apart from the
-// VS Code glue in datasetCommands.ts. Pure Node: unit-tested directly.
+// VS Code glue in commands/datasets.ts. Pure Node: unit-tested directly.
 
 import * as fs from 'fs';
 import * as path from 'path';

@@ -16,16 +16,16 @@ import {
   writeProvenance,
   type DatasetRecord,
   type HubDatasetListing,
-} from '../core/datasets';
-import { HF_TOKEN_SECRET, setHubToken } from './commands';
-import type { Ctx } from './context';
+} from '../../core/datasets';
+import { HF_TOKEN_SECRET, setHubToken } from './hub';
+import type { Ctx } from '../context';
 import {
   checkCount, checkEvalShare, checkSeed, describeFiles, describeSplitResult, DownloadTally, hubErrorActions, hubErrorMessage, hubOutputPath, isDatasetId,
   mapJsonlFile, mappingChoices, previewRow,
-} from './datasetFlows';
-import { runFromFilesJob } from './fromFilesJob';
-import { runHubPullJob, type HubPullSummary } from './hubPullJob';
-import { DEFAULT_PREVIEW_COUNT, openMaskPreview, pickPreviewModel } from './panels/maskPreviewPanel';
+} from '../datasetFlows';
+import { runFromFilesJob } from '../fromFilesJob';
+import { runHubPullJob, type HubPullSummary } from '../hubPullJob';
+import { DEFAULT_PREVIEW_COUNT, openMaskPreview, pickPreviewModel } from '../panels/maskPreviewPanel';
 
 const LAST_HUB_ID_KEY = 'finetuneStudio.lastHubDataset';
 const HUB_TITLE = 'Get a Dataset from Hugging Face';

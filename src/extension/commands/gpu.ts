@@ -2,10 +2,10 @@
 // the same drivers and packages), writes the report to the output channel and says in one line what
 // training will run on, with actions.
 import * as vscode from 'vscode';
-import type { DoctorReport } from '../core/protocol';
-import type { Ctx } from './context';
-import { summarizeDoctorReport } from './checkGpuReport';
-import { runCliJson } from './cliClient';
+import type { DoctorReport } from '../../core/protocol';
+import type { Ctx } from '../context';
+import { summarizeDoctorReport } from '../checkGpuReport';
+import { runCliJson } from '../cliClient';
 
 export async function checkGpu(ctx: Ctx): Promise<void> {
   const report = await vscode.window.withProgress(

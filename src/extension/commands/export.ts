@@ -4,10 +4,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { runCli as runCliProcess, type CliOutcome } from './cliClient';
-import type { Ctx } from './context';
-import { defaultExportDir, exportArgs, exportChoicesFor, type CheckpointWeights } from './exportArgs';
-import type { CheckpointEntry } from './views/checkpointsView';
+import { runCli as runCliProcess, type CliOutcome } from '../cliClient';
+import type { Ctx } from '../context';
+import { defaultExportDir, exportArgs, exportChoicesFor, type CheckpointWeights } from '../exportArgs';
+import type { CheckpointEntry } from '../views/checkpointsView';
 
 type CheckpointItem = Extract<CheckpointEntry, { kind: 'checkpoint' }>;
 
