@@ -97,25 +97,7 @@ export type TrainerEvent =
 
 export type TrainerEventType = TrainerEvent['type'];
 
-const TRAINER_EVENT_TYPES: ReadonlySet<string> = new Set<TrainerEventType>([
-  'started', 'step', 'eval', 'checkpoint', 'log', 'done', 'stopped', 'failed',
-]);
-
-/** Parses one stdout line of the trainer. Returns undefined for lines that are not protocol events. */
-export function parseTrainerEvent(line: string): TrainerEvent | undefined {
-  const trimmed = line.trim();
-  if (!trimmed.startsWith('{')) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(trimmed);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const type = (value as { type?: unknown }).type;
-  if (typeof type !== 'string' || !TRAINER_EVENT_TYPES.has(type)) return undefined;
-  return value as TrainerEvent;
-}
+// One validator reads these lines (stdout and metrics.jsonl): runFileSchemas.ts checkTrainerEventLine.
 
 // ---------------------------------------------------------------- generation server (ftune serve)
 

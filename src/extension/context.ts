@@ -8,11 +8,11 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { TrainerEvent } from '../core/protocol';
 import type { BackendName } from '../core/runConfig';
-import { checkTrainerEventLine } from '../core/runFileSchemas';
-import { readEvents, type RunSummary } from '../core/runStore';
+import { METRICS_FILE, readEvents, type RunSummary } from '../core/runStore';
 import { cliInvocation, locateCli } from './cliInvocation';
 import { readSettings, resolveWorkspacePath, type Settings } from './config';
 import type { PanelHost } from './panelHost';
+import { RunEvents } from './runEvents';
 import { RunManager } from './runManager';
 import { TrainingStatusBar } from './statusBar';
 import { trustGatedSpawner } from './trust';
@@ -37,9 +37,8 @@ export class Ctx implements PanelHost, vscode.Disposable {
   private managerInstance: RunManager | undefined;
   private readonly runsChanged = new vscode.EventEmitter<void>();
   readonly onDidChangeRuns = this.runsChanged.event;
-  private readonly eventListeners = new Map<string, Set<(event: TrainerEvent) => void>>();
-  /** bytes of each metrics.jsonl already delivered to listeners (runs trained outside this window). */
-  private readonly tailOffsets = new Map<string, number>();
+  /** live events per run folder: this window's trainers' stdout, else metrics.jsonl tailed. */
+  private readonly runEvents = new RunEvents((runDir) => this.managerInstance?.isOwned(path.basename(runDir)) ?? false);
   private readonly disposables: vscode.Disposable[] = [];
   private refreshTimer: NodeJS.Timeout | undefined;
 
@@ -92,7 +91,7 @@ export class Ctx implements PanelHost, vscode.Disposable {
     manager.onDidChange.on(() => this.fireRunsChanged());
     manager.onEvent.on(({ runId, event }) => {
       this.logEvent(runId, event);
-      this.deliver(manager.dirOf(runId), event);
+      this.runEvents.deliver(manager.dirOf(runId), event);
     });
     manager.onOutput.on(({ runId, line }) => this.output.appendLine(`[${runId}] ${line}`));
     manager.onWarning.on(({ runId, message }) => this.output.appendLine(`[${runId}] warning: ${message}`));
@@ -109,22 +108,8 @@ export class Ctx implements PanelHost, vscode.Disposable {
   }
 
   onRunEvent(runDir: string, listener: (event: TrainerEvent) => void): vscode.Disposable {
-    const key = path.resolve(runDir);
-    let set = this.eventListeners.get(key);
-    if (!set) {
-      set = new Set();
-      this.eventListeners.set(key, set);
-      // start tailing from the current end: history is read separately
-      this.tailOffsets.set(key, fileSize(path.join(key, 'metrics.jsonl')));
-    }
-    set.add(listener);
-    return new vscode.Disposable(() => {
-      set!.delete(listener);
-      if (set!.size === 0) {
-        this.eventListeners.delete(key);
-        this.tailOffsets.delete(key);
-      }
-    });
+    const subscription = this.runEvents.subscribe(runDir, listener);
+    return new vscode.Disposable(() => subscription.dispose());
   }
 
   async knownModels(): Promise<ModelChoice[]> {
@@ -183,7 +168,7 @@ export class Ctx implements PanelHost, vscode.Disposable {
 
   /**
    * Runs may be written by other windows or by `ftune train` in a terminal: watch the runs folder
-   * so the views follow them, and tail metrics.jsonl for panels subscribed to such runs.
+   * so the views follow them, and tail metrics.jsonl for panels subscribed to such runs (runEvents.ts).
    */
   private watchRunsDirectory(): void {
     this.runsWatcher?.dispose();
@@ -191,44 +176,11 @@ export class Ctx implements PanelHost, vscode.Disposable {
     if (!runsDir) return;
     const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(runsDir), '**/{status.json,metrics.jsonl,trainer_state.json}'));
     const onChange = (uri: vscode.Uri): void => {
-      if (path.basename(uri.fsPath) === 'metrics.jsonl') this.tail(path.dirname(uri.fsPath));
+      if (path.basename(uri.fsPath) === METRICS_FILE) this.runEvents.fileChanged(path.dirname(uri.fsPath));
       this.fireRunsChanged();
     };
     const watching = [watcher, watcher.onDidChange(onChange), watcher.onDidCreate(onChange), watcher.onDidDelete(onChange)];
     this.runsWatcher = new vscode.Disposable(() => watching.forEach((d) => d.dispose()));
-  }
-
-  /** Delivers new metrics.jsonl lines of a run this window does not train. */
-  private tail(runDir: string): void {
-    const key = path.resolve(runDir);
-    if (!this.eventListeners.has(key)) return;
-    if (this.managerInstance?.isOwned(path.basename(key))) {
-      this.tailOffsets.set(key, fileSize(path.join(key, 'metrics.jsonl')));
-      return; // its stdout already delivered these events
-    }
-    const file = path.join(key, 'metrics.jsonl');
-    const start = this.tailOffsets.get(key) ?? 0;
-    const size = fileSize(file);
-    if (size <= start) return;
-    const buffer = Buffer.alloc(size - start);
-    const fd = fs.openSync(file, 'r');
-    try {
-      fs.readSync(fd, buffer, 0, buffer.length, start);
-    } finally {
-      fs.closeSync(fd);
-    }
-    const text = buffer.toString('utf8');
-    const complete = text.lastIndexOf('\n') + 1; // a half-written line waits for the next change
-    this.tailOffsets.set(key, start + Buffer.byteLength(text.slice(0, complete)));
-    for (const line of text.slice(0, complete).split('\n')) {
-      const checked = checkTrainerEventLine(line);
-      if (checked?.ok) this.deliver(key, checked.event);
-    }
-  }
-
-  private deliver(runDir: string, event: TrainerEvent): void {
-    const listeners = this.eventListeners.get(path.resolve(runDir));
-    if (listeners) for (const listener of [...listeners]) listener(event);
   }
 
   /** Coalesces bursts (a step event, status.json and metrics.jsonl change together). */
@@ -284,14 +236,6 @@ export function checkModelFolder(dir: string): string | undefined {
   }
   if (!names.some((n) => n.endsWith('.safetensors'))) return `${dir} has no .safetensors weights`;
   return undefined;
-}
-
-function fileSize(file: string): number {
-  try {
-    return fs.statSync(file).size;
-  } catch {
-    return 0;
-  }
 }
 
 /** One readable output-channel line per trainer event. */
