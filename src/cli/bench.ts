@@ -2,6 +2,7 @@
 // shape with random weights or a real model folder. Prints throughput, peak memory and FLOP/s.
 import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'path';
+import type { BenchResult } from '../core/protocol';
 import { parseModelConfig, type ModelConfig } from '../core/modelConfig';
 import { ALL_LINEAR_TARGETS } from '../core/runConfig';
 import { mulberry32 } from '../core/random';
@@ -15,31 +16,13 @@ import { randomModel, shapeConfig } from '../engine/shapes';
 import { optimizerStep } from '../engine/step';
 import { backendOption, number, parse, str, UsageError } from './args';
 import * as fs from 'fs';
+import { printJson } from './jsonOutput';
 
 export const BENCH_USAGE = `usage: ftune bench [--shape tiny|qwen2.5-0.5b|llama-3.2-1b | --model DIR | --config FILE] [--batch 4] [--seq 128]
     [--method lora|full] [--lora-r 8] [--steps 3] [--decode-tokens 16] [--backend B] [--gradient-checkpointing]
     [--profile] [--json]`;
 
-export interface BenchResult {
-  backend: string;
-  shape: string;
-  batch: number;
-  seq: number;
-  method: 'lora' | 'full';
-  train_tokens_per_second: number;
-  seconds_per_step: number;
-  cpu_seconds_per_step: number;
-  /** tfjs's count of live tensor bytes at its peak (a buffer shared by several tensors counts for each). */
-  peak_memory_bytes: number;
-  /** the wasm heap's size after the training steps (its high-water mark; the wasm backend's hard limit is 4 GiB). */
-  wasm_heap_bytes?: number;
-  max_rss_bytes: number;
-  prefill_tokens_per_second: number;
-  decode_tokens_per_second: number;
-  flops_per_second: number;
-  parameters: number;
-  trainable_parameters: number;
-}
+export type { BenchResult };
 
 /** Matmul FLOPs of one forward pass over B×T tokens (2 per multiply-add), attention included. */
 export function forwardFlops(c: ModelConfig, B: number, T: number): number {
@@ -149,7 +132,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   optimizer.dispose();
   adapter?.dispose();
   model.dispose();
-  if (values.json === true) process.stdout.write(JSON.stringify(kernels ? { ...result, kernels } : result) + '\n');
+  if (values.json === true) printJson('bench', kernels ? { ...result, kernels } : result);
   else {
     const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
     process.stdout.write(

@@ -24,6 +24,8 @@ import {
   type DownloadProgress,
   type HubDatasetListing,
 } from '../core/datasets';
+import { jsonLine } from './jsonOutput';
+import type { DataPullProgress } from '../core/protocol';
 
 const USAGE = `usage:
   ftune data split FILE [--eval 0.1] [--golden 0] [--seed 42] [--out-dir DIR]
@@ -148,7 +150,7 @@ function jsonProgressPrinter(io: CliIo): (p: DownloadProgress) => void {
     const key = `${p.path}:${p.total > 0 ? Math.floor((p.received / p.total) * 100) : 100}`;
     if (key === last) return;
     last = key;
-    io.err(`${JSON.stringify({ progress: p })}\n`);
+    io.err(progressLine({ progress: p }));
   };
 }
 
@@ -209,11 +211,11 @@ async function runPull(args: string[], io: CliIo): Promise<number> {
       signal: controller.signal,
       onListing: json ? undefined : (listing) => printListing(listing, io.err),
       onProgress: json ? jsonProgressPrinter(io) : progressPrinter(io),
-      onRecords: json ? (written) => io.err(`${JSON.stringify({ records: written })}\n`) : undefined,
+      onRecords: json ? (written) => io.err(progressLine({ records: written })) : undefined,
     });
     if (json) {
       const { listing: _listing, ...summary } = result;
-      io.out(`${JSON.stringify({ result: summary })}\n`);
+      io.out(jsonLine('data', { result: summary }));
       return 0;
     }
     io.out(`${result.records} records (${result.config}/${result.split} @ ${result.revision}) → ${result.out}\n`);
@@ -221,7 +223,7 @@ async function runPull(args: string[], io: CliIo): Promise<number> {
     for (const record of result.preview) io.out(`  ${previewLine(record)}\n`);
     return 0;
   } catch (err) {
-    if (json) io.out(`${JSON.stringify({ error: { kind: err instanceof HubDatasetError ? err.kind : 'other', message: (err as Error).message, status: err instanceof HubDatasetError ? err.status : undefined } })}\n`);
+    if (json) io.out(jsonLine('data', { error: { kind: err instanceof HubDatasetError ? err.kind : 'other', message: (err as Error).message, status: err instanceof HubDatasetError ? err.status : undefined } }));
     if (err instanceof HubDatasetError && err.kind === 'cancelled') {
       io.err(`ftune: ${err.message}\n`);
       return 130;
@@ -325,4 +327,9 @@ export async function dataCommand(argv: string[], io: CliIo = PROCESS_IO): Promi
     // One line, as the CLI contract asks, even for multi-line messages.
     return fail(io, (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' '));
   }
+}
+
+/** A progress line of `ftune data pull --json` (stderr, so stdout keeps only the result). */
+function progressLine(progress: DataPullProgress): string {
+  return `${JSON.stringify(progress)}\n`;
 }

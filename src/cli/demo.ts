@@ -10,6 +10,7 @@ import { generate } from '../engine/generate';
 import { runTraining } from '../engine/trainer';
 import { number, parse, str } from './args';
 import { loadModel } from './modelArgs';
+import { printJson } from './jsonOutput';
 
 export const DEMO_MODEL = path.resolve(__dirname, '..', '..', '..', 'examples', 'models', 'tiny-gsm8k-base');
 
@@ -64,7 +65,7 @@ if (require.main === module) {
     const { values } = parse(process.argv.slice(2), { out: { type: 'string' }, steps: { type: 'string' }, model: { type: 'string' } },
       'usage: npm run demo [-- --steps 300 --out .finetune/demo]');
     const r = await runDemo({ out: str(values, 'out') ?? '.finetune/demo', steps: number(values, 'steps', 300, 'positive-int'), model: str(values, 'model') ?? DEMO_MODEL });
-    process.stdout.write(JSON.stringify({ exact_match_before: r.before, exact_match_after: r.after }) + '\n');
+    printJson('demo', { exact_match_before: r.before, exact_match_after: r.after });
     process.exit(0);
   })().catch((err: Error) => {
     process.stderr.write(`ftune demo: error: ${err.message}\n`);

@@ -3,12 +3,13 @@
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs-core';
 import { doctorReportLines } from '../core/doctorReport';
-import type { DoctorEntry, DoctorReport } from '../core/protocol';
+import type { DoctorEntry, DoctorReport, WebGpuModelCheck as ModelCheck } from '../core/protocol';
 import { autoChoice, initBackend } from '../engine/backend';
-import { runGpuSelfCheck, type SelfCheckResult } from '../engine/gpuSelfCheck';
+import { runGpuSelfCheck } from '../engine/gpuSelfCheck';
 import { DecoderModel } from '../engine/model';
-import { webGpuLimits, type WebGpuLimits } from '../engine/webgpu';
+import { webGpuLimits } from '../engine/webgpu';
 import { parse } from './args';
+import { printJson } from './jsonOutput';
 
 const ADVICE: Record<string, string> = {
   tensorflow:
@@ -62,7 +63,7 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   const modelDir = typeof values.model === 'string' ? values.model : undefined;
   const check = modelDir && report.backends.some((e) => e.backend === 'webgpu' && e.ok) ? await checkModelOnWebGpu(modelDir) : undefined;
   if (values.json === true) {
-    process.stdout.write(JSON.stringify(check ? { ...report, webgpu_model_check: check } : report) + '\n');
+    printJson('doctor', check ? { ...report, webgpu_model_check: check } : report);
   } else {
     for (const line of doctorReportLines(report)) process.stdout.write(`${line}\n`);
     if (modelDir && !check) process.stdout.write(`model check: skipped, no webgpu adapter here (${modelDir} runs on the CPU backends)\n`);
@@ -70,12 +71,6 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   }
   if (check && !check.result.ok) return 1;
   return report.backends.some((e) => e.ok) ? 0 : 1;
-}
-
-interface ModelCheck {
-  device: string;
-  limits: WebGpuLimits;
-  result: SelfCheckResult;
 }
 
 /** The GPU self-check that precedes every run, on `dir`, with the limits of the device it ran on. */

@@ -6,6 +6,7 @@ import { evaluateLoss } from '../engine/evaluate';
 import { readPromptPairs, scoreGenerations } from '../engine/generationMetrics';
 import { backendOption, DATA_OPTIONS, fields, formatOption, number, parse, str, UsageError } from './args';
 import { loadModel } from './modelArgs';
+import { printJson } from './jsonOutput';
 
 export const EVAL_USAGE = `usage: ftune eval --model DIR [--adapter DIR] --data FILE [--format ...] [--field KEY=COLUMN ...] [--max-length N]
     [--metric loss|exact-match|bleu|rouge|f1] [--limit N] [--max-new-tokens N] [--batch-size N] [--json] [--backend B]`;
@@ -44,7 +45,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
       const score = Object.values(scores.metrics)[0]!;
       result = { [metric]: score, examples: chosen.length, skipped: records - pairs.length };
     }
-    if (values.json === true) process.stdout.write(JSON.stringify(result) + '\n');
+    if (values.json === true) printJson('eval', result);
     else for (const [k, v] of Object.entries(result)) process.stdout.write(`${k}: ${Number.isInteger(v) ? v : v.toFixed(6)}\n`);
     return 0;
   } finally {

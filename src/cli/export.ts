@@ -2,6 +2,7 @@
 // file with an Ollama Modelfile, or a TRL/accelerate/Axolotl folder that re-runs the training.
 import { EXPORT_TARGETS, runExport, type ExportOptions, type ExportTarget } from '../export';
 import { backendOption, parse, str, UsageError } from './args';
+import { printJson } from './jsonOutput';
 
 export const EXPORT_USAGE = `usage: ftune export --to peft|merged|gguf|trl --out DIR [--model DIR] [--adapter DIR] [--run DIR]
     [--dtype bf16|f16|f32] [--type f16|q8_0|f32] [--max-shard-size 2GB] [--backend B] [--json]
@@ -57,7 +58,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (to === 'peft' && !options.adapter && !options.run) throw new UsageError('--to peft needs --adapter (or --run)');
   const result = await runExport(options);
   if (values.json === true) {
-    process.stdout.write(JSON.stringify(result) + '\n');
+    printJson('export', result);
   } else {
     process.stdout.write(`exported ${to} to ${out}\n`);
     for (const f of result.files) process.stdout.write(`  ${f}\n`);

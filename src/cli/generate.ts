@@ -5,6 +5,7 @@ import { chatPrompt } from '../core/prompts';
 import { generate } from '../engine/generate';
 import { backendOption, number, parse, str, UsageError, type Parsed } from './args';
 import { loadModel } from './modelArgs';
+import { printJson } from './jsonOutput';
 
 export const GENERATE_USAGE = `usage: ftune generate --model DIR [--adapter DIR] (--prompt TEXT | --messages JSON [--tools JSON]) [--max-new-tokens N]
     [--greedy | --temperature T --top-p P --top-k K] [--seed N] [--no-stop] [--json] [--backend B]`;
@@ -87,7 +88,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       },
     });
     const textOut = loaded.tokenizer.decode(result.tokenIds, { skipSpecialTokens: true });
-    if (json) process.stdout.write(JSON.stringify({ text: textOut, token_ids: result.tokenIds, prompt_tokens: promptIds.length }) + '\n');
+    if (json) printJson('generate', { text: textOut, token_ids: result.tokenIds, prompt_tokens: promptIds.length });
     else process.stdout.write(textOut.slice(printed.length) + '\n');
     return 0;
   } finally {

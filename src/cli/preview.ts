@@ -5,6 +5,7 @@
 import { DataFileError } from '../core/formats';
 import { previewExamples, renderPreview } from '../core/validate';
 import { UsageError, loadTokenizerOrReport, parseDataArgs, printError, type DataCommandArgs } from './validate';
+import { printJson } from './jsonOutput';
 
 // Re-exported so callers (the extension's preview webview) can import everything preview-related here.
 export { previewExamples, previewTokens, renderPreview, visibleTokenText } from '../core/validate';
@@ -27,7 +28,7 @@ export async function previewCommand(argv: string[]): Promise<number> {
   try {
     const examples = await previewExamples(args.file, { tokenizer, format: args.format, fields: args.fields, maxLength: args.maxLength, n: args.n });
     if (args.json) {
-      process.stdout.write(JSON.stringify(examples) + '\n');
+      printJson('preview', examples);
     } else {
       const color = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
       process.stdout.write(renderPreview(examples, { color }));

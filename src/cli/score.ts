@@ -6,6 +6,7 @@ import { scoreSequences } from '../engine/reward';
 import { backendOption, parse, str, UsageError } from './args';
 import { parseMessages } from './generate';
 import { loadModel } from './modelArgs';
+import { jsonLine } from './jsonOutput';
 
 export const SCORE_USAGE = `usage: ftune score --model DIR --adapter REWARD_ADAPTER_DIR (--prompt TEXT --response TEXT | --messages JSON) [--json] [--backend B]
   --messages: a chat whose last turn is the assistant response to score`;
@@ -34,7 +35,7 @@ export async function scoreCommand(argv: string[]): Promise<number> {
     const t = tf.tidy(() => scoreSequences(loaded.model, loaded.adapter!, [{ input_ids: ids, labels: ids.map(() => IGNORE_INDEX) }], padId));
     const reward = (await t.data())[0];
     t.dispose();
-    process.stdout.write(values.json === true ? JSON.stringify({ reward, tokens: ids.length }) + '\n' : `reward: ${reward}\n`);
+    process.stdout.write(values.json === true ? jsonLine('score', { reward, tokens: ids.length }) : `reward: ${reward}\n`);
     return 0;
   } finally {
     loaded.dispose();

@@ -6,6 +6,7 @@ import type { DataFormat } from '../core/runConfig';
 import { loadTokenizer, type Tokenizer } from '../core/tokenizer';
 import { DataFileError, RECORD_FORMATS, formatProblem, parseFieldArgs, type FieldMap } from '../core/formats';
 import { DEFAULT_MAX_LENGTH, formatReport, validateDataFile } from '../core/validate';
+import { jsonLine, printJson } from './jsonOutput';
 
 export const VALIDATE_USAGE = 'usage: ftune validate FILE [--model DIR] [--format auto|messages|prompt-completion|text|preference] [--field KEY=COLUMN ...] [--max-length N] [--json]\n';
 
@@ -108,12 +109,12 @@ export async function validateCommand(argv: string[]): Promise<number> {
   }
   try {
     const report = await validateDataFile(args.file, { format: args.format, fields: args.fields, tokenizer, maxLength: args.maxLength });
-    process.stdout.write(args.json ? JSON.stringify(report) + '\n' : formatReport(report));
+    process.stdout.write(args.json ? jsonLine('validate', report) : formatReport(report));
     return report.ok ? 0 : 1;
   } catch (err) {
     // only an unreadable file gets here: the report itself carries line problems
     if (!(err instanceof DataFileError)) throw err;
-    if (args.json) process.stdout.write(JSON.stringify({ file: args.file, ok: false, problems: err.problems.map(formatProblem) }) + '\n');
+    if (args.json) printJson('validate', { file: args.file, ok: false, problems: err.problems.map(formatProblem) });
     else process.stdout.write(err.problems.map(formatProblem).join('\n') + '\n');
     return 1;
   }

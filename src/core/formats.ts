@@ -18,7 +18,9 @@ import { detectColumnMapping } from './columnAliases';
 import { parseFieldMap } from './datasets/fieldMap';
 import { createJsonlStats, describeJsonType, readJsonl, type JsonObject, type JsonlStats } from './jsonl';
 
-export type RecordFormat = Exclude<DataFormat, 'auto'>;
+import type { RecordFormat } from './dataFormats';
+
+export type { RecordFormat };
 export const RECORD_FORMATS: readonly RecordFormat[] = ['messages', 'prompt-completion', 'text', 'preference'];
 
 /** Our names for columns; `--field prompt=question` reads our `prompt` from the file's `question`. */

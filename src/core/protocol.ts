@@ -6,6 +6,8 @@
 // Each union is discriminated by `type`. Field names use snake_case where they mirror
 // Hugging Face Trainer logs (loss, eval_loss, grad_norm, learning rate as `lr`).
 
+import type { RecordFormat } from './dataFormats';
+import type { DatasetRecord } from './jsonValue';
 import type { Method } from './methods';
 import type { BackendName, RunConfig } from './runConfig';
 
@@ -436,11 +438,157 @@ export interface ScoreOutput {
   tokens: number;
 }
 
-/** The `--json` output of each command the extension reads, by command name. */
+/** Token-length statistics of `ftune validate --model` (pairs of preference data: the longer side counts). */
+export interface TokenStats {
+  examples: number;
+  min: number;
+  median: number;
+  p95: number;
+  max: number;
+  max_length: number;
+  over_max_length: number;
+  total_tokens: number;
+  /** label tokens the loss uses (positions >= 1). */
+  trained_tokens: number;
+}
+
+/** `ftune validate --json`: the whole file's report. */
+export interface ValidationReport {
+  file: string;
+  format: RecordFormat | null;
+  ok: boolean;
+  rows: number;
+  valid_rows: number;
+  problem_count: number;
+  /** `file:line: reason`, at most MAX_REPORTED_PROBLEMS of them. */
+  problems: string[];
+  notes: string[];
+  counts: Record<string, number>;
+  tokens?: TokenStats;
+}
+
+/** `ftune validate --json` when the file cannot be read at all. */
+export interface ValidationFailure {
+  file: string;
+  ok: false;
+  problems: string[];
+}
+
+export const EXPORT_TARGETS = ['peft', 'merged', 'gguf', 'trl'] as const;
+export type ExportTarget = (typeof EXPORT_TARGETS)[number];
+
+/** `ftune export --json`. */
+export interface ExportResult {
+  to: ExportTarget;
+  out: string;
+  /** files written, relative to `out`. */
+  files: string[];
+  warnings: string[];
+  model?: string;
+  adapter?: string;
+  /** target-specific facts: dtype, shards, GGUF type, Modelfile style, data format... */
+  details: Record<string, string | number | boolean | null>;
+}
+
+/**
+ * `ftune eval --json`: `loss`, `perplexity`, `label_tokens`, `examples` for the loss, or the chosen
+ * `--metric` with `examples` and `skipped` for a generation metric.
+ */
+export type EvalOutput = Record<string, number>;
+
+/** `ftune generate --json`. */
+export interface GenerateOutput {
+  text: string;
+  token_ids: number[];
+  prompt_tokens: number;
+}
+
+/** The GPU self-check of `ftune doctor --model` (and of a webgpu run's start): GPU logits vs CPU logits. */
+export interface SelfCheckResult {
+  /** max |GPU − CPU| over the compared logits. */
+  maxDiff: number;
+  /** max |CPU logit|: the scale the difference is judged against. */
+  scale: number;
+  tolerance: number;
+  tokens: number;
+  headRows: number;
+  layers: number[];
+  ok: boolean;
+}
+
+/** `ftune doctor --model DIR`: the webgpu device's limits (by WebGPU limit name) and the self-check on DIR. */
+export interface WebGpuModelCheck {
+  device: string;
+  limits: Record<string, number>;
+  result: SelfCheckResult;
+}
+
+/** `ftune doctor --json`: the report, and the model check when `--model` was given and webgpu works. */
+export type DoctorOutput = DoctorReport & { webgpu_model_check?: WebGpuModelCheck };
+
+/** `ftune bench --json` (and `kernels`, time per kernel, with `--profile`). */
+export interface BenchResult {
+  backend: string;
+  shape: string;
+  batch: number;
+  seq: number;
+  method: 'lora' | 'full';
+  train_tokens_per_second: number;
+  seconds_per_step: number;
+  cpu_seconds_per_step: number;
+  /** tfjs's count of live tensor bytes at its peak (a buffer shared by several tensors counts for each). */
+  peak_memory_bytes: number;
+  /** the wasm heap's size after the training steps (its high-water mark; the wasm backend's hard limit is 4 GiB). */
+  wasm_heap_bytes?: number;
+  max_rss_bytes: number;
+  prefill_tokens_per_second: number;
+  decode_tokens_per_second: number;
+  flops_per_second: number;
+  parameters: number;
+  trainable_parameters: number;
+}
+
+export type BenchOutput = BenchResult & { kernels?: unknown };
+
+/** `ftune demo --json`: exact match on the held-out arithmetic before and after training. */
+export interface DemoOutput {
+  exact_match_before: number;
+  exact_match_after: number;
+}
+
+/** `ftune data pull --json`, when done: what was written (the provenance file and listing stay out). */
+export interface DataPullSummary {
+  out: string;
+  records: number;
+  preview: DatasetRecord[];
+  config: string;
+  split: string;
+  revision: string;
+  files: string[];
+}
+
+/** One stdout line of `ftune data pull --json`: the summary, or why it failed. */
+export type DataPullOutput =
+  | { result: DataPullSummary }
+  | { error: { kind: string; message: string; status?: number } };
+
+/** One stderr line of `ftune data pull --json` while it runs: bytes of a file, or records written so far. */
+export type DataPullProgress =
+  | { progress: { path: string; received: number; total: number } }
+  | { records: number };
+
+/** The `--json` output of every CLI command, by command name: the CLI writes them (cli/jsonOutput.ts), the extension reads them (cliClient.ts). */
 export interface CliJsonOutputs {
-  doctor: DoctorReport;
+  bench: BenchOutput;
+  data: DataPullOutput;
+  demo: DemoOutput;
+  doctor: DoctorOutput;
+  eval: EvalOutput;
+  export: ExportResult;
+  generate: GenerateOutput;
   preview: PreviewExample[];
   score: ScoreOutput;
+  validate: ValidationReport | ValidationFailure;
 }
 
 // ---------------------------------------------------------------- host ↔ mask-preview webview

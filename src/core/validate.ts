@@ -3,13 +3,15 @@
 // example as the model sees it: its tokens and which of them are trained). Pure functions; the CLI
 // wrappers live in src/cli/validate.ts and src/cli/preview.ts.
 
-import type { PreviewExample, PreviewToken } from './protocol';
+import type { PreviewExample, PreviewToken, TokenStats, ValidationReport } from './protocol';
+
+export type { TokenStats, ValidationReport };
 import { describeMapping } from './columnAliases';
 import type { DataFormat } from './runConfig';
 import type { Tokenizer } from './tokenizer';
 import {
   DataFileError, checkFields, formatProblem, scanRecords,
-  type NormalizedRecord, type Problem, type RecordFormat,
+  type NormalizedRecord, type Problem,
 } from './formats';
 import { IGNORE_INDEX, countTrainedTokens, tokenizationProblem, tokenizeRecord, tokenizerProblems, type SftRecord, type TokenizedSequence } from './examples';
 import { TokenizerBudgetError } from './tokenizerSandbox';
@@ -22,34 +24,6 @@ export interface DataInspectOptions {
   /** enables token statistics (validate) — required for previews. */
   tokenizer?: Tokenizer;
   maxLength?: number;
-}
-
-export interface TokenStats {
-  /** examples measured (pairs for preference data: the longer side counts). */
-  examples: number;
-  min: number;
-  median: number;
-  p95: number;
-  max: number;
-  max_length: number;
-  over_max_length: number;
-  total_tokens: number;
-  /** label tokens the loss uses (positions >= 1). */
-  trained_tokens: number;
-}
-
-export interface ValidationReport {
-  file: string;
-  format: RecordFormat | null;
-  ok: boolean;
-  rows: number;
-  valid_rows: number;
-  problem_count: number;
-  /** `file:line: reason`, at most MAX_REPORTED_PROBLEMS of them. */
-  problems: string[];
-  notes: string[];
-  counts: Record<string, number>;
-  tokens?: TokenStats;
 }
 
 export const MAX_REPORTED_PROBLEMS = 1000;

@@ -11,21 +11,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { mulberry32 } from '../core/random';
 import type { ModelConfig } from '../core/modelConfig';
+import type { SelfCheckResult } from '../core/protocol';
 import { DecoderModel } from './model';
 import { gatherRows, splitPlan } from './rowBlocks';
 import { webGpuDeviceError } from './webgpu';
 
-export interface SelfCheckResult {
-  /** max |GPU − CPU| over the compared logits. */
-  maxDiff: number;
-  /** max |CPU logit|: the scale the difference is judged against. */
-  scale: number;
-  tolerance: number;
-  tokens: number;
-  headRows: number;
-  layers: number[];
-  ok: boolean;
-}
+export type { SelfCheckResult };
 
 /** The GPU's logits are wrong for this model: the run must not start. */
 export class GpuSelfCheckError extends Error {}

@@ -5,6 +5,7 @@
 //   trl     a ready-to-launch TRL / accelerate / Axolotl folder to re-run the training at scale
 import * as fs from 'fs';
 import * as path from 'path';
+import { EXPORT_TARGETS, type ExportResult, type ExportTarget } from '../core/protocol';
 import type { BackendName, RunConfig } from '../core/runConfig';
 import { readRunConfigFile } from '../core/runConfigFile';
 import { initBackend } from '../engine/backend';
@@ -19,8 +20,7 @@ import { adapterCard, mergedCard, readRunSummary, type AdapterSettings } from '.
 import { buildModelfile } from './ollama/modelfile';
 import { exportTrl } from './trl';
 
-export const EXPORT_TARGETS = ['peft', 'merged', 'gguf', 'trl'] as const;
-export type ExportTarget = (typeof EXPORT_TARGETS)[number];
+export { EXPORT_TARGETS, type ExportResult, type ExportTarget };
 
 export interface ExportOptions {
   to: ExportTarget;
@@ -36,18 +36,6 @@ export interface ExportOptions {
   /** merged: largest shard in bytes (default 2 GB). */
   maxShardBytes?: number;
   backend?: BackendName;
-}
-
-export interface ExportResult {
-  to: ExportTarget;
-  out: string;
-  /** files written, relative to `out`. */
-  files: string[];
-  warnings: string[];
-  model?: string;
-  adapter?: string;
-  /** target-specific facts: dtype, shards, GGUF type, Modelfile style, data format... */
-  details: Record<string, string | number | boolean | null>;
 }
 
 const DTYPES: Record<NonNullable<ExportOptions['dtype']>, WeightDtype> = { bf16: 'BF16', f16: 'F16', f32: 'F32' };

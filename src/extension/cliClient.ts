@@ -1,15 +1,42 @@
-// The extension's one client of its own CLI: spawns `ftune <command>`, streams its output lines, reads
-// the `--json` line typed by command (core/protocol.ts CliJsonOutputs) and turns a failure into the
-// reason from its `ftune: error:` line. No VS Code imports: tested against a real child process.
+// The extension's one client of its own CLI: starts `ftune <command>` (startCli: the one place that
+// spawns it, for the trainer and `ftune serve` too), streams its output lines, reads the `--json` line
+// typed by command (core/protocol.ts CliJsonOutputs) and turns a failure into the reason from its
+// `ftune: error:` line. No VS Code imports: tested against a real child process.
 // (The trainer's long-lived process is kept by runManager.ts and `ftune serve` by serveClient.ts; both
-// read errors with the same parseCliErrorLine.)
+// start it with startCli and read errors with the same parseCliErrorLine.)
 
-import type { ChildProcessWithoutNullStreams } from 'child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'child_process';
 import * as readline from 'readline';
 import { cliErrorMessage, parseCliErrorLine, type CliJsonOutputs } from '../core/protocol';
+import type { CliInvocation } from './cliInvocation';
 
 /** Starts `ftune <args>` (Ctx.spawnCli / PanelHost.spawnCli: the configured Node, the bundled CLI). */
-export type SpawnCli = (args: readonly string[], options?: { cwd?: string }) => ChildProcessWithoutNullStreams;
+export type SpawnCli = (args: readonly string[], options?: { cwd?: string; env?: Record<string, string> }) => ChildProcess;
+
+/**
+ * The one spawn of the CLI: the invocation (cliInvocation.ts: which Node, which script, its
+ * environment) with extra environment (a token that must not be on the command line) in `cwd`.
+ * `stdin: 'ignore'` for a process that reads nothing (the trainer); `ftune serve` reads requests.
+ */
+export function startCli(invocation: CliInvocation, options: { cwd?: string; env?: Record<string, string>; stdin?: 'pipe' | 'ignore' } = {}): ChildProcessWithoutNullStreams {
+  const env = { ...invocation.env, ...options.env };
+  return spawn(invocation.command, invocation.args, { cwd: options.cwd, env, stdio: [options.stdin ?? 'pipe', 'pipe', 'pipe'] }) as ChildProcessWithoutNullStreams;
+}
+
+/** A Cancellation for an AbortSignal (an already aborted signal cancels at once). */
+export function abortCancellation(signal: AbortSignal | undefined): Cancellation | undefined {
+  if (!signal) return undefined;
+  return {
+    onCancellationRequested(listener) {
+      if (signal.aborted) {
+        queueMicrotask(listener);
+        return { dispose: () => {} };
+      }
+      signal.addEventListener('abort', listener, { once: true });
+      return { dispose: () => signal.removeEventListener('abort', listener) };
+    },
+  };
+}
 
 /** Anything that can ask for a stop (a VS Code CancellationToken, an adapter around an AbortSignal). */
 export interface Cancellation {
@@ -18,6 +45,8 @@ export interface Cancellation {
 
 export interface CliOptions {
   cwd?: string;
+  /** added to the child's environment. */
+  env?: Record<string, string>;
   /** every non-empty output line, as it comes. */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   cancel?: Cancellation;
@@ -36,9 +65,9 @@ export interface CliOutcome {
 /** Runs one CLI command to its end. Never rejects: a failure is in `error`. */
 export function runCli(spawn: SpawnCli, args: readonly string[], options: CliOptions = {}): Promise<CliOutcome> {
   return new Promise((resolve) => {
-    let child: ChildProcessWithoutNullStreams;
+    let child: ChildProcess;
     try {
-      child = spawn(args, { cwd: options.cwd });
+      child = spawn(args, { cwd: options.cwd, env: options.env });
     } catch (error) {
       resolve({ code: null, cancelled: false, error: `could not start the ftune CLI: ${(error as Error).message}` });
       return;
@@ -48,7 +77,7 @@ export function runCli(spawn: SpawnCli, args: readonly string[], options: CliOpt
     let reason: string | undefined;
     let cancelled = false;
     let settled = false;
-    readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    if (child.stdout) readline.createInterface({ input: child.stdout }).on('line', (line) => {
       const trimmed = line.trim();
       if (!trimmed) return;
       if (trimmed.startsWith('{') || trimmed.startsWith('[')) {
@@ -60,7 +89,7 @@ export function runCli(spawn: SpawnCli, args: readonly string[], options: CliOpt
       }
       options.onLine?.(line, 'stdout');
     });
-    readline.createInterface({ input: child.stderr }).on('line', (line) => {
+    if (child.stderr) readline.createInterface({ input: child.stderr }).on('line', (line) => {
       if (!line.trim()) return;
       stderr += line + '\n';
       reason = parseCliErrorLine(line) ?? reason;

@@ -2,13 +2,14 @@
 // and its trainer processes, the three views, the status bar and the output channel. Commands get
 // it as their only argument. It also implements PanelHost for the webview panels.
 
-import { spawn, type ChildProcessWithoutNullStreams } from 'child_process';
+import type { ChildProcessWithoutNullStreams } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { TrainerEvent } from '../core/protocol';
 import type { BackendName } from '../core/runConfig';
 import { METRICS_FILE, readEvents, type RunSummary } from '../core/runStore';
+import { startCli } from './cliClient';
 import { cliInvocation, locateCli } from './cliInvocation';
 import { readSettings, resolveWorkspacePath, type Settings } from './config';
 import type { PanelHost } from './panelHost';
@@ -141,8 +142,7 @@ export class Ctx implements PanelHost, vscode.Disposable {
   readonly spawnCli = trustGatedSpawner(
     () => vscode.workspace.isTrusted,
     (args, options): ChildProcessWithoutNullStreams => {
-      const inv = this.invocation(args);
-      return spawn(inv.command, inv.args, { cwd: options.cwd ?? this.folder?.uri.fsPath, env: { ...inv.env, ...options.env }, stdio: 'pipe' });
+      return startCli(this.invocation(args), { cwd: options.cwd ?? this.folder?.uri.fsPath, env: options.env });
     },
   );
 

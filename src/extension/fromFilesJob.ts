@@ -6,7 +6,7 @@
 // No VS Code imports: tested with the real CLI.
 
 import type { ChildProcess } from 'child_process';
-import * as readline from 'readline';
+import { abortCancellation, runCli } from './cliClient';
 
 export interface FromFilesJob {
   folders: readonly string[];
@@ -26,27 +26,12 @@ export interface FromFilesOutcome {
 export async function runFromFilesJob(job: FromFilesJob): Promise<FromFilesOutcome> {
   // the CLI itself keeps --out (and its provenance) out of the walk and writes it atomically
   const globs = job.globs.length ? ['--glob', job.globs.join(',')] : [];
-  const child = job.spawnCli(['data', 'from-files', ...job.folders, '--out', job.target, ...globs]);
   const stdout: string[] = [];
-  let errorLine: string | undefined;
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => stdout.push(chunk));
-  if (child.stderr) {
-    readline.createInterface({ input: child.stderr }).on('line', (line) => {
-      const match = /ftune: error: (.*)/.exec(line);
-      if (match) errorLine = match[1];
-    });
-  }
-  const onAbort = (): void => void child.kill('SIGTERM');
-  job.signal?.addEventListener('abort', onAbort);
-  try {
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', (exitCode) => resolve(exitCode));
-    });
-    if (job.signal?.aborted) throw new Error('cancelled');
-    if (code !== 0) throw new Error(errorLine ?? `ftune data from-files exited with code ${code}`);
-    return { summary: stdout.join('').split('\n').filter((l) => l && !l.startsWith('provenance')) };
-  } finally {
-    job.signal?.removeEventListener('abort', onAbort);
-  }
+  const outcome = await runCli((args) => job.spawnCli([...args]), ['data', 'from-files', ...job.folders, '--out', job.target, ...globs], {
+    cancel: abortCancellation(job.signal),
+    onLine: (line, stream) => void (stream === 'stdout' && stdout.push(line)),
+  });
+  if (outcome.cancelled || job.signal?.aborted) throw new Error('cancelled');
+  if (outcome.error !== undefined) throw new Error(outcome.error);
+  return { summary: stdout.filter((l) => !l.startsWith('provenance')) };
 }

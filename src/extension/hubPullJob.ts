@@ -4,10 +4,9 @@
 // fills VS Code's memory nor meets V8's string limit. No VS Code imports: tested with the real CLI.
 
 import type { ChildProcess } from 'child_process';
-import * as readline from 'readline';
-import type { DownloadProgress } from '../core/datasets/hub/download';
-import type { PullResult } from '../core/datasets/hub/pull';
+import type { DataPullOutput, DataPullProgress, DataPullSummary } from '../core/protocol';
 import { HubDatasetError, type HubErrorKind } from '../core/datasets/hub/errors';
+import { abortCancellation, runCli } from './cliClient';
 
 export interface HubPullJob {
   datasetId: string;
@@ -25,12 +24,12 @@ export interface HubPullJob {
   /** starts the CLI with these arguments and extra environment (the extension's spawnCli). */
   spawnCli: (args: string[], env: Record<string, string>) => ChildProcess;
   signal?: AbortSignal;
-  onProgress?: (progress: DownloadProgress) => void;
+  onProgress?: (progress: Extract<DataPullProgress, { progress: unknown }>['progress']) => void;
   onRecords?: (written: number) => void;
 }
 
-/** What `ftune data pull --json` reports when done: the pull's result without its listing and provenance path. */
-export type HubPullSummary = Omit<PullResult, 'provenanceFile' | 'listing'>;
+/** What `ftune data pull --json` reports when done (core/protocol.ts). */
+export type HubPullSummary = DataPullSummary;
 
 const KINDS: readonly HubErrorKind[] = ['unauthorized', 'not-found', 'offline', 'cancelled', 'bad-token', 'other'];
 
@@ -39,38 +38,30 @@ export function hubPullArgs(job: Pick<HubPullJob, 'datasetId' | 'config' | 'spli
 }
 
 export async function runHubPullJob(job: HubPullJob): Promise<HubPullSummary> {
-  const child = job.spawnCli(hubPullArgs(job), job.token ? { HF_TOKEN: job.token } : {});
   let summary: HubPullSummary | undefined;
   let failure: HubDatasetError | undefined;
-  let lastStderr = '';
-  readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-    const message = parseJsonLine(line) as { result?: HubPullSummary; error?: { kind?: string; message?: string; status?: number } } | undefined;
-    if (message?.result) summary = message.result;
-    if (message?.error) {
-      const kind = KINDS.find((k) => k === message.error?.kind) ?? 'other';
-      failure = new HubDatasetError(kind, message.error.message ?? 'the pull failed', message.error.status);
-    }
+  const outcome = await runCli((args, options) => job.spawnCli([...args], options?.env ?? {}), hubPullArgs(job), {
+    env: job.token ? { HF_TOKEN: job.token } : {},
+    cancel: abortCancellation(job.signal),
+    onLine: (line, stream) => {
+      if (stream === 'stdout') {
+        const message = parseJsonLine(line) as Partial<Extract<DataPullOutput, { result: unknown }> & Extract<DataPullOutput, { error: unknown }>> | undefined;
+        if (message?.result) summary = message.result;
+        if (message?.error) {
+          const kind = KINDS.find((k) => k === message.error?.kind) ?? 'other';
+          failure = new HubDatasetError(kind, message.error.message ?? 'the pull failed', message.error.status);
+        }
+        return;
+      }
+      const message = parseJsonLine(line) as Partial<Extract<DataPullProgress, { progress: unknown }> & Extract<DataPullProgress, { records: unknown }>> | undefined;
+      if (message?.progress) job.onProgress?.(message.progress);
+      else if (typeof message?.records === 'number') job.onRecords?.(message.records);
+    },
   });
-  readline.createInterface({ input: child.stderr! }).on('line', (line) => {
-    const message = parseJsonLine(line) as { progress?: DownloadProgress; records?: number } | undefined;
-    if (message?.progress) job.onProgress?.(message.progress);
-    else if (typeof message?.records === 'number') job.onRecords?.(message.records);
-    else if (line.trim()) lastStderr = line.replace(/^ftune: (error: )?/, '');
-  });
-  const onAbort = (): void => void child.kill('SIGTERM');
-  job.signal?.addEventListener('abort', onAbort);
-  try {
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('close', resolve);
-    });
-    if (job.signal?.aborted) throw new HubDatasetError('cancelled', failure?.message ?? 'cancelled');
-    if (failure) throw failure;
-    if (code !== 0 || !summary) throw new HubDatasetError('other', lastStderr || `ftune data pull exited with code ${code}`);
-    return summary;
-  } finally {
-    job.signal?.removeEventListener('abort', onAbort);
-  }
+  if (outcome.cancelled || job.signal?.aborted) throw new HubDatasetError('cancelled', failure?.message ?? 'cancelled');
+  if (failure) throw failure;
+  if (outcome.error !== undefined || !summary) throw new HubDatasetError('other', outcome.error ?? `ftune data pull printed no result (exit code ${outcome.code})`);
+  return summary;
 }
 
 function parseJsonLine(line: string): unknown {

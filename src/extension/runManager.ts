@@ -2,7 +2,7 @@
 // its stdout into TrainerEvents, keeps status.json true, and stops/resumes/deletes. No VS Code
 // imports — the extension layer listens to its events, and tests drive it with a fake trainer.
 
-import { spawn, type ChildProcess } from 'child_process';
+import type { ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
@@ -17,6 +17,7 @@ import {
 } from '../core/runStore';
 import { RunQueue } from './runQueue';
 import { trainArgs } from './trainArgs';
+import { startCli } from './cliClient';
 import type { CliInvocation } from './cliInvocation';
 import { openForAppendNoFollow } from '../core/noFollow';
 
@@ -234,7 +235,7 @@ export class RunManager {
     let child: ChildProcess;
     try {
       const invocation = this.options.invocation(trainArgs(dir, { resume }));
-      child = spawn(invocation.command, invocation.args, { cwd: dir, env: invocation.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = startCli(invocation, { cwd: dir, stdin: 'ignore' });
     } catch (err) {
       // spawn throws synchronously on bad arguments: close the log, release the claim and the slot
       fs.closeSync(logFd);

@@ -63,7 +63,7 @@ test('the quick pick labels are the ones in the menu of the spec', () => {
   ]);
 });
 
-test('package.json declares the command, its menu on checkpoint items, and main.ts registers it', () => {
+test('package.json declares the command, its menu on checkpoint items, and the command table registers it', () => {
   const root = path.resolve(__dirname, '..', '..', '..');
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
     contributes: { commands: { command: string; title: string; category: string; icon: string }[]; menus: Record<string, { command: string; when?: string }[]> };
@@ -72,5 +72,5 @@ test('package.json declares the command, its menu on checkpoint items, and main.
   assert.deepEqual(command, { command: 'finetuneStudio.exportCheckpoint', title: 'Export…', category: 'Finetune Studio', icon: '$(export)' });
   const menu = pkg.contributes.menus['view/item/context'].find((m) => m.command === 'finetuneStudio.exportCheckpoint');
   assert.equal(menu?.when, 'view == finetuneStudio.checkpoints && viewItem == checkpoint');
-  assert.match(fs.readFileSync(path.join(root, 'src', 'extension', 'main.ts'), 'utf8'), /^\s+exportCheckpoint,$/m);
+  assert.match(fs.readFileSync(path.join(root, 'src', 'extension', 'commands', 'index.ts'), 'utf8'), /^\s+exportCheckpoint: on\(exportCheckpoint\),$/m);
 });

@@ -6,8 +6,9 @@
 import * as fs from 'fs';
 import { parseLine } from '../jsonl';
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-export type DatasetRecord = { [key: string]: JsonValue };
+import type { DatasetRecord, JsonValue } from '../jsonValue';
+
+export type { DatasetRecord, JsonValue } from '../jsonValue';
 
 /** Parses JSONL text; blank lines are skipped, anything else must be a JSON object. */
 export function parseJsonl(text: string, sourceName = 'input'): DatasetRecord[] {

@@ -2,7 +2,7 @@
 // the same drivers and packages), writes the report to the output channel and says in one line what
 // training will run on, with actions.
 import * as vscode from 'vscode';
-import type { DoctorReport } from '../../core/protocol';
+import type { DoctorOutput } from '../../core/protocol';
 import type { Ctx } from '../context';
 import { summarizeDoctorReport } from '../checkGpuReport';
 import { runCliJson } from '../cliClient';
@@ -25,11 +25,11 @@ export async function checkGpu(ctx: Ctx): Promise<void> {
   }
 }
 
-function runDoctor(ctx: Ctx): Promise<DoctorReport> {
+function runDoctor(ctx: Ctx): Promise<DoctorOutput> {
   // doctor reads nothing from the workspace: Check GPU works in Restricted Mode too
   return runCliJson((args, options) => ctx.spawnCli(args, { ...options, restrictedModeSafe: true }), 'doctor', ['--json'], isDoctorReport);
 }
 
-function isDoctorReport(value: unknown): value is DoctorReport {
+function isDoctorReport(value: unknown): value is DoctorOutput {
   return typeof value === 'object' && value !== null && Array.isArray((value as { backends?: unknown }).backends);
 }

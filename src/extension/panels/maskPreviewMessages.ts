@@ -83,12 +83,17 @@ function isExample(value: unknown): value is PreviewExample {
   return value.too_long === undefined || typeof value.too_long === 'boolean';
 }
 
+/** What `ftune preview --json` prints: a list of examples. */
+export function isPreviewExamples(value: unknown): value is PreviewExample[] {
+  return Array.isArray(value) && value.every(isExample);
+}
+
 /** The examples from `ftune preview --json` stdout (the last JSON line); throws when it is not that. */
 export function parsePreviewOutput(stdout: string): PreviewExample[] {
   const line = stdout.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('[')).pop();
   if (line === undefined) throw new Error('ftune preview printed no examples');
   const value: unknown = JSON.parse(line);
-  if (!Array.isArray(value) || !value.every(isExample)) throw new Error('ftune preview printed something that is not a list of examples');
+  if (!isPreviewExamples(value)) throw new Error('ftune preview printed something that is not a list of examples');
   return value;
 }
 

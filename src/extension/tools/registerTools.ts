@@ -7,12 +7,14 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { DEFAULT_RUN_CONFIG, type RunConfig } from '../../core/runConfig';
-import type { Method } from '../../core/protocol';
+import { isMethod, METHOD_IDS, type Method } from '../../core/methods';
+import type { CliJsonOutputs, EvalOutput } from '../../core/protocol';
+import { runCliJson } from '../cliClient';
+import { isPreviewExamples } from '../panels/maskPreviewMessages';
 import type { Ctx } from '../context';
 import { evalFieldArgs, fieldsFor } from '../testing/goldenCases';
 import { estimateMemory, findRun, optionalNumber, requiredString, runStatus } from './toolText';
 
-const METHODS: readonly Method[] = ['sft', 'cpt', 'dpo', 'reward', 'grpo'];
 const OUTPUT_LIMIT = 16_000;
 
 const result = (value: unknown): vscode.LanguageModelToolResult =>
@@ -22,23 +24,13 @@ function requireTrust(): void {
   if (!vscode.workspace.isTrusted) throw new Error('this workspace is not trusted: Finetune Studio starts no training or evaluation in Restricted Mode (trust the folder first)');
 }
 
-/** Runs `ftune <args>`; the whole stdout, or an error with the CLI's one-line message. Cancelling kills it. */
-function runCli(ctx: Ctx, args: string[], token: vscode.CancellationToken): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = ctx.spawnCli(args);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-4000)));
-    const cancel = token.onCancellationRequested(() => child.kill());
-    child.on('error', (error) => reject(error));
-    child.on('close', (code) => {
-      cancel.dispose();
-      if (code === 0) resolve(stdout);
-      else reject(new Error(stderr.trim().split('\n').pop() || `ftune ${args[0]} exited with code ${code}`));
-    });
-  });
+/** Runs `ftune <command> ... --json` through the one CLI client; cancelling kills it. */
+function runJson<C extends 'preview' | 'eval'>(ctx: Ctx, command: C, args: string[], guard: (value: unknown) => value is CliJsonOutputs[C], token: vscode.CancellationToken): Promise<CliJsonOutputs[C]> {
+  return runCliJson((a, o) => ctx.spawnCli(a, o), command, args, guard, { cancel: token });
 }
+
+const isEvalOutput = (value: unknown): value is EvalOutput =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'number');
 
 const resolvePath = (file: string): string => {
   if (path.isAbsolute(file)) return file;
@@ -71,7 +63,8 @@ export function registerTools(ctx: Ctx): vscode.Disposable[] {
     tool<{ file: string; model: string; n?: number }>('finetuneStudio_previewMasks', async (input, token) => {
       const file = resolvePath(requiredString(input, 'file'));
       const n = optionalNumber(input, 'n') ?? 3;
-      const out = await runCli(ctx, ['preview', file, '--model', requiredString(input, 'model'), '--n', String(Math.max(1, Math.floor(n))), '--json'], token);
+      const examples = await runJson(ctx, 'preview', [file, '--model', requiredString(input, 'model'), '--n', String(Math.max(1, Math.floor(n))), '--json'], isPreviewExamples, token);
+      const out = JSON.stringify(examples);
       return result(out.length > OUTPUT_LIMIT ? `${out.slice(0, OUTPUT_LIMIT)}\n… (truncated)` : out);
     }),
     tool<Record<string, unknown>>('finetuneStudio_estimateMemory', async (input) => result(estimateMemory(input, ctx.backend()))),
@@ -82,7 +75,7 @@ export function registerTools(ctx: Ctx): vscode.Disposable[] {
         const manager = ctx.manager;
         if (!manager) throw new Error('open a folder first: runs are stored in the workspace');
         const method = input.method ?? 'sft';
-        if (!METHODS.includes(method)) throw new Error(`input.method must be one of ${METHODS.join(', ')}`);
+        if (!isMethod(method)) throw new Error(`input.method must be one of ${METHOD_IDS.join(', ')}`);
         const config: Omit<RunConfig, 'out'> = {
           ...DEFAULT_RUN_CONFIG, model: requiredString(input, 'model'), data: resolvePath(requiredString(input, 'data')), method, backend: ctx.backend(),
           max_steps: Math.floor(optionalNumber(input, 'max_steps') ?? 0),
@@ -107,12 +100,11 @@ export function registerTools(ctx: Ctx): vscode.Disposable[] {
         const file = resolvePath(requiredString(input, 'file'));
         const adapter = input.adapter ? ['--adapter', input.adapter] : [];
         const limit = optionalNumber(input, 'limit');
-        const out = await runCli(ctx, [
-          'eval', '--model', requiredString(input, 'model'), ...adapter, '--data', file, ...evalFieldArgs(await fieldsFor(file)),
+        const scores = await runJson(ctx, 'eval', [
+          '--model', requiredString(input, 'model'), ...adapter, '--data', file, ...evalFieldArgs(await fieldsFor(file)),
           '--metric', 'exact-match', '--json', '--backend', ctx.backend(), ...(limit ? ['--limit', String(Math.floor(limit))] : []),
-        ], token);
-        const line = out.split('\n').find((l) => l.startsWith('{'));
-        return result(line ? JSON.parse(line) : out);
+        ], isEvalOutput, token);
+        return result(scores);
       },
       (input) => ({
         invocationMessage: `Evaluating on ${input.file}`,
