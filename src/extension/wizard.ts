@@ -10,7 +10,7 @@ import { DEFAULT_RUN_CONFIG, type BackendName, type DataFormat, type RunConfig }
 import { describeMapping, formatLabel, type DatasetScan } from './datasetScan';
 import { EDITABLE_FIELDS, parseFieldValue, PRESETS, presetFields, type EditableField, type PresetId } from './presets';
 import { describeEvalCost, evalCost } from './wizardEval';
-import { BACK, outcomeOf, runSteps, type PickItem, type Step, type StepOutcome, type WizardUI } from './wizardFlow';
+import { BACK, outcomeOf, runSteps, type PickItem, type StepContext, type StepOutcome, type WizardUI } from './wizardFlow';
 
 export interface ModelChoice {
   dir: string;
@@ -46,7 +46,19 @@ export interface WizardResult {
   estimate?: Estimate;
 }
 
+/** What every step reads and does not change: the UI, the services, the data file and its scan. */
+interface WizardEnv {
+  ui: WizardUI;
+  services: WizardServices;
+  dataFile: string;
+  scan: DatasetScan;
+  now: Date;
+  /** the golden set beside the data file (Split Dataset), if any. */
+  golden?: { file: string; rows: number };
+}
+
 interface WizardState {
+  readonly env: WizardEnv;
   model?: string;
   method: Method;
   format: Exclude<DataFormat, 'auto' | 'preference'> | 'preference';
@@ -65,6 +77,7 @@ type ReviewPick = { kind: 'eval' } | { kind: 'start' } | { kind: 'edit'; key: Ed
 
 export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, dataFile: string, scan: DatasetScan, now = new Date(), initialMethod: Method = 'sft'): Promise<WizardResult | undefined> {
   const state: WizardState = {
+    env: { ui, services, dataFile, scan, now, golden: services.goldenSetBeside?.(dataFile) },
     // the arena's "Train DPO on these votes" opens the wizard with DPO chosen
     method: initialMethod,
     format: scan.format === 'unknown' ? 'prompt-completion' : scan.format,
@@ -74,201 +87,222 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
     config: { ...DEFAULT_RUN_CONFIG, method: initialMethod, model: '', data: dataFile, backend: services.backend },
     started: false,
   };
-
-  const chooseModel: Step<WizardState> = async (s, ctx) => {
-    const known = await services.knownModels();
-    const items: PickItem<ModelPick>[] = [
-      ...known.map((m) => ({ label: `$(folder) ${m.label}`, description: m.source === 'recent' ? 'recent' : 'in this workspace', detail: m.dir, value: { kind: 'dir' as const, dir: m.dir } })),
-      { label: '$(folder-opened) Open a Hugging Face model folder…', description: 'config.json + tokenizer + safetensors', value: { kind: 'folder' } },
-      { label: '$(cloud-download) Download from the Hugging Face Hub…', description: 'e.g. Qwen/Qwen2.5-0.5B-Instruct', value: { kind: 'hub' } },
-    ];
-    const active = items.find((i) => i.value.kind === 'dir' && i.value.dir === s.model)?.value;
-    const answer = await ui.pick({ title: TITLE, ...ctx, placeholder: 'Base model to fine-tune', items, active });
-    if (answer === undefined) return 'cancel';
-    if (answer === BACK) return 'back';
-    let dir: string | undefined;
-    if (answer.kind === 'dir') dir = answer.dir;
-    else if (answer.kind === 'folder') dir = await services.pickModelFolder();
-    else {
-      // Current small models, those that fit the preset's memory first; any other id by hand.
-      const budget = presetMemory(s.preset, services.systemMemoryBytes);
-      const presetLabel = PRESETS.find((p) => p.id === s.preset)?.label ?? s.preset;
-      const suggestions: PickItem<string | null>[] = suggestHubModels(budget).map((m) => ({
-        label: `${m.fits ? '$(check)' : '$(warning)'} ${m.id}`,
-        description: `${formatParams(m.params)} · ${m.license}${m.gated ? ' · gated (accept on the Hub)' : ''}`,
-        detail: m.fits ? `fits ${presetLabel} (about ${formatBytes(m.needBytes)} to train with LoRA)` : `needs about ${formatBytes(m.needBytes)}, more than ${presetLabel} has (${formatBytes(budget)})`,
-        value: m.id,
-      }));
-      suggestions.push({ label: '$(edit) Another model id…', description: 'any owner/name on the Hub', value: null });
-      const chosen = await ui.pick({ title: `${TITLE}: Hugging Face Hub`, ...ctx, canBack: true, placeholder: `Suggested small models (memory budget of ${presetLabel})`, items: suggestions });
-      if (chosen === undefined) return 'cancel';
-      if (chosen === BACK) return 'repeat';
-      const repo = chosen !== null ? chosen : await ui.input({
-        title: `${TITLE}: Hugging Face Hub`, ...ctx, canBack: true, prompt: 'Model id on the Hub (owner/name)', value: '', placeholder: 'Qwen/Qwen2.5-0.5B-Instruct',
-        validate: (v) => (/^[\w.-]+\/[\w.-]+$/.test(v.trim()) ? undefined : 'enter owner/name'),
-      });
-      if (repo === undefined) return 'cancel';
-      if (repo === BACK) return 'repeat';
-      dir = await services.downloadHubModel(repo.trim());
-    }
-    if (!dir) return 'repeat';
-    const problem = services.checkModelFolder(dir);
-    if (problem) {
-      services.inform(problem);
-      return 'repeat';
-    }
-    s.model = dir;
-    s.config.model = dir;
-    return 'next';
-  };
-
-  const chooseMethod: Step<WizardState> = async (s, ctx) => {
-    const items = METHODS.map((m) => ({ label: m.label, description: m.description, value: m.id }));
-    const answer = await ui.pick({ title: TITLE, ...ctx, placeholder: 'Training method', items, active: s.method });
-    if (answer === undefined || answer === BACK) return outcomeOf(answer, () => undefined);
-    const info = methodSpec(answer);
-    if (scan.format !== 'unknown' && !info.formats.includes(scan.format)) {
-      services.inform(`${info.label} trains on ${info.formats.map((f) => formatLabel(f)).join(' or ')} data; ${path.basename(dataFile)} is ${formatLabel(scan.format)}.`);
-      return 'repeat';
-    }
-    s.method = answer;
-    s.config.method = answer;
-    Object.assign(s.config, info.defaults);
-    return 'next';
-  };
-
-  const chooseFormat: Step<WizardState> = async (s, ctx) => {
-    type FormatPick = { kind: 'detected' } | { kind: 'map' };
-    const detected = scan.format !== 'unknown';
-    const items: PickItem<FormatPick>[] = [];
-    if (detected) {
-      const mapping = describeMapping(scan.fields);
-      items.push({ label: `Use ${formatLabel(scan.format)}`, description: mapping || 'fields already named as expected', detail: `${scan.rows} rows in ${path.basename(dataFile)}${scan.issueCount ? `, ${scan.issueCount} with problems (skipped by the trainer)` : ''}`, value: { kind: 'detected' } });
-    }
-    items.push({ label: 'Map columns by hand…', description: scan.columns.length ? `columns: ${scan.columns.join(', ')}` : undefined, value: { kind: 'map' } });
-    const answer = await ui.pick({ title: TITLE, ...ctx, placeholder: detected ? `Detected ${formatLabel(scan.format)}` : 'Format not recognised: map the columns', items });
-    if (answer === undefined || answer === BACK) return outcomeOf(answer, () => undefined);
-    if (answer.kind === 'detected') {
-      s.format = scan.format as WizardState['format'];
-      s.fields = { ...scan.fields };
-    } else {
-      const mapped = await mapColumns(ui, ctx, scan.columns);
-      if (mapped === undefined) return 'cancel';
-      if (mapped === BACK) return 'repeat';
-      s.format = mapped.format;
-      s.fields = mapped.fields;
-    }
-    s.config.format = s.format;
-    s.config.fields = { ...s.fields };
-    return 'next';
-  };
-
-  const chooseLora: Step<WizardState> = async (s, ctx) => {
-    if (methodSpec(s.method).lora_only) {
-      // Their reference model is the base with the adapter switched off: LoRA only.
-      s.full = false;
-      s.config.full = false;
-      return 'skip';
-    }
-    const answer = await ui.pick({
-      title: TITLE, ...ctx, placeholder: 'What to train', active: s.full,
-      items: [
-        { label: 'LoRA adapter', description: `rank ${s.config.lora_r}, all linear layers — small, fast, the base model stays as is`, value: false },
-        { label: 'Full fine-tuning', description: 'every weight — needs ~4× the model size in memory', value: true },
-      ],
-    });
-    return outcomeOf(answer, (full) => {
-      s.full = full;
-      s.config.full = full;
-    });
-  };
-
-  const choosePreset: Step<WizardState> = async (s, ctx) => {
-    const items = PRESETS.map((p) => {
-      const f = presetFields(p.id, s.full);
-      return { label: p.label, description: p.description, detail: `batch ${f.batch_size} × accum ${f.grad_accum}, ${f.max_length} tokens, lr ${f.lr}, ${f.epochs} epoch${f.epochs === 1 ? '' : 's'}`, value: p.id };
-    });
-    const answer = await ui.pick({ title: TITLE, ...ctx, placeholder: 'Hardware preset (every field can be edited next)', items, active: s.preset });
-    return outcomeOf(answer, (id) => {
-      s.preset = id;
-      Object.assign(s.config, presetFields(id, s.full));
-    });
-  };
-
-  // A golden set beside the data (Split Dataset): exact match on it at every evaluation, from the base
-  // model on, and the best checkpoint kept by it — preselected.
-  const golden = services.goldenSetBeside?.(dataFile);
-  const chooseEvaluation: Step<WizardState> = async (s, ctx) => {
-    if (!golden || (s.method !== 'sft' && s.method !== 'cpt')) return 'skip';
-    const answer = await ui.pick({
-      title: TITLE, ...ctx, placeholder: `Golden set found: ${path.basename(golden.file)} (${golden.rows} rows)`,
-      // preselected until the user turns it off (an empty list)
-      active: s.config.eval_metrics === undefined || s.config.eval_metrics.length > 0 ? 'exact-match' : 'none',
-      items: [
-        { label: 'Exact match on the golden set', description: 'answers generated at step 0, every evaluation and the end; the best checkpoint kept as best/', detail: golden.file, value: 'exact-match' as const },
-        { label: 'Eval loss only', description: 'no generation during training', value: 'none' as const },
-      ],
-    });
-    return outcomeOf(answer, (choice) => {
-      if (choice === 'exact-match') Object.assign(s.config, { eval_metrics: ['exact-match'], golden: golden.file, best_metric: 'exact_match' });
-      else Object.assign(s.config, { eval_metrics: [], golden: undefined, best_metric: undefined });
-    });
-  };
-
-  const review: Step<WizardState> = async (s, ctx) => {
-    s.name ??= defaultRunName(s.config.model, s.method, now);
-    const input = estimateInputFor(s, services, scan.rows);
-    const estimate = input ? estimateTraining(input) : undefined;
-    const steps = totalSteps(examplesFor(s, scan.rows), s.config);
-    const summary = estimate ? `≈ ${formatBytes(estimate.total_bytes)} memory · ≈ ${formatDuration(estimate.total_seconds)} for ${steps} steps · ${formatCount(estimate.trainable_parameters)} trainable parameters` : `${steps} steps`;
-    // Too big for the backend's memory: say so first, with the smallest change that fits (one pick applies it).
-    const limit = memoryLimit(s.config.backend, services.systemMemoryBytes);
-    const tooBig = input && estimate && limit && estimate.total_bytes > limit.bytes ? limit : undefined;
-    const fit = tooBig && input ? proposeFit(input, tooBig.bytes) : undefined;
-    const warning: PickItem<ReviewPick>[] = !tooBig || !estimate ? [] : fit
-      ? [{ label: '$(warning) Make it fit in memory', description: `${describeFit(fit, s.config)} → ≈ ${formatBytes(fit.total_bytes)}`, detail: `≈ ${formatBytes(estimate.total_bytes)} is more than ${tooBig.what}`, value: { kind: 'fit' } }]
-      : [{ label: '$(warning) Too big for this backend', description: `≈ ${formatBytes(estimate.total_bytes)} is more than ${tooBig.what}, even at batch 1`, detail: 'Use LoRA instead of full fine-tuning, a smaller model, or a GPU backend (Finetune Studio: Check GPU)', value: { kind: 'too-big' } }];
-    const generating = golden && s.config.eval_metrics?.length ? golden : undefined;
-    const maxNewTokens = s.config.eval_max_new_tokens ?? 128;
-    const cost = generating ? evalCost({ goldenRows: generating.rows, limit: s.config.eval_generate_limit ?? 64, maxNewTokens, steps, evalEvery: s.config.eval_every }) : undefined;
-    const items: PickItem<ReviewPick>[] = [
-      ...warning,
-      { label: '$(play) Start training', description: summary, detail: `${path.basename(s.config.model)} · ${s.method.toUpperCase()} · ${s.full ? 'full' : `LoRA r=${s.config.lora_r}`} · ${formatLabel(s.format as DatasetScan['format'])}`, value: { kind: 'start' } },
-      ...(cost ? [{ label: '$(beaker) Exact match while training', description: describeEvalCost(cost, maxNewTokens), detail: generating!.file, value: { kind: 'eval' as const } }] : []),
-      { label: 'Run name', description: s.name, value: { kind: 'name' } },
-      ...EDITABLE_FIELDS.filter((f) => appliesTo(f, s.method)).map((f) => ({ label: f.label, description: String(s.config[f.key]), value: { kind: 'edit' as const, key: f.key } })),
-    ];
-    const answer = await ui.pick({ title: `${TITLE}: review`, ...ctx, placeholder: 'Start, or pick a field to change it', items });
-    if (answer === undefined || answer === BACK) return outcomeOf(answer, () => undefined);
-    if (answer.kind === 'start') {
-      s.started = true;
-      return 'next';
-    }
-    if (answer.kind === 'fit' && fit) {
-      const { total_bytes: _, ...settings } = fit;
-      Object.assign(s.config, settings);
-      return 'repeat';
-    }
-    if (answer.kind === 'fit' || answer.kind === 'too-big' || answer.kind === 'eval') return 'repeat';
-    if (answer.kind === 'name') {
-      const name = await ui.input({ title: `${TITLE}: run name`, ...ctx, canBack: true, prompt: 'Run name (letters, digits, . _ -)', value: s.name, validate: (v) => (v.trim() ? undefined : 'the run needs a name') });
-      if (name === undefined) return 'cancel';
-      if (name !== BACK) s.name = name.trim();
-      return 'repeat';
-    }
-    const field = EDITABLE_FIELDS.find((f) => f.key === answer.key)!;
-    const typed = await ui.input({
-      title: `${TITLE}: ${field.label}`, ...ctx, canBack: true, prompt: field.label, value: String(s.config[field.key]),
-      validate: (v) => { const parsed = parseFieldValue(field, v); return typeof parsed === 'string' ? parsed : undefined; },
-    });
-    if (typed === undefined) return 'cancel';
-    if (typed !== BACK) s.config[field.key] = parseFieldValue(field, typed) as number;
-    return 'repeat';
-  };
-
   const completed = await runSteps([chooseModel, chooseMethod, chooseFormat, chooseLora, choosePreset, chooseEvaluation, review], state);
   if (!completed || !state.started || !state.name) return undefined;
   return { name: state.name, config: { ...state.config }, estimate: estimateFor(state, services, scan.rows) };
+}
+
+/** Step 1: the base model — a known folder, a folder picked, or a Hub download (suggestions that fit the preset first). */
+async function chooseModel(s: WizardState, ctx: StepContext): Promise<StepOutcome> {
+  const { ui, services } = s.env;
+  const known = await services.knownModels();
+  const items: PickItem<ModelPick>[] = [
+    ...known.map((m) => ({ label: `$(folder) ${m.label}`, description: m.source === 'recent' ? 'recent' : 'in this workspace', detail: m.dir, value: { kind: 'dir' as const, dir: m.dir } })),
+    { label: '$(folder-opened) Open a Hugging Face model folder…', description: 'config.json + tokenizer + safetensors', value: { kind: 'folder' } },
+    { label: '$(cloud-download) Download from the Hugging Face Hub…', description: 'e.g. Qwen/Qwen2.5-0.5B-Instruct', value: { kind: 'hub' } },
+  ];
+  const active = items.find((i) => i.value.kind === 'dir' && i.value.dir === s.model)?.value;
+  const answer = await ui.pick({ title: TITLE, ...ctx, placeholder: 'Base model to fine-tune', items, active });
+  if (answer === undefined) return 'cancel';
+  if (answer === BACK) return 'back';
+  let dir: string | undefined;
+  if (answer.kind === 'dir') dir = answer.dir;
+  else if (answer.kind === 'folder') dir = await services.pickModelFolder();
+  else {
+    const repo = await pickHubModel(s, ctx);
+    if (repo === 'cancel' || repo === 'repeat') return repo;
+    dir = await services.downloadHubModel(repo);
+  }
+  if (!dir) return 'repeat';
+  const problem = services.checkModelFolder(dir);
+  if (problem) {
+    services.inform(problem);
+    return 'repeat';
+  }
+  s.model = dir;
+  s.config.model = dir;
+  return 'next';
+}
+
+/** The Hub branch of step 1: a suggested model id or one typed by hand. */
+async function pickHubModel(s: WizardState, ctx: StepContext): Promise<string | 'cancel' | 'repeat'> {
+  const { ui, services } = s.env;
+  // Current small models, those that fit the preset's memory first; any other id by hand.
+  const budget = presetMemory(s.preset, services.systemMemoryBytes);
+  const presetLabel = PRESETS.find((p) => p.id === s.preset)?.label ?? s.preset;
+  const suggestions: PickItem<string | null>[] = suggestHubModels(budget).map((m) => ({
+    label: `${m.fits ? '$(check)' : '$(warning)'} ${m.id}`,
+    description: `${formatParams(m.params)} · ${m.license}${m.gated ? ' · gated (accept on the Hub)' : ''}`,
+    detail: m.fits ? `fits ${presetLabel} (about ${formatBytes(m.needBytes)} to train with LoRA)` : `needs about ${formatBytes(m.needBytes)}, more than ${presetLabel} has (${formatBytes(budget)})`,
+    value: m.id,
+  }));
+  suggestions.push({ label: '$(edit) Another model id…', description: 'any owner/name on the Hub', value: null });
+  const chosen = await ui.pick({ title: `${TITLE}: Hugging Face Hub`, ...ctx, canBack: true, placeholder: `Suggested small models (memory budget of ${presetLabel})`, items: suggestions });
+  if (chosen === undefined) return 'cancel';
+  if (chosen === BACK) return 'repeat';
+  const repo = chosen !== null ? chosen : await ui.input({
+    title: `${TITLE}: Hugging Face Hub`, ...ctx, canBack: true, prompt: 'Model id on the Hub (owner/name)', value: '', placeholder: 'Qwen/Qwen2.5-0.5B-Instruct',
+    validate: (v) => (/^[\w.-]+\/[\w.-]+$/.test(v.trim()) ? undefined : 'enter owner/name'),
+  });
+  if (repo === undefined) return 'cancel';
+  if (repo === BACK) return 'repeat';
+  return repo.trim();
+}
+
+/** Step 2: the method, from the registry; one that cannot train on the detected format is refused with the reason. */
+async function chooseMethod(s: WizardState, ctx: StepContext): Promise<StepOutcome> {
+  const { ui, services, scan, dataFile } = s.env;
+  const items = METHODS.map((m) => ({ label: m.label, description: m.description, value: m.id }));
+  const answer = await ui.pick({ title: TITLE, ...ctx, placeholder: 'Training method', items, active: s.method });
+  if (answer === undefined || answer === BACK) return outcomeOf(answer, () => undefined);
+  const info = methodSpec(answer);
+  if (scan.format !== 'unknown' && !info.formats.includes(scan.format)) {
+    services.inform(`${info.label} trains on ${info.formats.map((f) => formatLabel(f)).join(' or ')} data; ${path.basename(dataFile)} is ${formatLabel(scan.format)}.`);
+    return 'repeat';
+  }
+  s.method = answer;
+  s.config.method = answer;
+  Object.assign(s.config, info.defaults);
+  return 'next';
+}
+
+/** Step 3: the detected format and mapping, or columns mapped by hand. */
+async function chooseFormat(s: WizardState, ctx: StepContext): Promise<StepOutcome> {
+  const { ui, scan, dataFile } = s.env;
+  type FormatPick = { kind: 'detected' } | { kind: 'map' };
+  const detected = scan.format !== 'unknown';
+  const items: PickItem<FormatPick>[] = [];
+  if (detected) {
+    const mapping = describeMapping(scan.fields);
+    items.push({ label: `Use ${formatLabel(scan.format)}`, description: mapping || 'fields already named as expected', detail: `${scan.rows} rows in ${path.basename(dataFile)}${scan.issueCount ? `, ${scan.issueCount} with problems (skipped by the trainer)` : ''}`, value: { kind: 'detected' } });
+  }
+  items.push({ label: 'Map columns by hand…', description: scan.columns.length ? `columns: ${scan.columns.join(', ')}` : undefined, value: { kind: 'map' } });
+  const answer = await ui.pick({ title: TITLE, ...ctx, placeholder: detected ? `Detected ${formatLabel(scan.format)}` : 'Format not recognised: map the columns', items });
+  if (answer === undefined || answer === BACK) return outcomeOf(answer, () => undefined);
+  if (answer.kind === 'detected') {
+    s.format = scan.format as WizardState['format'];
+    s.fields = { ...scan.fields };
+  } else {
+    const mapped = await mapColumns(ui, ctx, scan.columns);
+    if (mapped === undefined) return 'cancel';
+    if (mapped === BACK) return 'repeat';
+    s.format = mapped.format;
+    s.fields = mapped.fields;
+  }
+  s.config.format = s.format;
+  s.config.fields = { ...s.fields };
+  return 'next';
+}
+
+/** Step 4: LoRA or full fine-tuning (skipped for the LoRA-only methods). */
+async function chooseLora(s: WizardState, ctx: StepContext): Promise<StepOutcome> {
+  const { ui } = s.env;
+  if (methodSpec(s.method).lora_only) {
+    // Their reference model is the base with the adapter switched off: LoRA only.
+    s.full = false;
+    s.config.full = false;
+    return 'skip';
+  }
+  const answer = await ui.pick({
+    title: TITLE, ...ctx, placeholder: 'What to train', active: s.full,
+    items: [
+      { label: 'LoRA adapter', description: `rank ${s.config.lora_r}, all linear layers — small, fast, the base model stays as is`, value: false },
+      { label: 'Full fine-tuning', description: 'every weight — needs ~4× the model size in memory', value: true },
+    ],
+  });
+  return outcomeOf(answer, (full) => {
+    s.full = full;
+    s.config.full = full;
+  });
+}
+
+/** Step 5: the hardware preset (batch, accumulation, length, lr, epochs; each editable at the review). */
+async function choosePreset(s: WizardState, ctx: StepContext): Promise<StepOutcome> {
+  const { ui } = s.env;
+  const items = PRESETS.map((p) => {
+    const f = presetFields(p.id, s.full);
+    return { label: p.label, description: p.description, detail: `batch ${f.batch_size} × accum ${f.grad_accum}, ${f.max_length} tokens, lr ${f.lr}, ${f.epochs} epoch${f.epochs === 1 ? '' : 's'}`, value: p.id };
+  });
+  const answer = await ui.pick({ title: TITLE, ...ctx, placeholder: 'Hardware preset (every field can be edited next)', items, active: s.preset });
+  return outcomeOf(answer, (id) => {
+    s.preset = id;
+    Object.assign(s.config, presetFields(id, s.full));
+  });
+}
+
+/**
+ * Step 6: a golden set beside the data (Split Dataset): exact match on it at every evaluation, from the
+ * base model on, and the best checkpoint kept by it — preselected.
+ */
+async function chooseEvaluation(s: WizardState, ctx: StepContext): Promise<StepOutcome> {
+  const { ui, golden } = s.env;
+  if (!golden || (s.method !== 'sft' && s.method !== 'cpt')) return 'skip';
+  const answer = await ui.pick({
+    title: TITLE, ...ctx, placeholder: `Golden set found: ${path.basename(golden.file)} (${golden.rows} rows)`,
+    // preselected until the user turns it off (an empty list)
+    active: s.config.eval_metrics === undefined || s.config.eval_metrics.length > 0 ? 'exact-match' : 'none',
+    items: [
+      { label: 'Exact match on the golden set', description: 'answers generated at step 0, every evaluation and the end; the best checkpoint kept as best/', detail: golden.file, value: 'exact-match' as const },
+      { label: 'Eval loss only', description: 'no generation during training', value: 'none' as const },
+    ],
+  });
+  return outcomeOf(answer, (choice) => {
+    if (choice === 'exact-match') Object.assign(s.config, { eval_metrics: ['exact-match'], golden: golden.file, best_metric: 'exact_match' });
+    else Object.assign(s.config, { eval_metrics: [], golden: undefined, best_metric: undefined });
+  });
+}
+
+/** Step 7: the review — start, name the run, edit any field, see the estimate, make it fit. */
+async function review(s: WizardState, ctx: StepContext): Promise<StepOutcome> {
+  const { ui, services, scan, now, golden } = s.env;
+  s.name ??= defaultRunName(s.config.model, s.method, now);
+  const input = estimateInputFor(s, services, scan.rows);
+  const estimate = input ? estimateTraining(input) : undefined;
+  const steps = totalSteps(examplesFor(s, scan.rows), s.config);
+  const summary = estimate ? `≈ ${formatBytes(estimate.total_bytes)} memory · ≈ ${formatDuration(estimate.total_seconds)} for ${steps} steps · ${formatCount(estimate.trainable_parameters)} trainable parameters` : `${steps} steps`;
+  // Too big for the backend's memory: say so first, with the smallest change that fits (one pick applies it).
+  const limit = memoryLimit(s.config.backend, services.systemMemoryBytes);
+  const tooBig = input && estimate && limit && estimate.total_bytes > limit.bytes ? limit : undefined;
+  const fit = tooBig && input ? proposeFit(input, tooBig.bytes) : undefined;
+  const warning: PickItem<ReviewPick>[] = !tooBig || !estimate ? [] : fit
+    ? [{ label: '$(warning) Make it fit in memory', description: `${describeFit(fit, s.config)} → ≈ ${formatBytes(fit.total_bytes)}`, detail: `≈ ${formatBytes(estimate.total_bytes)} is more than ${tooBig.what}`, value: { kind: 'fit' } }]
+    : [{ label: '$(warning) Too big for this backend', description: `≈ ${formatBytes(estimate.total_bytes)} is more than ${tooBig.what}, even at batch 1`, detail: 'Use LoRA instead of full fine-tuning, a smaller model, or a GPU backend (Finetune Studio: Check GPU)', value: { kind: 'too-big' } }];
+  const generating = golden && s.config.eval_metrics?.length ? golden : undefined;
+  const maxNewTokens = s.config.eval_max_new_tokens ?? 128;
+  const cost = generating ? evalCost({ goldenRows: generating.rows, limit: s.config.eval_generate_limit ?? 64, maxNewTokens, steps, evalEvery: s.config.eval_every }) : undefined;
+  const items: PickItem<ReviewPick>[] = [
+    ...warning,
+    { label: '$(play) Start training', description: summary, detail: `${path.basename(s.config.model)} · ${s.method.toUpperCase()} · ${s.full ? 'full' : `LoRA r=${s.config.lora_r}`} · ${formatLabel(s.format as DatasetScan['format'])}`, value: { kind: 'start' } },
+    ...(cost ? [{ label: '$(beaker) Exact match while training', description: describeEvalCost(cost, maxNewTokens), detail: generating!.file, value: { kind: 'eval' as const } }] : []),
+    { label: 'Run name', description: s.name, value: { kind: 'name' } },
+    ...EDITABLE_FIELDS.filter((f) => appliesTo(f, s.method)).map((f) => ({ label: f.label, description: String(s.config[f.key]), value: { kind: 'edit' as const, key: f.key } })),
+  ];
+  const answer = await ui.pick({ title: `${TITLE}: review`, ...ctx, placeholder: 'Start, or pick a field to change it', items });
+  if (answer === undefined || answer === BACK) return outcomeOf(answer, () => undefined);
+  if (answer.kind === 'start') {
+    s.started = true;
+    return 'next';
+  }
+  if (answer.kind === 'fit' && fit) {
+    const { total_bytes: _, ...settings } = fit;
+    Object.assign(s.config, settings);
+    return 'repeat';
+  }
+  if (answer.kind === 'fit' || answer.kind === 'too-big' || answer.kind === 'eval') return 'repeat';
+  if (answer.kind === 'name') {
+    const name = await ui.input({ title: `${TITLE}: run name`, ...ctx, canBack: true, prompt: 'Run name (letters, digits, . _ -)', value: s.name, validate: (v) => (v.trim() ? undefined : 'the run needs a name') });
+    if (name === undefined) return 'cancel';
+    if (name !== BACK) s.name = name.trim();
+    return 'repeat';
+  }
+  const field = EDITABLE_FIELDS.find((f) => f.key === answer.key)!;
+  const typed = await ui.input({
+    title: `${TITLE}: ${field.label}`, ...ctx, canBack: true, prompt: field.label, value: String(s.config[field.key]),
+    validate: (v) => { const parsed = parseFieldValue(field, v); return typeof parsed === 'string' ? parsed : undefined; },
+  });
+  if (typed === undefined) return 'cancel';
+  if (typed !== BACK) s.config[field.key] = parseFieldValue(field, typed) as number;
+  return 'repeat';
 }
 
 /** Method-specific fields (beta, GRPO's generation settings) are shown only for the methods that use them. */
