@@ -217,5 +217,5 @@ test('Split Dataset… from the Datasets view writes train / eval / golden files
 
 // "Create a Pre-training Dataset from Files…" is not driven here: VS Code's simple folder dialog in
 // code-server sometimes accepts the highlighted sub-folder instead of the typed one, which made the
-// scenario flaky. Its flow is unit-tested (test/extension/datasetFlows.test.ts) and the walk / .gitignore
+// scenario flaky. Its flow is unit-tested (test/extension/datasetFlow.test.ts) and the walk / .gitignore
 // handling in test/core/datasets.files.test.ts.

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { spawn } from 'child_process';
 import { compilePathGlob, GitignoreMatcher, parseGitignore, readProvenance, readProvenanceChecked, walkFiles, writeProvenance } from '../../src/core/datasets';
 import { cliInvocation } from '../../src/extension/cliInvocation';
-import { describeProvenance } from '../../src/extension/datasetFlows';
+import { describeProvenance } from '../../src/extension/datasetFlow';
 import { runFromFilesJob } from '../../src/extension/fromFilesJob';
 
 const CLI = path.resolve(__dirname, '..', '..', 'src', 'cli', 'main.js');

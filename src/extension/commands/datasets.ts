@@ -1,6 +1,6 @@
 // The dataset commands: Preview Training Examples (the mask-preview panel), Get a Dataset from Hugging
 // Face…, Create a Pre-training Dataset from Files…, Split Dataset…. The decisions (paths, mappings,
-// input checks, error actions) are in datasetFlows.ts; this file is the VS Code side of them.
+// input checks, error actions) are in datasetFlow.ts; this file is the VS Code side of them.
 
 import * as fs from 'fs';
 import * as path from 'path';
@@ -22,7 +22,7 @@ import type { Ctx } from '../context';
 import {
   checkCount, checkEvalShare, checkSeed, describeFiles, describeSplitResult, DownloadTally, hubErrorActions, hubErrorMessage, hubOutputPath, isDatasetId,
   mapJsonlFile, mappingChoices, previewRow,
-} from '../datasetFlows';
+} from '../datasetFlow';
 import { runFromFilesJob } from '../fromFilesJob';
 import { runHubPullJob, type HubPullSummary } from '../hubPullJob';
 import { DEFAULT_PREVIEW_COUNT, openMaskPreview, pickPreviewModel } from '../panels/maskPreviewPanel';

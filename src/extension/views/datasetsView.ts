@@ -5,7 +5,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { readProvenanceChecked } from '../../core/datasets/provenance';
-import { describeProvenance } from '../datasetFlows';
+import { describeProvenance } from '../datasetFlow';
 import { describeMapping, formatLabel, scanJsonlFile, type DatasetIssue, type DatasetScan } from '../datasetScan';
 
 const EXCLUDE = '{**/node_modules/**,**/.finetune/**,**/.git/**}';

@@ -1,4 +1,4 @@
-// The decisions behind the extension's dataset commands (datasetFlows.ts): output paths, the field
+// The decisions behind the extension's dataset commands (datasetFlow.ts): output paths, the field
 // mappings offered after a Hub pull, the mapped copy of a pulled split, progress over several files,
 // error actions, Split Dataset… input checks and the provenance line of the Datasets view.
 
@@ -11,7 +11,7 @@ import type { DatasetProvenance } from '../../src/core/datasets';
 import {
   checkCount, checkEvalShare, checkSeed, describeFiles, describeProvenance, describeSplitResult, DownloadTally, hubErrorActions, hubErrorMessage, hubOutputPath,
   isDatasetId, mapJsonlFile, mappingChoices, previewRow,
-} from '../../src/extension/datasetFlows';
+} from '../../src/extension/datasetFlow';
 
 const GSM8K_ROW = { question: 'Natalia sold clips to 48 of her friends in April. How many?', answer: 'Natalia sold 48/2 = 24 clips in May.\n#### 72' };
 
