@@ -5,6 +5,7 @@
 // it never throws into a view. No VS Code imports.
 
 import * as z from 'zod';
+import { METHOD_IDS } from './methods';
 import type { TrainerEvent } from './protocol';
 
 /** "status: expected ..., got string" — the first problem, short enough for a tree item. */
@@ -36,7 +37,7 @@ export const StatusFileSchema = z.object({
   error: z.string().optional(),
 });
 
-const MethodSchema = z.enum(['sft', 'cpt', 'dpo', 'reward', 'grpo']);
+const MethodSchema = z.enum(METHOD_IDS);
 
 /** The fields of run_config.json the extension reads; the trainer validates the rest itself. */
 export const RunConfigFileSchema = z.looseObject({

@@ -7,10 +7,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { loadTokenizer, type Tokenizer } from '../../src/core/tokenizer';
-import { DataFileError, IGNORE_INDEX, countTrainedTokens, loadExamples, type TokenizedExample } from '../../src/core/examples';
+import { DataFileError, IGNORE_INDEX, countTrainedTokens, loadExamples } from '../../src/core/examples';
 import { loadPreferencePairs } from '../../src/core/preferences';
 import { createJsonlStats, readJsonl, type JsonlEntry } from '../../src/core/jsonl';
 import { BlockPacker, packTextBlocks, splitPlainText } from '../../src/core/packing';
+import { trainedRuns } from '../helpers/masks';
 import { scanJsonlFile } from '../../src/extension/datasetScan';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -43,20 +44,6 @@ function tmpFile(name: string, content: string | Buffer): string {
   return file;
 }
 test.after(() => { if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true }); });
-
-/** The decoded text of the trained tokens, run by run. */
-function trainedRuns(example: TokenizedExample, tokenizer: Tokenizer): string[] {
-  const runs: string[] = [];
-  let current: number[] = [];
-  example.labels.forEach((label, t) => {
-    if (label !== IGNORE_INDEX) {
-      assert.equal(label, example.input_ids[t], 'a label is the token at its own position (unshifted)');
-      current.push(label);
-    } else if (current.length) { runs.push(tokenizer.decode(current)); current = []; }
-  });
-  if (current.length) runs.push(tokenizer.decode(current));
-  return runs;
-}
 
 // ---------------------------------------------------------------- conformance
 

@@ -10,11 +10,12 @@ import * as os from 'os';
 import * as path from 'path';
 import { ConversationMaskError, renderWithAssistantSpans } from '../../src/core/chatSpans';
 import { loadPreferencePairs } from '../../src/core/preferences';
-import { DataFileError, IGNORE_INDEX, loadExamples, tokenizeConversation, type TokenizedSequence } from '../../src/core/examples';
+import { DataFileError, loadExamples, tokenizeConversation, type TokenizedSequence } from '../../src/core/examples';
 import type { ChatMessage, ToolSchema } from '../../src/core/protocol';
 import { chatPrompt, promptAndReference } from '../../src/core/prompts';
 import { loadTokenizer, type Tokenizer } from '../../src/core/tokenizer';
 import { previewExamples, renderPreview, validateDataFile } from '../../src/core/validate';
+import { contextText, trainedRuns } from '../helpers/masks';
 import { realChatTemplate, realTokenizerDir, tokenizerDirWithTemplate, type RealTokenizerName } from '../helpers/realTokenizers';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ftune-masks-'));
@@ -26,26 +27,6 @@ function jsonl(name: string, rows: readonly object[]): string {
   return file;
 }
 
-/** The decoded text of the trained tokens, run by run. */
-function trainedRuns(example: TokenizedSequence, tokenizer: Tokenizer): string[] {
-  const runs: string[] = [];
-  let current: number[] = [];
-  example.labels.forEach((label, t) => {
-    if (label !== IGNORE_INDEX) {
-      assert.equal(label, example.input_ids[t], 'a label is the token at its own position (unshifted)');
-      current.push(label);
-    } else if (current.length) { runs.push(tokenizer.decode(current)); current = []; }
-  });
-  if (current.length) runs.push(tokenizer.decode(current));
-  return runs;
-}
-
-/** The decoded text of everything not trained (the context). */
-function contextText(example: TokenizedSequence, tokenizer: Tokenizer): string {
-  return tokenizer.decode(example.input_ids.filter((_, t) => example.labels[t] === IGNORE_INDEX));
-}
-
-/** No system, user or tool text is trained; all of it is in the context. */
 function assertOnlyAssistantTrained(example: TokenizedSequence, tokenizer: Tokenizer, messages: readonly ChatMessage[]): void {
   const trained = trainedRuns(example, tokenizer).join('');
   const context = contextText(example, tokenizer);

@@ -3,21 +3,11 @@
 // Skipped only where no WebGPU adapter can be created at all; the reason is printed.
 import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs-core';
-import { LoraAdapter } from '../../src/engine/lora';
-import { DecoderModel } from '../../src/engine/model';
-import { causalLmObjective, type StepContext } from '../../src/engine/objectives';
-import { AdamW, globalNorm } from '../../src/engine/optimizer';
-import { accumulate } from '../../src/engine/step';
 import { useWebGpuBackend } from '../helpers/webgpu';
-import { assertClose, assertLogitsCase, CONFORMANCE_MODELS, modelDir, readCase, readSafetensorsAll } from '../helpers/conformance';
+import { assertLogitsCase, CONFORMANCE_MODELS } from '../helpers/conformance';
 import { checkDpo, checkEvalLoss, checkGreedy, checkLoraTraining } from '../helpers/conformanceCases';
 
-interface EvalCase { token_ids: number[][]; labels: number[][] }
-interface TrainCase { losses: number[]; grad_norms: number[]; rtol: number; atol: number; hyper: { lr: number; weight_decay: number; betas: [number, number]; eps: number } }
-
-const PAD = 509;
 const skipWithoutAdapter = useWebGpuBackend('webgpu tests');
 
 describe('webgpu backend', () => {
@@ -38,45 +28,7 @@ describe('webgpu backend', () => {
 
   test('tiny-qwen2: one LoRA SFT step (loss, step-0 gradients, gradient norm, AdamW update)', async (t) => {
     if (skipWithoutAdapter(t)) return;
-    const name = 'tiny-qwen2';
-    const dir = modelDir(name);
-    const c = readCase<TrainCase>(name, 'train_sft_lora.json');
-    const data = readCase<EvalCase>(name, 'eval_loss.json');
-    const batch = data.token_ids.map((ids, i) => ({ input_ids: ids, labels: data.labels[i] }));
-    const model = DecoderModel.load(dir);
-    const adapter = LoraAdapter.load(path.join(dir, 'cases', 'adapter_init'), model);
-    const vars = adapter.variables();
-    const optimizer = new AdamW(vars, { lr: c.hyper.lr, beta1: c.hyper.betas[0], beta2: c.hyper.betas[1], eps: c.hyper.eps, weightDecay: c.hyper.weight_decay });
-    const ctx = (): StepContext => ({ model, adapter, padId: PAD, training: true, seed: 0, neftuneAlpha: 0, headTrainable: false });
-    try {
-      // One forward + backward over the batch, checked against the reference, then one AdamW update.
-      const acc = await accumulate(causalLmObjective, [batch], vars, ctx);
-      assertClose([acc.lossSum / acc.weight], [c.losses[0]], 1e-4, 0, 'loss');
-      const averaged = acc.grads.map((g) => tf.div(g, acc.weight));
-      tf.dispose(acc.grads);
-      const expected = readSafetensorsAll(path.join(dir, 'cases', 'lora_grads_step0.safetensors'));
-      const modules = adapter.allModules();
-      for (let i = 0; i < modules.length; i++) {
-        for (const [which, g] of [['A', averaged[2 * i]], ['B', averaged[2 * i + 1]]] as const) {
-          const key = `base_model.model.${modules[i].prefix}.lora_${which}.weight`;
-          assertClose((await g.data()) as Float32Array, expected.get(key)!, c.rtol, c.atol, key);
-        }
-      }
-      const norm = globalNorm(averaged); // addN over every LoRA matrix: more inputs than one shader binds
-      assertClose([(await norm.data())[0]], [c.grad_norms[0]], c.rtol, c.atol, 'grad norm');
-      norm.dispose();
-      const before = (await vars[1].data()).slice();
-      optimizer.apply(averaged, c.hyper.lr);
-      tf.dispose(averaged);
-      const after = await vars[1].data();
-      // AdamW's first step moves every element with a non-zero gradient by about lr.
-      const moved = after.map((v, i) => Math.abs(v - before[i]));
-      assert.ok(moved.every((d) => d < 2 * c.hyper.lr) && moved.some((d) => d > 0.5 * c.hyper.lr), 'the update reached the adapter');
-    } finally {
-      optimizer.dispose();
-      adapter.dispose();
-      model.dispose();
-    }
+    await checkLoraTraining('tiny-qwen2', { trajectory: false, firstUpdate: true });
   });
 
   // The two families whose numerics differ most from llama's (Gemma norms, sliding windows, per-layer

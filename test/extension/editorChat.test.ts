@@ -3,19 +3,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'child_process';
-import * as fs from 'fs';
-import * as path from 'path';
 import { chatModelEntries, entriesKey } from '../../src/extension/chat/chatModels';
 import { decodingFromModelOptions, ROLE_ASSISTANT, ROLE_USER, toChatMessages } from '../../src/extension/chat/messages';
 import { ServeClient } from '../../src/extension/panels/serveClient';
 import { loadTokenizer } from '../../src/core/tokenizer';
 import type { RunSummary } from '../../src/core/runStore';
+import { TINY, CLI } from '../helpers/sharedFiles';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const SHARED = [process.env.FTUNE_SHARED, path.join(ROOT, 'shared'), path.join(ROOT, '..', 'shared')]
-  .find((p): p is string => p !== undefined && fs.existsSync(path.join(p, 'models'))) ?? path.join(ROOT, '..', 'shared');
-const TINY = path.join(SHARED, 'models', 'tiny-gsm8k-base');
-const CLI = path.join(ROOT, 'bin', 'ftune.js');
 
 type Run = Pick<RunSummary, 'name' | 'model' | 'adapter' | 'checkpoints' | 'full' | 'step'>;
 const run = (name: string, model: string, extra: Partial<Run> = {}): Run => ({ name, model, checkpoints: [], full: false, step: 600, ...extra });

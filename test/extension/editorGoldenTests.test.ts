@@ -11,13 +11,8 @@ import { writeProvenance } from '../../src/core/datasets/provenance';
 import { extractAnswer } from '../../src/core/answer';
 import { ServeClient } from '../../src/extension/panels/serveClient';
 import type { ModelRef } from '../../src/core/protocol';
+import { TINY, GSM8K_TEST, CLI } from '../helpers/sharedFiles';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const SHARED = [process.env.FTUNE_SHARED, path.join(ROOT, 'shared'), path.join(ROOT, '..', 'shared')]
-  .find((p): p is string => p !== undefined && fs.existsSync(path.join(p, 'models'))) ?? path.join(ROOT, '..', 'shared');
-const TINY = path.join(SHARED, 'models', 'tiny-gsm8k-base');
-const GSM8K_TEST = path.join(SHARED, 'data', 'gsm8k', 'test.jsonl');
-const CLI = path.join(ROOT, 'bin', 'ftune.js');
 const TOKENS = 24;
 
 let dir: string;

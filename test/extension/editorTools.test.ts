@@ -6,11 +6,8 @@ import * as path from 'path';
 import { estimateMemory, findRun, optionalNumber, requiredString, runStatus } from '../../src/extension/tools/toolText';
 import { estimateTraining, modelShapeFromConfig } from '../../src/core/estimate';
 import type { RunSummary } from '../../src/core/runStore';
+import { TINY } from '../helpers/sharedFiles';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const SHARED = [process.env.FTUNE_SHARED, path.join(ROOT, 'shared'), path.join(ROOT, '..', 'shared')]
-  .find((p): p is string => p !== undefined && fs.existsSync(path.join(p, 'models'))) ?? path.join(ROOT, '..', 'shared');
-const TINY = path.join(SHARED, 'models', 'tiny-gsm8k-base');
 
 const run = (id: string, extra: Partial<RunSummary> = {}): RunSummary => ({
   id, dir: `/runs/${id}`, name: `${id}-name`, status: 'completed', created: '2026-01-01', model: '/m/base', method: 'sft', full: false,

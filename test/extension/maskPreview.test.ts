@@ -13,13 +13,8 @@ import {
   cliErrorMessage, isHostToMaskPreview, isMaskPreviewToHost, parsePreviewOutput, previewCliArgs, restoreMaskPreviewState,
 } from '../../src/extension/panels/maskPreviewMessages';
 import { exampleSummary, exampleTitle, shadeIndex, tokenDisplay, trainedSpans } from '../../webview/lib/maskPreviewView';
+import { CLI, GSM8K_TEST as GSM8K, TINY as MODEL } from '../helpers/sharedFiles';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const SHARED = [process.env.FTUNE_SHARED, path.join(ROOT, 'shared'), path.join(ROOT, '..', 'shared')]
-  .find((p): p is string => p !== undefined && fs.existsSync(path.join(p, 'models'))) ?? path.join(ROOT, '..', 'shared');
-const MODEL = path.join(SHARED, 'models', 'tiny-gsm8k-base');
-const GSM8K = path.join(SHARED, 'data', 'gsm8k', 'test.jsonl');
-const CLI = path.join(ROOT, 'bin', 'ftune.js');
 
 function tempFile(name: string, text: string): string {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ftune-mask-')), name);

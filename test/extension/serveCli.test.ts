@@ -10,13 +10,8 @@ import * as path from 'path';
 import { readGoldenSet, runGoldenSet } from '../../src/extension/panels/goldenSet';
 import { ServeClient } from '../../src/extension/panels/serveClient';
 import type { ChatMessage, DecodingOptions, GoldenExampleResult } from '../../src/core/protocol';
+import { TINY, GSM8K_TEST, CLI } from '../helpers/sharedFiles';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
-const SHARED = [process.env.FTUNE_SHARED, path.join(ROOT, 'shared'), path.join(ROOT, '..', 'shared')]
-  .find((p): p is string => p !== undefined && fs.existsSync(path.join(p, 'models'))) ?? path.join(ROOT, '..', 'shared');
-const TINY = path.join(SHARED, 'models', 'tiny-gsm8k-base');
-const GSM8K_TEST = path.join(SHARED, 'data', 'gsm8k', 'test.jsonl');
-const CLI = path.join(ROOT, 'bin', 'ftune.js');
 const greedy: DecodingOptions = { max_new_tokens: 20, greedy: true, stop: true };
 
 function cliGenerate(args: string[]): { text: string; token_ids: number[] } {

@@ -80,9 +80,10 @@ export async function checkEvalLoss(name: string): Promise<void> {
 /**
  * train_sft_lora.json: step-0 loss, gradients and their norm, then 3 AdamW steps (losses, grad norms)
  * and the adapter after them. `trajectory: false` stops after step 0's checks (the webgpu suite on
- * lavapipe, where each step of the 863-token batch costs minutes; its AdamW kernel has its own test).
+ * lavapipe, where each step of the 863-token batch costs minutes; its AdamW kernel has its own test);
+ * `firstUpdate` then also applies one AdamW update from those gradients and checks it reached the adapter.
  */
-export async function checkLoraTraining(name: string, { trajectory = true } = {}): Promise<void> {
+export async function checkLoraTraining(name: string, { trajectory = true, firstUpdate = false } = {}): Promise<void> {
   const dir = modelDir(name);
     const c = readCase<TrainCase>(name, 'train_sft_lora.json');
     const data = readCase<EvalCase>(name, 'eval_loss.json');
@@ -109,6 +110,16 @@ export async function checkLoraTraining(name: string, { trajectory = true } = {}
       const norm = tf.tidy(() => globalNorm(acc.grads.map((g) => tf.div(g, acc.weight))));
       assertClose([(await norm.data())[0]], [c.grad_norms[0]], c.rtol, c.atol, 'step-0 grad norm');
       norm.dispose();
+      if (!trajectory && firstUpdate) {
+        const averaged = acc.grads.map((g) => tf.div(g, acc.weight));
+        const before = (await vars[1].data()).slice();
+        optimizer.apply(averaged, c.hyper.lr);
+        tf.dispose(averaged);
+        const after = await vars[1].data();
+        // AdamW's first step moves every element with a non-zero gradient by about lr.
+        const moved = after.map((v, i) => Math.abs(v - before[i]));
+        assert.ok(moved.every((d) => d < 2 * c.hyper.lr) && moved.some((d) => d > 0.5 * c.hyper.lr), 'the update reached the adapter');
+      }
       tf.dispose(acc.grads);
       if (!trajectory) return;
       const losses: number[] = [], norms: number[] = [];
