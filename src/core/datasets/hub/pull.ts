@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { datasetInfo, listFiles } from '@huggingface/hub';
+import type { DataPullSummary } from '../../protocol';
 import { applyFieldMap, type ColumnMapping } from '../fieldMap';
 import type { DatasetRecord } from '../jsonl';
 import { roleForSplitName, writeProvenance } from '../provenance';
@@ -151,15 +152,9 @@ export interface PullOptions extends HubConnection {
   onRecords?: (written: number) => void;
 }
 
-export interface PullResult {
-  out: string;
+/** What `ftune data pull --json` reports (core/protocol.ts DataPullSummary), its provenance file and the listing. */
+export interface PullResult extends DataPullSummary {
   provenanceFile: string;
-  records: number;
-  preview: DatasetRecord[];
-  config: string;
-  split: string;
-  revision: string;
-  files: string[];
   listing: HubDatasetListing;
 }
 
