@@ -4,13 +4,13 @@
 
 import type * as vscode from 'vscode';
 import type { PanelHost } from '../panelHost';
-import { ServePool } from '../panels/serveClient';
+import { serveArgs, ServePool } from '../panels/serveClient';
 
 let pool: ServePool | undefined;
 
 export function sharedServePool(host: PanelHost): ServePool {
   pool ??= new ServePool(
-    (model) => host.spawnCli(['serve', '--model', model, '--backend', host.backend()]),
+    (model) => host.spawnCli(serveArgs(model, host.backend())),
     (line) => host.output.appendLine(line),
   );
   return pool;

@@ -16,7 +16,7 @@ import {
 import { readGoldenSet, runGoldenSet } from './goldenSet';
 import type { PanelHost } from '../panelHost';
 import { modelChoices } from './modelChoices';
-import { ServePool, type ServeClient } from './serveClient';
+import { serveArgs, ServePool, type ServeClient } from './serveClient';
 import { panelHtml, panelOptions } from './webviewSetup';
 import { PLAYGROUND_DECODING_KEY } from '../selection/runSelection';
 import { ArenaHost } from '../arena/arenaHost';
@@ -62,7 +62,7 @@ export class PlaygroundPanel {
     current = this;
     this.pendingPreselect = preselect;
     this.pool = new ServePool(
-      (model) => host.spawnCli(['serve', '--model', model, '--backend', host.backend()]),
+      (model) => host.spawnCli(serveArgs(model, host.backend())),
       (line) => host.output.appendLine(line),
     );
     panel.webview.options = panelOptions(host.extensionUri);

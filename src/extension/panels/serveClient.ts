@@ -32,6 +32,11 @@ interface Pending {
   sent: boolean;
 }
 
+/** The arguments of `ftune serve` for a base model (adapters are chosen per request). */
+export function serveArgs(model: string, backend: string): string[] {
+  return ['serve', '--model', model, '--backend', backend];
+}
+
 export function parseServeResponse(line: string): ServeResponse | undefined {
   const trimmed = line.trim();
   if (!trimmed.startsWith('{')) return undefined;
