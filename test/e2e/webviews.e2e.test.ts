@@ -145,7 +145,7 @@ test('the loss panel charts a finished run: train, smoothed and eval series, hyp
   const csvFile = path.join(workspace, 'run-a-metrics.csv');
   await frame.locator('#export-csv').click();
   await chooseInFileDialog(csvFile);
-  await waitFor('the CSV', async () => fs.existsSync(csvFile), 15_000);
+  await waitFor('the CSV', async () => fs.existsSync(csvFile) && fs.statSync(csvFile).size > 0, 15_000); // the save creates the file, then writes it
   const rows = fs.readFileSync(csvFile, 'utf8').trimEnd().split('\n');
   assert.match(rows[0], /^run,step,epoch,tokens_seen,loss,loss_smoothed,lr,grad_norm,tokens_per_second,elapsed,eval_loss,perplexity$/);
   assert.deepEqual(rows.slice(1).map((r) => r.split(',')[1]), ['1', '2', '3', '4', '5', '6', '7', '8']);
