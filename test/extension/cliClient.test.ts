@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { cliInvocation } from '../../src/extension/cliInvocation';
-import { runCli, runCliJson, type SpawnCli } from '../../src/extension/cliClient';
+import { abortCancellation, runCli, runCliJson, startCli, type SpawnCli } from '../../src/extension/cliClient';
 import { parseCliErrorLine, type DoctorReport } from '../../src/core/protocol';
 
 const FAKE = String.raw`
@@ -17,13 +17,19 @@ exports.main = (argv) => {
   if (mode === 'fail') { process.stderr.write('warming up\nftune: error: data.jsonl:3: invalid JSON\n'); process.exit(1); }
   if (mode === 'crash') { process.stderr.write('Error: boom\n    at somewhere\n'); process.exit(2); }
   if (mode === 'hang') { console.log('started'); setTimeout(() => {}, 1e9); }
+  if (mode === 'env') { console.log(JSON.stringify({ token: process.env.HF_TOKEN ?? null, cwd: process.cwd() })); return; }
 };
 `;
 
-function fakeCli(): SpawnCli {
+function fakeCliFile(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ftune-cli-client-'));
   const cli = path.join(dir, 'fake-ftune.js');
   fs.writeFileSync(cli, FAKE);
+  return cli;
+}
+
+function fakeCli(): SpawnCli {
+  const cli = fakeCliFile();
   return (args, options) => {
     const inv = cliInvocation(cli, args, { execPath: process.execPath });
     return spawn(inv.command, inv.args, { cwd: options?.cwd, env: inv.env, stdio: 'pipe' });
@@ -65,4 +71,26 @@ test('a CLI that cannot start is an error, not a hang', async () => {
   const missing: SpawnCli = (args) => spawn(path.join(os.tmpdir(), 'no-such-node-binary'), [...args], { stdio: 'pipe' });
   const outcome = await runCli(missing, ['doctor']);
   assert.match(outcome.error ?? '', /could not start the ftune CLI/);
+});
+
+test('startCli (the one spawn) passes extra environment and the folder; runCli hands both through', async () => {
+  const cli = fakeCliFile();
+  const cwd = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'ftune-cli-cwd-')));
+  const spawnCli: SpawnCli = (args, options) => startCli(cliInvocation(cli, args, { execPath: process.execPath }), options);
+  const outcome = await runCli(spawnCli, ['env'], { cwd, env: { HF_TOKEN: 'hf_secret' } });
+  assert.equal(outcome.code, 0);
+  assert.deepEqual(outcome.json, { token: 'hf_secret', cwd });
+});
+
+test('an AbortSignal cancels like a CancellationToken, also when it was aborted before the start', { timeout: 30_000 }, async () => {
+  const controller = new AbortController();
+  const running = runCli(fakeCli(), ['hang'], { cancel: abortCancellation(controller.signal), onLine: () => controller.abort() });
+  const outcome = await running;
+  assert.equal(outcome.cancelled, true);
+  assert.equal(outcome.error, undefined);
+  const early = new AbortController();
+  early.abort();
+  const before = await runCli(fakeCli(), ['hang'], { cancel: abortCancellation(early.signal) });
+  assert.equal(before.cancelled, true);
+  assert.equal(abortCancellation(undefined), undefined);
 });
