@@ -14,7 +14,7 @@ import { WeightStore } from '../core/safetensors';
 import { columns, embeddingScale, gateActivation, layerNorms, layerProjections, normScale, softcap } from './families';
 import type { LoraAdapter } from './lora';
 // The operations, each on the active backend's kernel (fused on webgpu, tfjs ops elsewhere).
-import { attention, embedding, linear, rmsNorm, rope, type RopeTables } from './ops';
+import { appendToCache, attention, byRows, embedding, linear, rmsNorm, rope, type AttentionMask, type RopeTables } from './ops';
 
 export const MASKED = -1e9;
 
@@ -49,7 +49,7 @@ interface LayerContext {
   B: number;
   T: number;
   rope: RopeTables;
-  mask: tf.Tensor;
+  mask: AttentionMask;
   options: ForwardOptions;
   cache?: KVCache;
 }
@@ -175,7 +175,7 @@ export class DecoderModel {
     }
     // Per kind of layer: rope tables (gemma3's sliding layers use rope_local_base_freq) and mask [B|1, 1, T, P+T].
     const ropeOf = (kind: LayerKind): RopeTables => ({ ...this.ropeTables(past, T, kind.localRope), rotaryDim: rotaryDimension(c), rotation: () => this.rotateHalfMatrix() });
-    const masks = new Map<number | null, tf.Tensor>();
+    const masks = new Map<number | null, AttentionMask>();
     const maskOf = (kind: LayerKind) => {
       if (!masks.has(kind.window)) masks.set(kind.window, this.attentionBias(B, T, past, options.attentionMask, kind.window));
       return masks.get(kind.window)!;
@@ -237,12 +237,12 @@ export class DecoderModel {
       const input = args[0] as tf.Tensor2D;
       // The rope tables and the mask come from caches that a later forward pass may evict before
       // this backward pass runs: the saved copies (shared buffers) stay valid.
-      save([input, ctx.rope.cos, ctx.rope.sin, ctx.mask]);
+      save([input, ctx.rope.cos, ctx.rope.sin, ctx.mask.bias, ...(ctx.mask.keys ? [ctx.mask.keys] : [])]);
       return {
         value: this.layer(input, i, ctx).x,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [x0, cos, sin, mask] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor];
-          return recomputeGradients(() => this.layer(x0, i, { ...ctx, rope: { ...ctx.rope, cos, sin }, mask }).x, [x0, ...params], dy);
+          const [x0, cos, sin, bias, keys] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor4D, tf.Tensor4D | undefined];
+          return recomputeGradients(() => this.layer(x0, i, { ...ctx, rope: { ...ctx.rope, cos, sin }, mask: { bias, keys } }).x, [x0, ...params], dy);
         },
       };
     });
@@ -262,7 +262,9 @@ export class DecoderModel {
 
   /** Logits [N, V] for hidden states [N, D]. Training uses chunked cross-entropy instead (loss.ts). */
   logits(hidden: tf.Tensor2D): tf.Tensor2D {
-    return softcap(linear(hidden, this.outputMatrix), this.config.final_logit_softcapping);
+    const head = this.outputMatrix, cap = this.config.final_logit_softcapping;
+    // [N, V] is over one GPU binding from a few hundred rows of a large vocabulary: rows in chunks there.
+    return byRows(hidden, head.shape[0], (rows) => [softcap(linear(rows, head), cap)])[0];
   }
 
   private embed(inputIds: tf.Tensor2D): tf.Tensor2D {
@@ -281,18 +283,10 @@ export class DecoderModel {
     const c = this.config, { B, T, options } = ctx;
     const H = c.num_attention_heads, K = c.num_key_value_heads, hd = c.head_dim;
     const split = (y: tf.Tensor2D, heads: number) => tf.reshape(y, [B, T, heads, hd]) as tf.Tensor4D; // [B, T, heads, hd]
-    let q: tf.Tensor4D, k: tf.Tensor4D, v0: tf.Tensor4D;
-    if (c.fused_projections) {
-      // phi3: qkv_proj's rows are [q (H·hd); k (K·hd); v (K·hd)].
-      const qkv = this.project(h, `${p}.self_attn.qkv_proj`, options, layer, c.qkv_bias);
-      q = split(columns(qkv, 0, H * hd), H);
-      k = split(columns(qkv, H * hd, K * hd), K);
-      v0 = split(columns(qkv, (H + K) * hd, K * hd), K);
-    } else {
-      q = split(this.project(h, `${p}.self_attn.q_proj`, options, layer, c.qkv_bias), H);
-      k = split(this.project(h, `${p}.self_attn.k_proj`, options, layer, c.qkv_bias), K);
-      v0 = split(this.project(h, `${p}.self_attn.v_proj`, options, layer, c.qkv_bias), K);
-    }
+    // q, k, v as [N, heads·hd]; phi3's fused [N, (H + 2K)·hd] may be over one GPU binding where they are not.
+    const [q2, k2, v2] = byRows(h, c.fused_projections ? (H + 2 * K) * hd : H * hd, (rows, start) => this.queryKeyValue(rows, p, rowOptions(options, start), layer));
+    let q = split(q2, H), k = split(k2, K);
+    const v0 = split(v2, K);
     if (c.qk_norm) {
       q = this.norm(q, `${p}.self_attn.q_norm.weight`);
       k = this.norm(k, `${p}.self_attn.k_norm.weight`);
@@ -303,8 +297,8 @@ export class DecoderModel {
     let v = tf.transpose(v0, [0, 2, 1, 3]) as tf.Tensor4D;
     const layerCache = ctx.cache?.layers[layer];
     if (layerCache) {
-      kr = tf.concat([layerCache.k, kr], 2);
-      v = tf.concat([layerCache.v, v], 2);
+      kr = appendToCache(layerCache.k, kr);
+      v = appendToCache(layerCache.v, v);
     }
     // Without key padding the mask hides every future key (and, for a sliding layer, the keys before
     // the window, which stay masked), so the fused kernel may skip the future keys.
@@ -312,13 +306,33 @@ export class DecoderModel {
     return { out: this.project(merged, `${p}.self_attn.o_proj`, options, layer, c.o_bias), kv: { k: kr, v } };
   }
 
+  /** The q, k and v projections of rows h [N, D]: [N, H·hd], [N, K·hd], [N, K·hd]. */
+  private queryKeyValue(h: tf.Tensor2D, p: string, options: ForwardOptions, layer: number): tf.Tensor2D[] {
+    const c = this.config, H = c.num_attention_heads, K = c.num_key_value_heads, hd = c.head_dim;
+    if (c.fused_projections) {
+      // phi3: qkv_proj's rows are [q (H·hd); k (K·hd); v (K·hd)].
+      const qkv = this.project(h, `${p}.self_attn.qkv_proj`, options, layer, c.qkv_bias);
+      return [columns(qkv, 0, H * hd), columns(qkv, H * hd, K * hd), columns(qkv, (H + K) * hd, K * hd)];
+    }
+    return ['q_proj', 'k_proj', 'v_proj'].map((name) => this.project(h, `${p}.self_attn.${name}`, options, layer, c.qkv_bias));
+  }
+
   /** Attention scores are q·k scaled by this: query_pre_attn_scalar^-0.5 (head_dim^-0.5 but for Gemma). */
   private get scoreScale(): number {
     return 1 / Math.sqrt(this.config.query_pre_attn_scalar);
   }
 
-  /** down(act(gate(h))·up(h)); phi3 computes gate and up in one gate_up_proj (rows [gate; up]). */
+  /**
+   * down(act(gate(h))·up(h)); phi3 computes gate and up in one gate_up_proj (rows [gate; up]). The
+   * intermediate [N, intermediate_size] may be over one GPU binding where [N, D] is not: then the
+   * rows go through in chunks.
+   */
   private mlp(h: tf.Tensor2D, p: string, options: ForwardOptions, layer: number): tf.Tensor2D {
+    const c = this.config, I = c.intermediate_size;
+    return byRows(h, c.fused_projections ? 2 * I : I, (rows, start) => [this.mlpRows(rows, p, rowOptions(options, start), layer)])[0];
+  }
+
+  private mlpRows(h: tf.Tensor2D, p: string, options: ForwardOptions, layer: number): tf.Tensor2D {
     const c = this.config, bias = c.mlp_bias, I = c.intermediate_size;
     let gate: tf.Tensor2D, up: tf.Tensor2D;
     if (c.fused_projections) {
@@ -393,7 +407,7 @@ export class DecoderModel {
    * Additive attention bias: causal over P+T keys, plus key padding when a mask is given. With a
    * sliding `window` (transformers' masking_utils) query q also misses key k when q − k ≥ window.
    */
-  private attentionBias(B: number, T: number, past: number, attentionMask?: tf.Tensor2D, window: number | null = null): tf.Tensor {
+  private attentionBias(B: number, T: number, past: number, attentionMask?: tf.Tensor2D, window: number | null = null): AttentionMask {
     const S = past + T;
     const key = `${past}:${T}:${window}`;
     let bias = this.causalCache.get(key);
@@ -410,10 +424,10 @@ export class DecoderModel {
       bias = tf.keep(tf.tensor4d(causal, [1, 1, T, S]));
       this.causalCache.set(key, bias);
     }
-    if (!attentionMask) return bias;
+    if (!attentionMask) return { bias };
     if (attentionMask.shape[1] !== S) throw new Error(`attention mask has ${attentionMask.shape[1]} positions, expected ${S}`);
-    const keyBias = tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask, 'float32')), MASKED), [B, 1, 1, S]);
-    return tf.add(bias, keyBias);
+    const keys = tf.reshape(tf.mul(tf.sub(1, tf.cast(attentionMask, 'float32')), MASKED), [B, 1, 1, S]) as tf.Tensor4D;
+    return { bias, keys };
   }
 
   dispose(): void {
@@ -443,6 +457,11 @@ function recomputeGradients(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor):
   } finally {
     engine.state.activeTape = outerTape;
   }
+}
+
+/** The options for rows from `start` on of a chunked computation: another LoRA dropout seed per chunk. */
+function rowOptions(options: ForwardOptions, start: number): ForwardOptions {
+  return start === 0 || options.dropoutSeed === undefined ? options : { ...options, dropoutSeed: options.dropoutSeed + start };
 }
 
 /** A distinct dropout seed for each layer and projection; undefined seeds draw from tfjs's global RNG. */
