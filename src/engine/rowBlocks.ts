@@ -10,7 +10,7 @@
 // below is exactly the tfjs op it replaces: wasm and cpu numerics do not change.
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWebGpuKernel, type WebGpuKernelFunc } from './kernels/webgpu/program';
-import { webGpuLimits } from './webgpu';
+import { bindingLimitOf, webGpuLimits } from './webgpu';
 
 export interface RowBlock {
   /** first row of the matrix in this block. */
@@ -20,15 +20,14 @@ export interface RowBlock {
 }
 
 const ROW_SLICE = 'FtuneRowSlice';
+const CONCAT_COLUMNS = 'FtuneConcatColumns';
 const blocksOf = new Map<tf.Tensor, RowBlock[]>();
 
 /** Bytes one kernel may bind on the active backend (Infinity off webgpu). */
 export function bindingLimitBytes(): number {
   if (tf.getBackend() !== 'webgpu') return Infinity;
-  const device = webGpuLimits()?.maxStorageBufferBindingSize ?? Infinity;
-  // Test-only: a smaller limit makes tiny models split too, so the split paths are tested in seconds.
-  const emulated = Number(process.env.FTUNE_TEST_WEBGPU_BINDING_BYTES);
-  return emulated > 0 ? Math.min(device, emulated) : device;
+  const limits = webGpuLimits();
+  return limits ? bindingLimitOf(limits) : Infinity;
 }
 
 /**
@@ -138,6 +137,50 @@ const rowSlice: WebGpuKernelFunc = ({ inputs, backend, attrs }) => {
   return out;
 };
 
+/**
+ * [x0 | x1 | …] along axis 1 of 2-D float32 tensors with the same rows, by buffer copies (one per
+ * input and row): the result may be larger than one binding (a KV cache growing while decoding,
+ * logits of many rows). No gradient.
+ */
+const concatColumns: WebGpuKernelFunc = ({ inputs, backend }) => {
+  const parts = Object.keys(inputs).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1))).map((name) => inputs[name] as tf.TensorInfo);
+  const R = parts[0].shape[0], C = parts.reduce((n, p) => n + p.shape[1], 0);
+  const gpu = backend as unknown as WebGpuInternals;
+  for (const p of parts) gpu.uploadToGPU(p.dataId);
+  const out = gpu.makeTensorInfo([R, C], 'float32');
+  gpu.uploadToGPU(out.dataId);
+  gpu.ensureCommandEncoderReady();
+  gpu.endComputePassEncoder();
+  const dst = gpu.tensorMap.get(out.dataId).resource;
+  let offset = 0;
+  for (const p of parts) {
+    const src = gpu.tensorMap.get(p.dataId).resource, width = p.shape[1];
+    for (let r = 0; r < R && width > 0; r++) gpu.commandEncoder.copyBufferToBuffer(src, r * width * 4, dst, (r * C + offset) * 4, width * 4);
+    offset += width;
+  }
+  return out;
+};
+
+/** Rows [start, start + rows) of x [R, C] as a new tensor: a copy that binds nothing on webgpu, tf.slice elsewhere. */
+export function sliceRowsByCopy(x: tf.Tensor2D, start: number, rows: number): tf.Tensor2D {
+  if (tf.getBackend() !== 'webgpu') return tf.slice(x, [start, 0], [rows, -1]);
+  return tf.engine().runKernel(ROW_SLICE, { x }, { start, rows }) as tf.Tensor2D;
+}
+
+/** [x0 | x1 | …] along axis 1: copies that bind nothing on webgpu (no gradient), tf.concat elsewhere. */
+export function concatColumnsByCopy(parts: tf.Tensor2D[]): tf.Tensor2D {
+  if (tf.getBackend() !== 'webgpu') return tf.concat(parts, 1);
+  return tf.engine().runKernel(CONCAT_COLUMNS, Object.fromEntries(parts.map((p, i) => [`x${i}`, p]))) as tf.Tensor2D;
+}
+
+/** The rows of every part, in order (tf.concat(parts, 0)), by copies on webgpu: the result may exceed a binding. */
+export function concatRowsByCopy(parts: tf.Tensor2D[]): tf.Tensor2D {
+  if (tf.getBackend() !== 'webgpu') return tf.concat(parts, 0);
+  const C = parts[0].shape[1], rows = parts.reduce((n, p) => n + p.shape[0], 0);
+  return tf.reshape(concatColumnsByCopy(parts.map((p) => tf.reshape(p, [1, p.size]) as tf.Tensor2D)), [rows, C]);
+}
+
 export function installWebGpuRowSlice(): void {
   registerWebGpuKernel(ROW_SLICE, rowSlice);
+  registerWebGpuKernel(CONCAT_COLUMNS, concatColumns);
 }

@@ -205,33 +205,72 @@ async function setUp(): Promise<WebGpuAdapter> {
 }
 
 interface ProgramRunner {
-  runWebGPUProgram(program: { outputShape: number[]; shaderKey: string }, inputs: tf.TensorInfo[], ...rest: unknown[]): tf.TensorInfo;
+  runWebGPUProgram(program: GuardedProgram, inputs: tf.TensorInfo[], ...rest: unknown[]): tf.TensorInfo;
+}
+
+/** What the guard reads of a program (tfjs's WebGPUProgram and ours). */
+export interface GuardedProgram {
+  outputShape: number[];
+  shaderKey: string;
+  dispatch: number[];
+  dispatchLayout: { x: number[]; y?: number[]; z?: number[] };
+}
+
+/**
+ * The bytes one kernel may bind: the device's maxStorageBufferBindingSize, or less under the test-only
+ * FTUNE_TEST_WEBGPU_BINDING_BYTES, which lowers the limit for the guard and for every split alike, so
+ * tiny models exercise the split paths (and the guard) in seconds.
+ */
+export function bindingLimitOf(limits: Pick<WebGpuLimits, 'maxStorageBufferBindingSize'>): number {
+  const emulated = Number(process.env.FTUNE_TEST_WEBGPU_BINDING_BYTES);
+  return emulated > 0 ? Math.min(limits.maxStorageBufferBindingSize, emulated) : limits.maxStorageBufferBindingSize;
 }
 
 /**
  * Every kernel (tfjs's and ours) runs through runWebGPUProgram: refuse there any input or output
- * larger than one binding may be, with the shapes in the message, instead of letting the GPU skip
- * the kernel. The engine splits the tensors it knows to be large (rowBlocks.ts); this catches the rest.
+ * larger than one binding may be, and any dispatch the backend cannot fold within
+ * maxComputeWorkgroupsPerDimension, with the shapes in the message, instead of letting the GPU skip
+ * the kernel. The engine splits the tensors it knows to be large (rowBlocks.ts, ops.ts); this catches the rest.
  */
 function guardBindings(backend: ProgramRunner, limits: WebGpuLimits): void {
   const run = backend.runWebGPUProgram.bind(backend);
-  const limit = limits.maxStorageBufferBindingSize;
   backend.runWebGPUProgram = (program, inputs, ...rest) => {
-    for (const shape of [...inputs.map((t) => t.shape), program.outputShape]) {
-      const bytes = shape.reduce((n, d) => n * d, 1) * 4; // every webgpu dtype is 4 bytes per element
-      if (bytes > limit) {
-        throw new WebGpuLimitError(
-          `webgpu: kernel ${program.shaderKey} would bind a [${shape.join(', ')}] tensor (${mib(bytes)} MiB), more than this GPU's ` +
-          `maxStorageBufferBindingSize (${mib(limit)} MiB), and compute a wrong result; use a smaller --batch-size or --max-length, or --backend wasm`,
-        );
-      }
-    }
+    checkBindings(program, inputs.map((t) => t.shape), bindingLimitOf(limits));
+    checkDispatch(program, limits.maxComputeWorkgroupsPerDimension);
     return run(program, inputs, ...rest);
   };
 }
 
+/** Throws WebGpuLimitError when an input or the output of `program` is over `limit` bytes. */
+export function checkBindings(program: GuardedProgram, inputShapes: number[][], limit: number): void {
+  for (const shape of [...inputShapes, program.outputShape]) {
+    const bytes = shape.reduce((n, d) => n * d, 1) * 4; // every webgpu dtype is 4 bytes per element
+    if (bytes > limit) {
+      throw new WebGpuLimitError(
+        `webgpu: kernel ${program.shaderKey} would bind a [${shape.join(', ')}] tensor (${mib(bytes)}), more than this GPU's ` +
+        `maxStorageBufferBindingSize (${mib(limit)}), and compute a wrong result; use a smaller --batch-size or --max-length, or --backend wasm`,
+      );
+    }
+  }
+}
+
+/**
+ * Throws WebGpuLimitError when `program`'s dispatch exceeds `max` workgroups in a dimension and the
+ * backend cannot fold it: tfjs-backend-webgpu folds an x-only dispatch into [a, a, 1] or [a, a, a]
+ * (its shaders, and ours through workgroupIndex(), undo that); a layout with y or z is not folded.
+ */
+export function checkDispatch(program: GuardedProgram, max: number): void {
+  const { dispatch, dispatchLayout: layout } = program;
+  if (dispatch.every((d) => d <= max)) return;
+  const flat = layout.y === undefined && layout.z === undefined && dispatch[1] === 1 && dispatch[2] === 1;
+  if (flat && Math.ceil(Math.cbrt(dispatch[0])) <= max) return;
+  throw new WebGpuLimitError(
+    `webgpu: kernel ${program.shaderKey} (output [${program.outputShape.join(', ')}]) would dispatch [${dispatch.join(', ')}] workgroups, more than ` +
+    `this GPU's maxComputeWorkgroupsPerDimension (${max}); use a smaller --batch-size or --max-length, or --backend wasm`,
+  );
+}
 function mib(bytes: number): string {
-  return (bytes / 2 ** 20).toFixed(1);
+  return bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
 }
 
 function firstLine(err: unknown): string {

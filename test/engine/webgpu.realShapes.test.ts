@@ -1,7 +1,8 @@
 // The real-shape matrix: for each supported family at the exact config.json values of a popular
 // checkpoint (1–2 layers, seeded random weights in BF16, the real tokenizer where the vocabulary
 // matters), the webgpu backend must compute what the wasm backend computes: logits of a padded batch,
-// eval loss, greedy decoding with the KV cache, one LoRA step, a DPO loss and the GPU self-check.
+// eval loss, greedy decoding with the KV cache, the logits of one cached decoding step after a
+// left-padded prefill, one LoRA step, a DPO loss and the GPU self-check.
 //
 // No GPU is lent to this project's CI: Mesa's lavapipe (scripts/setup-webgpu.sh) is the stand-in.
 // Its maxStorageBufferBindingSize is 128 MiB, the WebGPU default, so every vocabulary here
@@ -35,6 +36,8 @@ interface Results {
   logits?: Float32Array;
   evalLoss?: number;
   greedy?: number[];
+  /** logits [2, V] of one KV-cached step after a left-padded prefill. */
+  decodeStep?: Float32Array;
   lora?: { loss: number; gradNorm: number; adapter: Float32Array };
   dpo?: { loss: number; reference: number[] };
   /** webgpu only: the self-check that precedes every run on a GPU. */
@@ -105,6 +108,25 @@ async function compute(backend: 'wasm' | 'webgpu', shape: RealShape, dir: string
     await attempt('greedy', async () => {
       const r = await generate(model, { promptIds: seqs[0].input_ids, options: { max_new_tokens: 3, greedy: true, stop: false }, eosIds: [] });
       out.greedy = r.tokenIds;
+    });
+    await attempt('decodeStep', async () => {
+      // Prefill a left-padded batch of both sequences, then one step of one token each against the
+      // cache: every logit of the step, not only its argmax (a 3-token greedy of a random model hid a
+      // wrong 1-row product before).
+      const T = Math.max(...seqs.map((s) => s.input_ids.length));
+      const padded = seqs.map((s) => [...Array(T - s.input_ids.length).fill(padId), ...s.input_ids]);
+      const mask = seqs.map((s) => [...Array(T - s.input_ids.length).fill(0), ...Array(s.input_ids.length + 1).fill(1)]);
+      const step = tf.tidy(() => {
+        const prefill = model.forward(tf.tensor2d(padded.flat(), [2, T], 'int32'), {
+          cache: { layers: [], length: 0 },
+          attentionMask: tf.tensor2d(mask.flatMap((m) => m.slice(0, T)), [2, T], 'int32'),
+        });
+        const next = tf.tensor2d(seqs.map((s) => s.input_ids[1]), [2, 1], 'int32');
+        const r = model.forward(next, { cache: prefill.cache, attentionMask: tf.tensor2d(mask.flat(), [2, T + 1], 'int32') });
+        return model.logits(r.hidden);
+      });
+      out.decodeStep = (await step.data()) as Float32Array;
+      step.dispose();
     });
     await attempt('lora step', async () => {
       const adapter = seededAdapter(model);
@@ -201,6 +223,10 @@ for (const shape of REAL_SHAPES) {
     });
     check('greedy', 'greedy decoding with the KV cache', (g, w) => {
       assert.deepEqual(g.greedy, w.greedy);
+    });
+    check('decodeStep', 'logits of one KV-cached decoding step after a left-padded prefill', (g, w) => {
+      const err = relativeError(g.decodeStep!, w.decodeStep!);
+      assert.ok(err < TOLERANCE, `decode-step logits differ: max |webgpu − wasm| / max |wasm| = ${err}`);
     });
     check('lora', 'one LoRA step (loss, gradient norm, updated adapter)', (g, w) => {
       assert.ok(Math.abs(g.lora!.loss - w.lora!.loss) < 1e-3 * w.lora!.loss, `loss ${g.lora!.loss} vs ${w.lora!.loss}`);

@@ -7,6 +7,7 @@ import { parseModelConfig, type ModelConfig } from '../../src/core/modelConfig';
 import { mulberry32 } from '../../src/core/random';
 import { writeSafetensors, type TensorToWrite } from '../../src/core/safetensors';
 import { expectedWeightNames } from '../../src/engine/model';
+import { layerProjections } from '../../src/engine/families';
 
 export type RawConfig = Record<string, unknown>;
 
@@ -50,14 +51,10 @@ export function weightShape(c: ModelConfig, name: string): number[] {
   if (name.endsWith('q_norm.weight') || name.endsWith('k_norm.weight')) return [hd];
   if (name.endsWith('norm.weight')) return [c.hidden_size];
   if (name === 'model.embed_tokens.weight' || name === 'lm_head.weight') return [c.vocab_size, c.hidden_size];
-  const m = /\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)\.(weight|bias)$/.exec(name);
-  if (!m) throw new Error(`no shape rule for ${name}`);
-  const out = {
-    q_proj: c.num_attention_heads * hd, k_proj: c.num_key_value_heads * hd, v_proj: c.num_key_value_heads * hd,
-    o_proj: c.hidden_size, gate_proj: c.intermediate_size, up_proj: c.intermediate_size, down_proj: c.hidden_size,
-  }[m[1]]!;
-  const inp = m[1] === 'o_proj' ? c.num_attention_heads * hd : m[1] === 'down_proj' ? c.intermediate_size : c.hidden_size;
-  return m[2] === 'bias' ? [out] : [out, inp];
+  // projections (phi3's fused qkv_proj and gate_up_proj included) as families.ts lays them out
+  const proj = layerProjections(c).find((p) => name.endsWith(`.${p.name}.weight`) || name.endsWith(`.${p.name}.bias`));
+  if (!proj) throw new Error(`no shape rule for ${name}`);
+  return name.endsWith('.bias') ? [proj.out] : [proj.out, proj.in];
 }
 
 /** Random weights for `raw` (uniform, ±√(3/fan_in) for projections; norms near 1). */

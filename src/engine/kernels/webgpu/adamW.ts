@@ -18,6 +18,7 @@
 // Gradients too large for one workgroup (full fine-tuning's embeddings) keep tfjs's parallel sum.
 import * as tf from '@tensorflow/tfjs-core';
 import { elementwiseProgram, registerWebGpuKernel, reshapeInfo, rowProgram, runKernel, useWebGpuKernel, viewAs, type ProgramUniform, type WebGpuBackend, type WebGpuKernelFunc, type WebGpuProgram } from './program';
+import { bindingLimitOf } from '../../webgpu';
 
 export const ADAMW = 'FtuneAdamW';
 const ADAMW_MOMENTS = 'FtuneAdamWMoments';
@@ -47,7 +48,7 @@ export interface AdamWStepScalars {
  * kernels are on and the packed moments fit one storage binding (else tfjs ops, as elsewhere).
  */
 export function packsMomentsWebGpu(size: number): boolean {
-  return useWebGpuKernel(ADAMW) && 2 * size * 4 <= deviceLimits().maxStorageBufferBindingSize;
+  return useWebGpuKernel(ADAMW) && 2 * size * 4 <= bindingLimitOf(deviceLimits());
 }
 
 /** One AdamW update of θ with packed moments mv = [m…, v…] and gradient g: the new θ and mv (2 dispatches). */
