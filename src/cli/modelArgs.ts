@@ -4,7 +4,8 @@ import { initBackend, type BackendInfo } from '../engine/backend';
 import { assertGpuComputesRight } from '../engine/gpuSelfCheck';
 import { LoraAdapter } from '../engine/lora';
 import { DecoderModel } from '../engine/model';
-import type { BackendName } from '../core/runConfig';
+import type { BackendName, Quantize } from '../core/runConfig';
+import { runConfigOfAdapter } from '../core/runConfigFile';
 
 export interface LoadedModel {
   backend: BackendInfo;
@@ -12,6 +13,15 @@ export interface LoadedModel {
   tokenizer: Tokenizer;
   adapter?: LoraAdapter;
   dispose(): void;
+}
+
+/**
+ * The base precision to load: `--quantize` when given, else the value of the run the adapter comes
+ * from (an adapter trained on an nf4 base is evaluated and served on that base), else 'none'.
+ */
+export function resolveQuantize(given: Quantize | undefined, adapterDir: string | undefined): Quantize {
+  if (given !== undefined) return given;
+  return (adapterDir ? runConfigOfAdapter(adapterDir)?.quantize : undefined) ?? 'none';
 }
 
 export async function loadModel(modelDir: string, adapterDir: string | undefined, backend: BackendName): Promise<LoadedModel> {

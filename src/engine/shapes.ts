@@ -8,6 +8,8 @@ import { DecoderModel, expectedWeightNames } from './model';
 export const SHAPES: Record<string, Record<string, unknown>> = {
   tiny: { model_type: 'llama', hidden_size: 256, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 4, intermediate_size: 688, vocab_size: 2000, tie_word_embeddings: true },
   'qwen2.5-0.5b': { model_type: 'qwen2', hidden_size: 896, num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, intermediate_size: 4864, vocab_size: 151936, tie_word_embeddings: true },
+  // Qwen/Qwen2.5-3B's config.json: 36 layers, 16 heads over 2 KV heads (head_dim 128), tied head.
+  'qwen2.5-3b': { model_type: 'qwen2', hidden_size: 2048, num_hidden_layers: 36, num_attention_heads: 16, num_key_value_heads: 2, intermediate_size: 11008, vocab_size: 151936, tie_word_embeddings: true, rope_theta: 1000000 },
   'llama-3.2-1b': { model_type: 'llama', hidden_size: 2048, num_hidden_layers: 16, num_attention_heads: 32, num_key_value_heads: 8, intermediate_size: 8192, vocab_size: 128256, tie_word_embeddings: true },
 };
 
