@@ -10,6 +10,8 @@ import { runConfigOfAdapter } from '../core/runConfigFile';
 export interface LoadedModel {
   backend: BackendInfo;
   model: DecoderModel;
+  /** how the frozen base is held: --quantize, else the adapter's run's value, else 'none'. */
+  quantize: Quantize;
   tokenizer: Tokenizer;
   adapter?: LoraAdapter;
   dispose(): void;
@@ -24,22 +26,29 @@ export function resolveQuantize(given: Quantize | undefined, adapterDir: string 
   return (adapterDir ? runConfigOfAdapter(adapterDir)?.quantize : undefined) ?? 'none';
 }
 
-export async function loadModel(modelDir: string, adapterDir: string | undefined, backend: BackendName): Promise<LoadedModel> {
+export async function loadModel(modelDir: string, adapterDir: string | undefined, backend: BackendName, given?: Quantize): Promise<LoadedModel> {
   const info = await initBackend(backend);
   const tokenizer = await loadTokenizer(modelDir);
-  const model = DecoderModel.load(modelDir);
-  try {
-    await assertGpuComputesRight(model, info); // a GPU that computes this model wrong stops here
-  } catch (err) {
-    model.dispose();
-    throw err;
-  }
+  const quantize = resolveQuantize(given, adapterDir);
+  const model = await loadBaseModel(modelDir, quantize, info);
   const adapter = adapterDir ? LoraAdapter.load(adapterDir, model) : undefined;
   return {
-    backend: info, model, tokenizer, adapter,
+    backend: info, model, quantize, tokenizer, adapter,
     dispose() {
       adapter?.dispose();
       model.dispose();
     },
   };
+}
+
+/** The frozen base at `quantize`, checked on the GPU first (a GPU that computes this model wrong stops here). */
+export async function loadBaseModel(modelDir: string, quantize: Quantize, backend: BackendInfo): Promise<DecoderModel> {
+  const model = DecoderModel.load(modelDir, { quantize });
+  try {
+    await assertGpuComputesRight(model, backend);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return model;
 }

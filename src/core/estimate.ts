@@ -362,13 +362,15 @@ export function proposeFit(input: EstimateInput, limitBytes: number): (FitSettin
 }
 
 /**
- * The base precision a preset picks: the most exact one whose estimate fits `limitBytes` — 16-bit when it
- * fits, int8 when only a quantized base fits, nf4 where only nf4 fits (and nf4 when nothing fits, the
- * closest; the review then says it is too big). Full fine-tuning has no frozen base: 'none'.
+ * The base precision a preset picks: the most exact one with which the run fits `limitBytes` once the
+ * changes that keep its results (gradient checkpointing, micro-batch 1 with more accumulation) are
+ * made — 16-bit when it fits, int8 when only a quantized base fits, nf4 where only nf4 fits (and nf4 when
+ * nothing fits, the closest; the review then says it is too big). Full fine-tuning has no frozen base.
  */
 export function precisionThatFits(input: EstimateInput, limitBytes: number): Quantize {
   if (input.full) return 'none';
-  return PRECISIONS_BY_SIZE.find((quantize) => estimateTraining({ ...input, quantize }).total_bytes <= limitBytes) ?? 'nf4';
+  const exactChanges: EstimateInput = { ...input, gradient_checkpointing: true, batch_size: 1 };
+  return PRECISIONS_BY_SIZE.find((quantize) => estimateTraining({ ...exactChanges, quantize }).total_bytes <= limitBytes) ?? 'nf4';
 }
 
 export function formatBytes(bytes: number): string {
