@@ -12,7 +12,7 @@ import { AdamW, globalNorm } from '../../src/engine/optimizer';
 import { accumulate } from '../../src/engine/step';
 import { useWebGpuBackend } from '../helpers/webgpu';
 import { assertClose, assertLogitsCase, CONFORMANCE_MODELS, modelDir, readCase, readSafetensorsAll } from '../helpers/conformance';
-import { checkDpo, checkEvalLoss, checkGreedy, checkLoraTraining } from '../helpers/conformanceCases';
+import { checkDpo, checkEvalLoss, checkGreedy, checkLoraTraining, checkQuantized } from '../helpers/conformanceCases';
 
 interface EvalCase { token_ids: number[][]; labels: number[][] }
 interface TrainCase { losses: number[]; grad_norms: number[]; rtol: number; atol: number; hyper: { lr: number; weight_decay: number; betas: [number, number]; eps: number } }
@@ -78,6 +78,17 @@ describe('webgpu backend', () => {
       model.dispose();
     }
   });
+
+  // Quantized frozen bases (quant_int8.json / quant_nf4.json): the eval losses on webgpu (the 3 LoRA
+  // steps run on wasm; on lavapipe each step of the 863-token batch costs minutes).
+  for (const name of ['tiny-qwen2', 'tiny-llama']) {
+    for (const kind of ['int8', 'nf4'] as const) {
+      test(`${name}: eval losses on the ${kind}-quantized base`, async (t) => {
+        if (skipWithoutAdapter(t)) return;
+        await checkQuantized(name, kind, { trajectory: false });
+      });
+    }
+  }
 
   // The two families whose numerics differ most from llama's (Gemma norms, sliding windows, per-layer
   // rope; fused projections, partial rotary): every case, as on wasm.
