@@ -43,6 +43,8 @@ export interface BenchResult {
   max_rss_bytes: number;
   prefill_tokens_per_second: number;
   decode_tokens_per_second: number;
+  /** CPU time of this process per decoded token (prompt included): on a busy machine wall time also counts other processes' turns. */
+  decode_cpu_seconds_per_token: number;
   flops_per_second: number;
   parameters: number;
   trainable_parameters: number;
@@ -139,8 +141,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const p0 = performance.now();
   await generate(model, { promptIds: prompt, options: { max_new_tokens: 1, greedy: true, stop: false }, eosIds: [], adapter });
   const prefillSeconds = (performance.now() - p0) / 1000;
+  const decodeCpu0 = process.cpuUsage();
   const decode = await generate(model, { promptIds: prompt.slice(0, Math.min(16, T)), options: { max_new_tokens: decodeTokens, greedy: true, stop: false }, eosIds: [], adapter });
 
+  const decodeCpu = process.cpuUsage(decodeCpu0);
   const trainFlops = forwardFlops(c, B, T) * (method === 'full' ? 3 : 2);
   const result: BenchResult = {
     backend: `${backend.name}`,
@@ -158,6 +162,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     max_rss_bytes: process.resourceUsage().maxRSS * 1024,
     prefill_tokens_per_second: T / prefillSeconds,
     decode_tokens_per_second: decode.tokenIds.length / decode.seconds,
+    decode_cpu_seconds_per_token: (decodeCpu.user + decodeCpu.system) / 1e6 / Math.max(1, decode.tokenIds.length),
     flops_per_second: trainFlops / secondsPerStep,
     parameters: model.parameterCount(),
     trainable_parameters: vars.reduce((n, v) => n + v.size, 0),
@@ -171,7 +176,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     process.stdout.write(
       `backend ${result.backend} (${backend.device}), shape ${shape}, ${method}, frozen matrices ${result.frozen_matrices}, batch ${B} × seq ${T}\n` +
       `  train:   ${result.train_tokens_per_second.toFixed(1)} tokens/s (${secondsPerStep.toFixed(3)} s/step, ${cpuSecondsPerStep.toFixed(3)} CPU s/step), ${(result.flops_per_second / 1e9).toFixed(2)} GFLOP/s\n` +
-      `  prefill: ${result.prefill_tokens_per_second.toFixed(1)} tokens/s   decode: ${result.decode_tokens_per_second.toFixed(1)} tokens/s\n` +
+      `  prefill: ${result.prefill_tokens_per_second.toFixed(1)} tokens/s   decode: ${result.decode_tokens_per_second.toFixed(1)} tokens/s (${(result.decode_cpu_seconds_per_token * 1000).toFixed(0)} CPU ms/token)\n` +
       `  peak tensor memory ${mb(result.peak_memory_bytes)}${result.wasm_heap_bytes ? `, wasm heap ${mb(result.wasm_heap_bytes)}` : ''}, max RSS ${mb(result.max_rss_bytes)}; ${result.trainable_parameters} trainable of ${result.parameters} parameters\n`,
     );
     if (kernels) process.stdout.write(formatKernelProfile(kernels));
