@@ -9,7 +9,7 @@
 import type { RecordFormat } from './dataFormats';
 import type { DatasetRecord } from './jsonValue';
 import type { Method } from './methods';
-import type { BackendName, RunConfig } from './runConfig';
+import type { BackendName, Quantize, RunConfig } from './runConfig';
 
 /** Defined with the method registry (core/methods.ts); re-exported for older imports. */
 export type { Method };
@@ -484,6 +484,8 @@ export interface ExportResult {
   /** files written, relative to `out`. */
   files: string[];
   warnings: string[];
+  /** facts a person should read (e.g. which weights an adapter of a quantized base was merged into). */
+  notes: string[];
   model?: string;
   adapter?: string;
   /** target-specific facts: dtype, shards, GGUF type, Modelfile style, data format... */
@@ -533,6 +535,10 @@ export interface BenchResult {
   batch: number;
   seq: number;
   method: 'lora' | 'full';
+  /** --quantize: 'none' holds the frozen matrices as stored (16-bit), int8 / nf4 quantize the projections. */
+  quantize: Quantize;
+  /** how the frozen matrices were really held, e.g. "bf16+nf4" ("float32" when widened: --method full, no packed kernels). */
+  frozen_matrices: string;
   train_tokens_per_second: number;
   seconds_per_step: number;
   cpu_seconds_per_step: number;
@@ -543,6 +549,8 @@ export interface BenchResult {
   max_rss_bytes: number;
   prefill_tokens_per_second: number;
   decode_tokens_per_second: number;
+  /** CPU time of this process per decoded token (prompt included): on a busy machine wall time also counts other processes' turns. */
+  decode_cpu_seconds_per_token: number;
   flops_per_second: number;
   parameters: number;
   trainable_parameters: number;

@@ -13,6 +13,8 @@ import { mulberry32 } from '../core/random';
 import type { ModelConfig } from '../core/modelConfig';
 import type { SelfCheckResult } from '../core/protocol';
 import { DecoderModel } from './model';
+import { dequantize } from './packedMatMul';
+import type { PackedWeight } from './packedWeight';
 import { gatherRows, splitPlan } from './rowBlocks';
 import { webGpuDeviceError } from './webgpu';
 
@@ -46,7 +48,13 @@ export async function runGpuSelfCheck(model: DecoderModel): Promise<SelfCheckRes
     const renamed = renameLayer(name, layers);
     if (renamed) shared.set(renamed, VOCABULARY.includes(name) ? t : tf.clone(t));
   }
-  const gpuSlice = new DecoderModel(sliceConfig, shared);
+  // Packed frozen matrices (16-bit, quantized) are the model's own objects too: the slice never disposes them.
+  const sharedPacked = new Map<string, PackedWeight>();
+  for (const [name, p] of model.packed) {
+    const renamed = renameLayer(name, layers);
+    if (renamed) sharedPacked.set(renamed, p);
+  }
+  const gpuSlice = new DecoderModel(sliceConfig, shared, sharedPacked);
   let gpu: Float32Array;
   let cpuWeights: Map<string, { data: Float32Array; shape: number[] }>;
   try {
@@ -61,9 +69,16 @@ export async function runGpuSelfCheck(model: DecoderModel): Promise<SelfCheckRes
       cpuWeights.set(name, { data: (await picked.data()) as Float32Array, shape: picked.shape });
       if (picked !== t) picked.dispose();
     }
+    // The CPU gets packed matrices as float32 values (dequantized on the GPU by its own kernels).
+    for (const [name, p] of sharedPacked) {
+      const picked = VOCABULARY.includes(name) ? gatherRows(p, rowsT) : dequantize(p);
+      cpuWeights.set(name, { data: (await picked.data()) as Float32Array, shape: picked.shape });
+      picked.dispose();
+    }
     rowsT.dispose();
   } finally {
     for (const name of VOCABULARY) gpuSlice.weights.delete(name);
+    gpuSlice.packed.clear();
     gpuSlice.dispose();
   }
 

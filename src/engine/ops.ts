@@ -11,6 +11,7 @@
 // Shapes: B batch, T new tokens, S = P + T keys, H heads, K kv heads, hd head_dim, R = H / K.
 import * as tf from '@tensorflow/tfjs-core';
 import { softcap } from './families';
+import { isPacked, type FrozenMatrix } from './packedWeight';
 import { ATTENTION, attentionFits, attentionWebGpu } from './kernels/webgpu/attention';
 import { useWebGpuKernel } from './kernels/webgpu/program';
 import { RMS_NORM, rmsNormWebGpu } from './kernels/webgpu/rmsNorm';
@@ -20,10 +21,11 @@ import { MASKED_SOFTMAX, maskedSoftmaxFits, maskedSoftmaxWebGpu } from './kernel
 import { bindingLimitBytes, concatColumnsByCopy, concatRowsByCopy, gatherRows, matMulRowsT, sliceRowsByCopy } from './rowBlocks';
 
 /**
- * A projection's weight [out, in] as linear() takes it. WHY a type of its own: frozen weights may
- * come in other representations (16-bit, packed) that linear() multiplies with kernels of their own.
+ * A projection's weight [out, in] as linear() takes it: float32, or a frozen weight held packed
+ * (16-bit, int8, nf4: packedWeight.ts) that linear() multiplies with kernels of its own
+ * (packedMatMul.ts, through rowBlocks.ts).
  */
-export type Weight = tf.Tensor2D;
+export type Weight = FrozenMatrix;
 
 /** x·Wᵀ (+ bias): x [N, in], weight [out, in] (Hugging Face layout) → [N, out]. */
 export function linear(x: tf.Tensor2D, weight: Weight, bias?: tf.Tensor1D): tf.Tensor2D {
@@ -50,9 +52,9 @@ export function byRows(x: tf.Tensor2D, floatsPerRow: number, fn: (rows: tf.Tenso
 }
 
 /** Rows `ids` (int32, any shape, flattened) of `table` [V, D] → [N, D]; differentiable when `table` is trainable. */
-export function embedding(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor2D {
+export function embedding(table: Weight, ids: tf.Tensor): tf.Tensor2D {
   const flat = tf.reshape(ids, [-1]) as tf.Tensor1D;
-  if (!(table instanceof tf.Variable && table.trainable)) return gatherRows(table, flat);
+  if (isPacked(table) || !(table instanceof tf.Variable && table.trainable)) return gatherRows(table, flat); // packed: widened rows
   // Full fine-tuning: gather's own gradient needs UnsortedSegmentSum, which the wasm backend lacks;
   // a scatter (duplicates summed) computes the same gradient.
   const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

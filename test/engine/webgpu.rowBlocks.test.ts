@@ -69,7 +69,7 @@ describe('webgpu: matrices over one binding, split into row blocks', () => {
       const unsplit = await evaluateLoss(model, undefined, short, { batchSize: 2, padId: 509 });
       process.env.FTUNE_TEST_WEBGPU_BINDING_BYTES = String(MODEL_LIMIT);
       await assertLogitsCase('tiny-qwen2');
-      assert.equal(rowBlocks(model.head).length, 3);
+      assert.equal(rowBlocks(model.head as tf.Tensor2D).length, 3);
       const split = await evaluateLoss(model, undefined, short, { batchSize: 2, padId: 509 });
       assertClose([split.loss], [unsplit.loss], 1e-5, 0, 'eval loss, head in blocks');
     } finally {

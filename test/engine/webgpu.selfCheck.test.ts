@@ -41,6 +41,20 @@ describe('GPU self-check', () => {
     }
   });
 
+  test('a model with packed frozen weights (nf4 projections) is checked whole: the packed matrices are in the slice, the CPU gets their values', async (t) => {
+    if (skipWithoutAdapter(t)) return;
+    const model = DecoderModel.load(MODEL, { quantize: 'nf4' });
+    try {
+      assert.ok(model.packed.size > 0);
+      const r = await runGpuSelfCheck(model);
+      assert.ok(r.ok, JSON.stringify(r));
+      assert.ok(r.maxDiff < 1e-3 * r.scale, `max difference ${r.maxDiff} for logits up to ${r.scale}`);
+      assert.ok(model.packed.size > 0 && [...model.packed.values()].every((p) => !p.data.isDisposed), 'the model keeps its packed matrices');
+    } finally {
+      model.dispose();
+    }
+  });
+
   test('a GPU with a broken kernel is stopped with an error naming the backend, the adapter, the difference and --backend wasm', async (t) => {
     if (skipWithoutAdapter(t)) return;
     const model = DecoderModel.load(MODEL);

@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { useWebGpuBackend } from '../helpers/webgpu';
 import { assertLogitsCase, CONFORMANCE_MODELS } from '../helpers/conformance';
-import { checkDpo, checkEvalLoss, checkGreedy, checkLoraTraining } from '../helpers/conformanceCases';
+import { checkDpo, checkEvalLoss, checkGreedy, checkLoraTraining, checkQuantized } from '../helpers/conformanceCases';
 
 const skipWithoutAdapter = useWebGpuBackend('webgpu tests');
 
@@ -30,6 +30,17 @@ describe('webgpu backend', () => {
     if (skipWithoutAdapter(t)) return;
     await checkLoraTraining('tiny-qwen2', { trajectory: false, firstUpdate: true });
   });
+
+  // Quantized frozen bases (quant_int8.json / quant_nf4.json): the eval losses on webgpu (the 3 LoRA
+  // steps run on wasm; on lavapipe each step of the 863-token batch costs minutes).
+  for (const name of ['tiny-qwen2', 'tiny-llama']) {
+    for (const kind of ['int8', 'nf4'] as const) {
+      test(`${name}: eval losses on the ${kind}-quantized base`, async (t) => {
+        if (skipWithoutAdapter(t)) return;
+        await checkQuantized(name, kind, { trajectory: false });
+      });
+    }
+  }
 
   // The two families whose numerics differ most from llama's (Gemma norms, sliding windows, per-layer
   // rope; fused projections, partial rotary): every case, as on wasm.
