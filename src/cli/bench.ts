@@ -19,9 +19,9 @@ import * as fs from 'fs';
 
 export const BENCH_USAGE = `usage: ftune bench [--shape ${Object.keys(SHAPES).join('|')} | --model DIR | --config FILE] [--batch 4] [--seq 128]
     [--method lora|full] [--lora-r 8] [--steps 3] [--decode-tokens 16] [--backend B] [--gradient-checkpointing]
-    ${QUANTIZE_USAGE} [--profile] [--json]
-  LoRA holds the frozen matrices as a BF16 checkpoint loads (16-bit; --quantize int8|nf4 quantizes the projections);
-  --method full trains every weight in float32.`;
+    ${QUANTIZE_USAGE} [--float32] [--profile] [--json]
+  LoRA holds the frozen matrices as a BF16 checkpoint loads (16-bit; --quantize int8|nf4 quantizes the projections;
+  --float32 holds them in float32, as before 16-bit storage); --method full trains every weight in float32.`;
 
 export interface BenchResult {
   backend: string;
@@ -62,14 +62,16 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
     shape: { type: 'string' }, model: { type: 'string' }, config: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
     method: { type: 'string' }, 'lora-r': { type: 'string' }, steps: { type: 'string' }, 'decode-tokens': { type: 'string' },
-    backend: { type: 'string' }, json: { type: 'boolean' }, profile: { type: 'boolean' }, 'gradient-checkpointing': { type: 'boolean' },
+    backend: { type: 'string' }, json: { type: 'boolean' }, profile: { type: 'boolean' }, 'gradient-checkpointing': { type: 'boolean' }, float32: { type: 'boolean' },
     ...QUANTIZE_OPTIONS,
   }, BENCH_USAGE);
   const method = (str(values, 'method') ?? 'lora') as 'lora' | 'full';
   if (method !== 'lora' && method !== 'full') throw new UsageError('--method must be lora or full');
   const quantize = quantizeOption(values) ?? 'none';
   if (method === 'full' && quantize !== 'none') throw new UsageError(`--quantize ${quantize} quantizes the frozen base of LoRA; --method full trains every weight in float32`);
-  const held = { float32: method === 'full', quantize };
+  // --float32: LoRA on a float32 frozen base (every weight as before issue 18), the baseline of the 16-bit and quantized numbers.
+  if (values.float32 === true && quantize !== 'none') throw new UsageError(`--float32 holds the frozen base in float32: it cannot be combined with --quantize ${quantize}`);
+  const held = { float32: method === 'full' || values.float32 === true, quantize };
   const B = number(values, 'batch', 4, 'positive-int');
   const T = number(values, 'seq', 128, 'positive-int');
   const steps = number(values, 'steps', 3, 'positive-int');

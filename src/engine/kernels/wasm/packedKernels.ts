@@ -23,7 +23,7 @@ interface PackedWasm {
   gemv_bf16(w: number, x: number, y: number, N: number, K: number, rowBytes: number): void;
   gemv_f16(w: number, x: number, y: number, N: number, K: number, rowBytes: number): void;
   gemv_int8(w: number, scales: number, x: number, y: number, N: number, K: number, rowBytes: number): void;
-  gemv_nf4(w: number, scales: number, pairs: number, x: number, y: number, N: number, K: number): void;
+  gemv_nf4(w: number, scales: number, x: number, y: number, N: number, K: number): void;
   dequant_16(src: number, dst: number, rows: number, K: number, rowBytes: number, f16: number): void;
   dequant_int8(src: number, scales: number, dst: number, rows: number, K: number, rowBytes: number): void;
   dequant_nf4(src: number, scales: number, levels: number, dst: number, start: number, count: number): void;
@@ -42,11 +42,10 @@ interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 
-/** The module bound to one tfjs heap, and its tables (NF4 levels; level pairs per byte of codes). */
+/** The module bound to one tfjs heap, and the NF4 levels placed in that heap (for dequant_nf4). */
 interface Bound {
   k: PackedWasm;
   levels: number;
-  pairs: number;
 }
 
 const bound = new WeakMap<object, Bound | null>();
@@ -71,19 +70,14 @@ function instantiate(backend: WasmBackend): Bound | null {
   } catch {
     return null;
   }
-  // The tables live in the heap for as long as the backend (never disposed: 2 KB).
-  const pairs = new Float32Array(512);
-  for (let j = 0; j < 256; j++) {
-    pairs[2 * j] = NF4_LEVELS[j & 15];
-    pairs[2 * j + 1] = NF4_LEVELS[j >> 4];
-  }
+  // The levels live in the heap for as long as the backend (never disposed: 64 bytes).
   const place = (values: Float32Array) => {
     const t = backend.makeOutput([values.length], 'float32');
     const at = backend.dataIdMap.get(t.dataId).memoryOffset;
     new Float32Array(backend.wasm.HEAPU8.buffer, at, values.length).set(values);
     return at;
   };
-  return { k, levels: place(NF4_LEVELS), pairs: place(pairs) };
+  return { k, levels: place(NF4_LEVELS) };
 }
 
 interface PackedAttrs {
@@ -133,7 +127,7 @@ function matVecKernel({ inputs, backend, attrs }: KernelArgs<PackedInputs & { x:
   if (kind === 'bf16') b.k.gemv_bf16(w, x, y, N, K, bytes);
   else if (kind === 'f16') b.k.gemv_f16(w, x, y, N, K, bytes);
   else if (kind === 'int8') b.k.gemv_int8(w, at(inputs.scales!), x, y, N, K, bytes);
-  else b.k.gemv_nf4(w, at(inputs.scales!), b.pairs, x, y, N, K);
+  else b.k.gemv_nf4(w, at(inputs.scales!), x, y, N, K);
   return out;
 }
 
