@@ -10,13 +10,13 @@
 // tfjs has no 8- or 16-bit dtypes: the bytes live in int32 words. Widening happens inside the kernels
 // that use a weight (packedMatMul.ts); `dequantizeReference` is the definition they are tested against.
 import * as tf from '@tensorflow/tfjs-core';
+import type { Quantize } from '../core/runConfig';
 import { halfToFloatTable, type StDtype } from '../core/safetensors';
 
 export type PackedKind = 'f16' | 'bf16' | 'int8' | 'nf4';
 
-/** What `--quantize` asks of the frozen projection weights. */
-export type QuantizeKind = 'none' | 'int8' | 'nf4';
-export const QUANTIZE_KINDS: readonly QuantizeKind[] = ['none', 'int8', 'nf4'];
+/** What `--quantize` asks of the frozen projection weights (the names are the run setting's: core/runConfig.ts). */
+export type QuantizeKind = Quantize;
 
 export interface PackedWeight {
   readonly kind: PackedKind;

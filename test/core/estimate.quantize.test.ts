@@ -11,6 +11,9 @@ import {
   countLoraParameters, countParameters, estimateTraining, frozenWeightBytes, modelShapeFromConfig, packedLinearBytes, precisionThatFits,
   proposeFit, WASM_HEAP_BYTES, type EstimateInput, type ModelShape,
 } from '../../src/core/estimate';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../../src/engine/backend';
+import { DecoderModel } from '../../src/engine/model';
 import { LLAMA32_1B, QWEN25_05B, QWEN25_3B, writeRealShapeModel, type RealShape } from '../helpers/realShapes';
 
 /** The published checkpoint: the helper's config with its real number of layers. */
@@ -156,4 +159,21 @@ test('proposeFit: checkpointing and a smaller micro-batch first, then a quantize
   assert.equal(small?.quantize, 'none');
   // full fine-tuning is never quantized: nothing makes a 3B fit
   assert.equal(proposeFit({ ...run, full: true }, WASM_HEAP_BYTES), undefined);
+});
+
+test('the estimate equals the bytes the engine holds after loading a real-shape BF16 folder at each precision', async () => {
+  await initBackend('wasm');
+  const dir = writeRealShapeModel(QWEN25_05B);
+  try {
+    const shape = modelShapeFromConfig(QWEN25_05B.config);
+    for (const quantize of ['none', 'int8', 'nf4'] as const) {
+      const before = tf.memory().numBytes;
+      const model = DecoderModel.load(dir, { quantize });
+      const held = tf.memory().numBytes - before;
+      model.dispose();
+      assert.equal(held, frozenWeightBytes(shape, quantize).total, `${quantize}: tensor bytes after DecoderModel.load`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
