@@ -7,6 +7,7 @@ import { installWebGpuAdamW } from './adamW';
 import { installWebGpuAttention } from './attention';
 import { installWebGpuCrossEntropy } from './crossEntropy';
 import { installWebGpuMatMul } from './matMul';
+import { installWebGpuPackedMatMul } from './packedMatMul';
 import { installWebGpuRmsNorm } from './rmsNorm';
 import { installWebGpuRope } from './rope';
 import { installWebGpuSoftmax } from './softmax';
@@ -21,4 +22,5 @@ export function installWebGpuKernels(): void {
   installWebGpuAttention();
   installWebGpuAdamW();
   installWebGpuRowSlice();
+  installWebGpuPackedMatMul();
 }
