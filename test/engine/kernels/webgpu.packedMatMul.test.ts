@@ -129,6 +129,12 @@ describe('packed x·Wᵀ on webgpu', () => {
     });
   }
 
+  test('more output columns than one dispatch dimension holds (a vocabulary: 70,000 workgroups, folded by the backend)', async (t) => {
+    if (skipWithoutAdapter(t)) return;
+    await checkAgainstComposite('bf16', 70000, 9, 1, 7);
+    await checkAgainstComposite('nf4', 70000, 9, 3, 8);
+  });
+
   test('a weight larger than one binding runs as row blocks (nf4 blocks starting inside a word and an absmax block)', async (t) => {
     if (skipWithoutAdapter(t)) return;
     const saved = process.env.FTUNE_TEST_WEBGPU_BINDING_BYTES;

@@ -7,6 +7,7 @@ import { installWebGpuAdamW } from './adamW';
 import { installWebGpuAttention } from './attention';
 import { installWebGpuCrossEntropy } from './crossEntropy';
 import { installWebGpuMatMul } from './matMul';
+import { installWebGpuPackedGather } from './packedGather';
 import { installWebGpuPackedMatMul } from './packedMatMul';
 import { installWebGpuRmsNorm } from './rmsNorm';
 import { installWebGpuRope } from './rope';
@@ -23,4 +24,5 @@ export function installWebGpuKernels(): void {
   installWebGpuAdamW();
   installWebGpuRowSlice();
   installWebGpuPackedMatMul();
+  installWebGpuPackedGather();
 }

@@ -79,5 +79,11 @@ function f32Literal(v: number): string {
   return /[.e]/.test(text) ? text : `${text}.0`;
 }
 
-/** The uniforms wAt reads, declared in this order by every packed program. */
+/** The uniforms wAt reads, declared last, in this order, by every packed program. */
 export const PACKED_UNIFORMS = 'kCols : i32, wordsPerRow : i32, flatBase : i32, scaleBase : i32,';
+
+/** Values of PACKED_UNIFORMS for a block of a [N, K] weight of `kind`. */
+export function packedUniformValues(kind: PackedKindName, kCols: number, flatBase: number, scaleBase: number): { type: 'int32'; data: number[] }[] {
+  const wordsPerRow = kind === 'nf4' ? 0 : Math.ceil(kCols / ELEMENTS_PER_WORD[kind]);
+  return [kCols, wordsPerRow, flatBase, scaleBase].map((v) => ({ type: 'int32' as const, data: [v] }));
+}

@@ -14,12 +14,14 @@
 // A weight larger than one storage binding is cut into blocks of whole rows (packedBlocks.ts); the
 // forward concatenates the blocks' columns, the gradient sums their contributions.
 import * as tf from '@tensorflow/tfjs-core';
-import { PACKED_UNIFORMS, packedInputNames, weightReader, type PackedKindName } from './packedDecode';
+import { PACKED_UNIFORMS, packedInputNames, packedUniformValues, weightReader, type PackedKindName } from './packedDecode';
 import { packedBlocks, type PackedBlock, type PackedWeightTensors } from './packedBlocks';
 import { registerWebGpuKernel, rowProgram, rowWorkgroupSize, runKernel, type WebGpuKernelFunc } from './program';
 
-export const PACKED_MATMUL_T = 'FtunePackedMatMulT';
-const PACKED_MATMUL_GRAD = 'FtunePackedMatMulGradX';
+// Names of our own: packedMatMul.ts's backend-neutral FtunePackedMatMulT / FtunePackedMatMul take a
+// whole weight, these one row block of it.
+export const WEBGPU_PACKED_MATMUL_T = 'FtuneWebGpuPackedMatMulT';
+const WEBGPU_PACKED_MATMUL = 'FtuneWebGpuPackedMatMul';
 
 /** Most rows of x that take the matrix-vector program (decoding, a few sequences at a time). */
 export const MATVEC_MAX_ROWS = 8;
@@ -41,28 +43,40 @@ interface BlockAttrs {
 
 /**
  * x [M, K] · dequant(w)ᵀ → [M, N] on the webgpu kernels, differentiable with respect to x. The engine's
- * projection op calls this when the backend is webgpu (useWebGpuKernel(PACKED_MATMUL_T)).
+ * projection op calls this when the backend is webgpu (useWebGpuKernel(WEBGPU_PACKED_MATMUL_T)).
  */
 export function packedMatMulTWebGpu(x: tf.Tensor2D, w: PackedWeightTensors): tf.Tensor2D {
   const [N, K] = w.shape;
   if (x.rank !== 2 || x.shape[1] !== K || x.dtype !== 'float32') {
-    throw new Error(`${PACKED_MATMUL_T}: x of shape [${x.shape.join(', ')}] (${x.dtype}) for a ${w.kind} weight [${N}, ${K}]: expected float32 [M, ${K}]`);
+    throw new Error(`${WEBGPU_PACKED_MATMUL_T}: x of shape [${x.shape.join(', ')}] (${x.dtype}) for a ${w.kind} weight [${N}, ${K}]: expected float32 [M, ${K}]`);
   }
   const blocks = packedBlocks(w);
   const run = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const input = args[0] as tf.Tensor2D;
-    const parts = blocks.map((b) => runKernel<tf.Tensor2D>(PACKED_MATMUL_T, { x: input, ...blockInputs(b) }, attrsOf(w, b)));
+    const parts = blocks.map((b) => runKernel<tf.Tensor2D>(WEBGPU_PACKED_MATMUL_T, { x: input, ...blockInputs(b) }, attrsOf(w, b)));
     return {
       value: parts.length === 1 ? parts[0] : (tf.concat(parts, 1) as tf.Tensor2D),
-      gradFunc: (dy: tf.Tensor) => inputGradient(dy as tf.Tensor2D, w, blocks),
+      gradFunc: (dy: tf.Tensor) => productWithBlocks(dy as tf.Tensor2D, w, blocks),
     };
   });
   return run(x) as tf.Tensor2D;
 }
 
-/** dx = dy · dequant(W), summed over the weight's row blocks. */
-function inputGradient(dy: tf.Tensor2D, w: PackedWeightTensors, blocks: PackedBlock[]): tf.Tensor2D {
-  const parts = blocks.map((b) => runKernel<tf.Tensor2D>(PACKED_MATMUL_GRAD, { dy, ...blockInputs(b) }, attrsOf(w, b)));
+/**
+ * d [M, N] · dequant(w) → [M, K] on the webgpu kernels: the input gradient of packedMatMulTWebGpu, and
+ * products such as probabilities · a packed lm_head (not differentiable itself).
+ */
+export function packedMatMulWebGpu(d: tf.Tensor2D, w: PackedWeightTensors): tf.Tensor2D {
+  const [N, K] = w.shape;
+  if (d.rank !== 2 || d.shape[1] !== N || d.dtype !== 'float32') {
+    throw new Error(`${WEBGPU_PACKED_MATMUL}: d of shape [${d.shape.join(', ')}] (${d.dtype}) for a ${w.kind} weight [${N}, ${K}]: expected float32 [M, ${N}]`);
+  }
+  return productWithBlocks(d, w, packedBlocks(w));
+}
+
+/** d · dequant(W), summed over the weight's row blocks. */
+function productWithBlocks(dy: tf.Tensor2D, w: PackedWeightTensors, blocks: PackedBlock[]): tf.Tensor2D {
+  const parts = blocks.map((b) => runKernel<tf.Tensor2D>(WEBGPU_PACKED_MATMUL, { dy, ...blockInputs(b) }, attrsOf(w, b)));
   return parts.length === 1 ? parts[0] : tf.tidy(() => tf.addN(parts) as tf.Tensor2D);
 }
 
@@ -79,7 +93,7 @@ function attrsOf(w: PackedWeightTensors, b: PackedBlock): tf.NamedAttrMap {
 function bindings(inputs: tf.NamedTensorInfoMap, first: string, kind: PackedKindName): tf.TensorInfo[] {
   return [first, ...packedInputNames(kind)].map((name) => {
     const info = inputs[name];
-    if (!info) throw new Error(`${PACKED_MATMUL_T}: input ${name} missing for a ${kind} weight`);
+    if (!info) throw new Error(`${WEBGPU_PACKED_MATMUL_T}: input ${name} missing for a ${kind} weight`);
     return info;
   });
 }
@@ -88,8 +102,10 @@ function bindings(inputs: tf.NamedTensorInfoMap, first: string, kind: PackedKind
 const UNIFORMS = `M : i32, P : i32, Q : i32, aStride : i32, aOffset : i32, ${PACKED_UNIFORMS}`;
 
 function uniformValues(M: number, P: number, Q: number, aStride: number, aOffset: number, a: BlockAttrs) {
-  const wordsPerRow = a.kind === 'int8' ? Math.ceil(a.kCols / 4) : Math.ceil(a.kCols / 2);
-  return [M, P, Q, aStride, aOffset, a.kCols, wordsPerRow, a.flatBase, a.scaleBase].map((v) => ({ type: 'int32' as const, data: [v] }));
+  return [
+    ...[M, P, Q, aStride, aOffset].map((v) => ({ type: 'int32' as const, data: [v] })),
+    ...packedUniformValues(a.kind, a.kCols, a.flatBase, a.scaleBase),
+  ];
 }
 
 const forwardKernel: WebGpuKernelFunc = ({ inputs, backend, attrs }) => {
@@ -196,6 +212,6 @@ function tiledProgram(kind: PackedKindName, names: string[], M: number, P: numbe
 }
 
 export function installWebGpuPackedMatMul(): void {
-  registerWebGpuKernel(PACKED_MATMUL_T, forwardKernel);
-  registerWebGpuKernel(PACKED_MATMUL_GRAD, gradKernel);
+  registerWebGpuKernel(WEBGPU_PACKED_MATMUL_T, forwardKernel);
+  registerWebGpuKernel(WEBGPU_PACKED_MATMUL, gradKernel);
 }
