@@ -7,6 +7,7 @@ import { installWebGpuAdamW } from './adamW';
 import { installWebGpuAttention } from './attention';
 import { installWebGpuCrossEntropy } from './crossEntropy';
 import { installWebGpuMatMul } from './matMul';
+import { installWebGpuPackedDequantize } from './packedDequantize';
 import { installWebGpuPackedGather } from './packedGather';
 import { installWebGpuPackedMatMul } from './packedMatMul';
 import { installWebGpuRmsNorm } from './rmsNorm';
@@ -25,4 +26,5 @@ export function installWebGpuKernels(): void {
   installWebGpuRowSlice();
   installWebGpuPackedMatMul();
   installWebGpuPackedGather();
+  installWebGpuPackedDequantize();
 }
