@@ -69,7 +69,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   let shape: string;
   const modelDir = str(values, 'model'), configFile = str(values, 'config');
   if (modelDir) {
-    model = DecoderModel.load(modelDir);
+    model = DecoderModel.load(modelDir, { float32: method === 'full' });
     shape = path.basename(path.resolve(modelDir));
   } else if (configFile) {
     model = randomModel(parseModelConfig(JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>, configFile));

@@ -65,18 +65,28 @@ export class SafetensorsFile {
 
   /** Reads one tensor and converts F32 / F16 / BF16 to float32. */
   readFloat32(name: string): { data: Float32Array; shape: number[] } {
+    const { bytes, dtype, shape } = this.readBytes(name);
+    return { data: toFloat32(bytes, dtype), shape };
+  }
+
+  /**
+   * Reads one float tensor's stored bytes as they are (F32 / F16 / BF16, little-endian) into a
+   * buffer of its own (offset 0, so typed-array views over it are aligned): 16-bit weights can stay
+   * 16-bit without a float32 copy.
+   */
+  readBytes(name: string): { bytes: Buffer; dtype: StDtype; shape: number[] } {
     const info = this.info(name);
     if (!FLOAT_DTYPES.has(info.dtype)) {
       throw new SafetensorsError(this.file, `tensor ${name} has dtype ${info.dtype}; only F32, F16 and BF16 are supported`);
     }
-    const bytes = Buffer.allocUnsafe(info.end - info.begin);
+    const bytes = Buffer.alloc(info.end - info.begin);
     let read = 0;
     while (read < bytes.length) {
       const n = fs.readSync(this.fd, bytes, read, bytes.length - read, info.begin + read);
       if (n === 0) throw new SafetensorsError(this.file, `unexpected end of file in tensor ${name}`);
       read += n;
     }
-    return { data: toFloat32(bytes, info.dtype), shape: info.shape };
+    return { bytes, dtype: info.dtype, shape: info.shape };
   }
 
   close(): void {
@@ -166,8 +176,8 @@ function checkNoOverlap(file: string, infos: TensorInfo[]): void {
 
 let halfTable: Float32Array | undefined;
 
-/** float16 → float32 by table lookup (65,536 entries, built once). */
-function halfToFloatTable(): Float32Array {
+/** float16 → float32 by table lookup: the float32 value of every IEEE half-precision bit pattern (65536 entries, built once). */
+export function halfToFloatTable(): Float32Array {
   if (halfTable) return halfTable;
   halfTable = new Float32Array(65536);
   for (let h = 0; h < 65536; h++) {
@@ -345,9 +355,18 @@ export class WeightStore {
   }
 
   read(name: string): { data: Float32Array; shape: number[] } {
+    return this.file(name).readFloat32(name);
+  }
+
+  /** The stored bytes of a float tensor (see SafetensorsFile.readBytes). */
+  readBytes(name: string): { bytes: Buffer; dtype: StDtype; shape: number[] } {
+    return this.file(name).readBytes(name);
+  }
+
+  private file(name: string): SafetensorsFile {
     const f = this.byName.get(name);
     if (!f) throw new Error(`missing tensor ${name} in the model's weights`);
-    return f.readFloat32(name);
+    return f;
   }
 
   close(): void {

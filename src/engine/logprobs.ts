@@ -3,12 +3,13 @@
 // per-chunk softmax are done inside a custom gradient, the backward pass scatters rows back.
 import * as tf from '@tensorflow/tfjs-core';
 import type { LabelPositions } from './loss';
+import type { FrozenMatrix } from './packedWeight';
 import { bindingLimitBytes, matMulRows, matMulRowsT } from './rowBlocks';
 
 const LOGITS_PER_CHUNK = 1 << 24;
 
 /** [n] log-probabilities of `positions.targets` from hidden states [B·T, D] and head [V, D] (head frozen). */
-export function tokenLogProbs(hidden: tf.Tensor2D, head: tf.Tensor2D, positions: LabelPositions): tf.Tensor1D {
+export function tokenLogProbs(hidden: tf.Tensor2D, head: FrozenMatrix, positions: LabelPositions): tf.Tensor1D {
   const n = positions.rows.length;
   if (n === 0) return tf.zeros([0]) as tf.Tensor1D;
   const V = head.shape[0];

@@ -82,7 +82,7 @@ export class LoraAdapter {
     const modules: LoraModule[] = [];
     let s = seed;
     for (const prefix of targetPrefixes(model, settings.targets)) {
-      const [out, inp] = model.weights.get(`${prefix}.weight`)!.shape;
+      const [out, inp] = model.matrixShape(`${prefix}.weight`);
       const bound = 1 / Math.sqrt(inp); // kaiming_uniform_(a=√5): gain·√(3/fan_in) = √(1/3)·√(3/in)
       const A = tf.variable(tf.randomUniform([settings.r, inp], -bound, bound, 'float32', s++), true, `${prefix}.lora_A#${++variableCounter}`);
       const B = tf.variable(tf.zeros([out, settings.r]), true, `${prefix}.lora_B#${++variableCounter}`);
@@ -111,7 +111,7 @@ export class LoraAdapter {
     const modules: LoraModule[] = [];
     try {
       for (const prefix of targetPrefixes(model, targets)) {
-        const [out, inp] = model.weights.get(`${prefix}.weight`)!.shape;
+        const [out, inp] = model.matrixShape(`${prefix}.weight`);
         const read = (which: 'A' | 'B', shape: number[]) => {
           const name = `base_model.model.${prefix}.lora_${which}.weight`;
           const { data, shape: got } = file.readFloat32(name);
@@ -165,7 +165,7 @@ export class LoraAdapter {
   fuse(model: DecoderModel): void {
     for (const m of this.allModules()) {
       const name = `${m.prefix}.weight`;
-      const W = model.weights.get(name)!;
+      const W = model.denseWeight(name);
       const merged = tf.tidy(() => tf.add(W, tf.mul(tf.matMul(m.B, m.A), m.scale)));
       W.dispose();
       model.weights.set(name, merged);

@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CROSS_ENTROPY, crossEntropyGradWebGpu, crossEntropyRowsWebGpu } from './kernels/webgpu/crossEntropy';
 import { useWebGpuKernel } from './kernels/webgpu/program';
+import { isPacked, type FrozenMatrix } from './packedWeight';
 import { bindingLimitBytes, gatherRows, matMulRows, matMulRowsT } from './rowBlocks';
 
 export const IGNORE_INDEX = -100;
@@ -41,7 +42,7 @@ export function labelPositions(labels: readonly (readonly number[])[], T: number
  * Sum (not mean) of −log p(target) over the labelled positions, differentiable with respect to
  * `hidden` [B·T, D] and — when `headTrainable` — the output matrix `head` [V, D].
  */
-export function crossEntropySum(hidden: tf.Tensor2D, head: tf.Tensor2D, positions: LabelPositions, headTrainable = false): tf.Scalar {
+export function crossEntropySum(hidden: tf.Tensor2D, head: FrozenMatrix, positions: LabelPositions, headTrainable = false): tf.Scalar {
   const n = positions.rows.length;
   if (n === 0) return tf.mul(tf.sum(hidden), 0) as tf.Scalar; // keeps the graph connected; gradient 0
   const V = head.shape[0];
@@ -58,7 +59,7 @@ export function crossEntropySum(hidden: tf.Tensor2D, head: tf.Tensor2D, position
 
   // The target logit of row i is x_i·w[target_i]: a gather of head rows and a row-wise dot product,
   // so neither pass needs a [rows, V] one-hot.
-  const forward = (h: tf.Tensor2D, w: tf.Tensor2D) => {
+  const forward = (h: tf.Tensor2D, w: FrozenMatrix) => {
     const rowsT = tf.tensor1d(positions.rows, 'int32');
     const targetsT = tf.tensor1d(positions.targets, 'int32');
     const selected = tf.gather(h, rowsT) as tf.Tensor2D; // [n, D]
@@ -76,7 +77,7 @@ export function crossEntropySum(hidden: tf.Tensor2D, head: tf.Tensor2D, position
 
   // Tensors that gradFunc needs must go through save(): the engine disposes everything else the
   // forward pass created before backpropagation starts.
-  const backward = (dy: tf.Tensor, h: tf.Tensor2D, w: tf.Tensor2D, saved: tf.Tensor[]) => {
+  const backward = (dy: tf.Tensor, h: tf.Tensor2D, w: FrozenMatrix, saved: tf.Tensor[]) => {
     const [selected, rowsT, targetsT] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
     // d/dlogits of −log softmax = softmax − onehot, so
     //   dx = (softmax·w − w[target])·dy   and   dw = (softmaxᵀ·x − scatter(x into the target rows))·dy.
@@ -92,7 +93,7 @@ export function crossEntropySum(hidden: tf.Tensor2D, head: tf.Tensor2D, position
         const probs = tf.softmax(matMulRowsT(x, w));
         const dx = tf.mul(tf.sub(matMulRows(probs, w), gatherRows(w, targets)), dy); // [size, D]
         const dw = headTrainable
-          ? tf.mul(tf.sub(tf.matMul(probs, x, true, false), tf.scatterND(tf.reshape(targets, [-1, 1]), x, w.shape)), dy) // [V, D]
+          ? tf.mul(tf.sub(tf.matMul(probs, x, true, false), tf.scatterND(tf.reshape(targets, [-1, 1]), x, [...w.shape])), dy) // [V, D]
           : undefined;
         return { dx, dw };
       }),
@@ -104,6 +105,7 @@ export function crossEntropySum(hidden: tf.Tensor2D, head: tf.Tensor2D, position
   };
 
   if (headTrainable) {
+    if (isPacked(head)) throw new Error('crossEntropySum: a trainable head cannot be a packed frozen weight');
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [h, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
       const { saved: keep, value } = forward(h as tf.Tensor2D, w as tf.Tensor2D);

@@ -18,10 +18,26 @@ import { useWebGpuKernel } from './kernels/webgpu/program';
 import { RMS_NORM, rmsNormWebGpu } from './kernels/webgpu/rmsNorm';
 import { ROPE, ropeWebGpu } from './kernels/webgpu/rope';
 import { MASKED_SOFTMAX, maskedSoftmaxFits, maskedSoftmaxWebGpu } from './kernels/webgpu/softmax';
+import { dequantize, packedKernelsAvailable } from './packedMatMul';
+import { disposePacked, frozenFromStored, isPacked, packedBytes, type FrozenMatrix, type PackedWeight, type QuantizeKind } from './packedWeight';
 // Matrices over one GPU binding (vocabularies, big projections) are used block by block there.
 import { gatherRows, matMulRowsT } from './rowBlocks';
 
 export const MASKED = -1e9;
+
+/** How DecoderModel.load holds the weights in memory. */
+export interface LoadOptions {
+  /**
+   * Quantize the frozen projection weights of every decoder layer (q/k/v/o/gate/up/down, phi3's fused
+   * ones): int8 per output row or nf4 in blocks of 64 (packedWeight.ts). Default 'none'.
+   */
+  quantize?: QuantizeKind;
+  /**
+   * Hold every weight as float32 (full fine-tuning trains them; exports write them). Default: matrices
+   * stored as F16 / BF16 stay 16-bit where the backend has kernels for packed weights.
+   */
+  float32?: boolean;
+}
 
 /** Keys and values of every layer for tokens already seen: [B, K, P, hd] each. */
 export interface KVCache {
@@ -89,8 +105,10 @@ export class DecoderModel {
 
   constructor(
     readonly config: ModelConfig,
-    /** Hugging Face names → tensors (tf.Variable for trainable weights in full fine-tuning). */
+    /** Hugging Face names → float32 tensors (tf.Variable for trainable weights in full fine-tuning). */
     readonly weights: Map<string, tf.Tensor>,
+    /** Hugging Face names → frozen matrices held packed (16-bit or quantized); not in `weights`. */
+    readonly packed: Map<string, PackedWeight> = new Map(),
   ) {
     this.checkWeights();
     this.kinds = Array.from({ length: config.num_hidden_layers }, (_, i) => ({
@@ -99,31 +117,42 @@ export class DecoderModel {
     }));
   }
 
-  /** Loads a model folder tensor by tensor (float32 in memory whatever the stored dtype). */
-  static load(dir: string): DecoderModel {
+  /**
+   * Loads a model folder tensor by tensor. Matrices stored as F16 / BF16 stay 16-bit in memory (unless
+   * `float32`, or the backend has no kernels for packed weights); with `quantize` the decoder layers'
+   * projections are quantized. Norms, biases and F32-stored matrices are float32.
+   */
+  static load(dir: string, options: LoadOptions = {}): DecoderModel {
+    const quantize = options.quantize ?? 'none';
+    if (quantize !== 'none' && options.float32) throw new Error(`--quantize ${quantize} quantizes frozen weights: it cannot be combined with float32 (trainable) weights`);
+    const widen = options.float32 ?? !packedKernelsAvailable();
     const config = readModelConfig(dir);
+    const projections = new Set(projectionWeightNames(config));
     const store = WeightStore.openFolder(dir);
     const weights = new Map<string, tf.Tensor>();
+    const packed = new Map<string, PackedWeight>();
     try {
       for (const name of expectedWeightNames(config)) {
         const stored = storedWeightName(name, (n) => store.has(n));
         if (!stored) throw new Error(`${dir}: missing tensor ${name} in the model's weights`);
-        const { data, shape } = store.read(stored);
-        weights.set(name, tf.tensor(data, shape, 'float32'));
+        const held = frozenFromStored(store.readBytes(stored), { quantize: projections.has(name) ? quantize : 'none', widen });
+        if (isPacked(held)) packed.set(name, held);
+        else weights.set(name, held);
       }
     } catch (err) {
       for (const t of weights.values()) t.dispose();
+      for (const p of packed.values()) disposePacked(p);
       throw err;
     } finally {
       store.close();
     }
-    return new DecoderModel(config, weights);
+    return new DecoderModel(config, weights, packed);
   }
 
   private checkWeights(): void {
     const c = this.config;
     const expectShape = (name: string, shape: number[]) => {
-      const t = this.weights.get(name);
+      const t = this.weights.get(name) ?? this.packed.get(name);
       if (!t) throw new Error(`missing tensor ${name}`);
       if (t.shape.join(',') !== shape.join(',')) {
         throw new Error(`tensor ${name} has shape [${t.shape.join(', ')}], config.json implies [${shape.join(', ')}]`);
@@ -141,7 +170,7 @@ export class DecoderModel {
    * lm_head, or the embedding matrix when tied: [V, D], for the losses (loss.ts, dpo.ts, grpo.ts),
    * which compute plain logits: a model with final_logit_softcapping is refused there.
    */
-  get head(): tf.Tensor2D {
+  get head(): FrozenMatrix {
     const cap = this.config.final_logit_softcapping;
     if (cap !== null) {
       throw new Error(`final_logit_softcapping (${cap}) is not supported in training or evaluation losses yet; generation applies it`);
@@ -149,14 +178,48 @@ export class DecoderModel {
     return this.outputMatrix;
   }
 
-  private get outputMatrix(): tf.Tensor2D {
-    return (this.config.tie_word_embeddings ? this.w('model.embed_tokens.weight') : this.w('lm_head.weight')) as tf.Tensor2D;
+  private get outputMatrix(): FrozenMatrix {
+    return this.matrix(this.config.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
   }
 
   parameterCount(): number {
     let n = 0;
     for (const t of this.weights.values()) n += t.size;
+    for (const p of this.packed.values()) n += p.shape[0] * p.shape[1];
     return n;
+  }
+
+  /** Bytes the weights hold in memory (float32 tensors and packed matrices). */
+  weightBytes(): number {
+    let n = 0;
+    for (const t of this.weights.values()) n += t.size * 4;
+    for (const p of this.packed.values()) n += packedBytes(p);
+    return n;
+  }
+
+  /** [out, in] of a matrix, whether float32 or packed. */
+  matrixShape(name: string): [number, number] {
+    const m = this.matrix(name);
+    return [m.shape[0], m.shape[1]];
+  }
+
+  /**
+   * The float32 tensor of `name`; a packed matrix is dequantized and held as float32 from now on
+   * (merging an adapter into it, exports).
+   */
+  denseWeight(name: string): tf.Tensor {
+    const p = this.packed.get(name);
+    if (p) {
+      this.weights.set(name, dequantize(p));
+      this.packed.delete(name);
+      disposePacked(p);
+    }
+    return this.w(name);
+  }
+
+  /** A matrix as the kernels take it: packed if held packed, else its float32 tensor. */
+  private matrix(name: string): FrozenMatrix {
+    return this.packed.get(name) ?? (this.w(name) as tf.Tensor2D);
   }
 
   private w(name: string): tf.Tensor {
@@ -272,9 +335,9 @@ export class DecoderModel {
   }
 
   private embed(inputIds: tf.Tensor2D): tf.Tensor2D {
-    const table = this.w('model.embed_tokens.weight') as tf.Tensor2D;
+    const table = this.matrix('model.embed_tokens.weight');
     const flat = tf.reshape(inputIds, [-1]) as tf.Tensor1D;
-    if (!(table instanceof tf.Variable && table.trainable)) return gatherRows(table, flat);
+    if (isPacked(table) || !(table instanceof tf.Variable && table.trainable)) return gatherRows(table, flat);
     // Full fine-tuning: gather's own gradient needs UnsortedSegmentSum, which the wasm backend lacks;
     // a scatter (duplicates summed) computes the same gradient.
     const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -289,7 +352,7 @@ export class DecoderModel {
   }
 
   private linear(x: tf.Tensor2D, prefix: string, options: ForwardOptions, layer: number, hasBias: boolean): tf.Tensor2D {
-    let y: tf.Tensor2D = matMulRowsT(x, this.w(`${prefix}.weight`) as tf.Tensor2D);
+    let y: tf.Tensor2D = matMulRowsT(x, this.matrix(`${prefix}.weight`));
     if (hasBias) y = tf.add(y, this.w(`${prefix}.bias`));
     const lora = options.adapter?.module(prefix);
     if (lora) y = tf.add(y, lora.delta(x, options.training === true, seedFor(options.dropoutSeed, layer, prefix)));
@@ -464,6 +527,7 @@ export class DecoderModel {
 
   dispose(): void {
     for (const t of this.weights.values()) t.dispose();
+    for (const p of this.packed.values()) disposePacked(p);
     this.clearRopeCache();
     this.rotation?.dispose();
     this.rotation = undefined;
@@ -516,6 +580,15 @@ function seedFor(seed: number | undefined, layer: number, prefix: string): numbe
   let h = seed ^ (layer * 0x9e3779b1);
   for (let i = 0; i < prefix.length; i++) h = Math.imul(h ^ prefix.charCodeAt(i), 0x01000193);
   return h >>> 0;
+}
+
+/** The projection weights of every decoder layer: what `quantize` quantizes. */
+export function projectionWeightNames(c: ModelConfig): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < c.num_hidden_layers; i++) {
+    for (const proj of layerProjections(c)) names.push(`model.layers.${i}.${proj.name}.weight`);
+  }
+  return names;
 }
 
 export function expectedWeightNames(c: ModelConfig): string[] {

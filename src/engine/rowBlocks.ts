@@ -10,6 +10,8 @@
 // below is exactly the tfjs op it replaces: wasm and cpu numerics do not change.
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWebGpuKernel, type WebGpuKernelFunc } from './kernels/webgpu/program';
+import { gatherPackedRows, packedMatMul, packedMatMulT } from './packedMatMul';
+import { isPacked, type FrozenMatrix } from './packedWeight';
 import { webGpuLimits } from './webgpu';
 
 export interface RowBlock {
@@ -78,22 +80,28 @@ function forgetDisposed(): void {
   }
 }
 
-/** x [N, C] · wᵀ → [N, R] (tf.matMul(x, w, false, true)), block by block when w is split. */
-export function matMulRowsT(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+/**
+ * x [N, C] · wᵀ → [N, R] (tf.matMul(x, w, false, true)), block by block when w is split; a packed
+ * frozen w (16-bit or quantized) goes to its own kernels (packedMatMul.ts).
+ */
+export function matMulRowsT(x: tf.Tensor2D, w: FrozenMatrix): tf.Tensor2D {
+  if (isPacked(w)) return packedMatMulT(x, w);
   const blocks = rowBlocks(w);
   if (blocks.length === 1) return tf.matMul(x, w, false, true);
   return tf.concat(blocks.map((b) => tf.matMul(x, b.weight, false, true)), 1) as tf.Tensor2D;
 }
 
 /** d [N, R] · w → [N, C] (tf.matMul(d, w)), as a sum over blocks when w is split. */
-export function matMulRows(d: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+export function matMulRows(d: tf.Tensor2D, w: FrozenMatrix): tf.Tensor2D {
+  if (isPacked(w)) return packedMatMul(d, w);
   const blocks = rowBlocks(w);
   if (blocks.length === 1) return tf.matMul(d, w);
   return tf.addN(blocks.map((b) => tf.matMul(tf.slice(d, [0, b.start], [-1, b.rows]), b.weight))) as tf.Tensor2D;
 }
 
 /** Rows `ids` of w (tf.gather(w, ids)): each block serves the ids it holds, the others add exact zeros. */
-export function gatherRows(w: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+export function gatherRows(w: FrozenMatrix, ids: tf.Tensor1D): tf.Tensor2D {
+  if (isPacked(w)) return gatherPackedRows(w, ids);
   const blocks = rowBlocks(w);
   if (blocks.length === 1) return tf.gather(w, ids) as tf.Tensor2D;
   return tf.tidy(() => {

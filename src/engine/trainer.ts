@@ -66,7 +66,8 @@ async function train(options: TrainOptions): Promise<TrainOutcome> {
   const backend = await initBackend(config.backend);
   const tokenizer = await loadTokenizer(config.model);
   const padId = padTokenId(tokenizer, config.model);
-  const model = DecoderModel.load(config.model);
+  // Full fine-tuning trains every weight: float32; LoRA keeps the frozen base 16-bit where it is stored so.
+  const model = DecoderModel.load(config.model, { float32: config.full });
   try {
     await assertGpuComputesRight(model, backend); // a GPU that computes this model wrong stops the run here
   } catch (err) {
@@ -282,7 +283,7 @@ function restore(dir: string, model: DecoderModel, adapter: LoraAdapter | undefi
     vars.forEach((v, i) => v.assign(from[i]));
     loaded.dispose();
   } else {
-    const store = DecoderModel.load(dir);
+    const store = DecoderModel.load(dir, { float32: true });
     for (const v of vars) v.assign(store.weights.get(v.name.replace(/^full\./, ''))!);
     store.dispose();
   }

@@ -90,7 +90,7 @@ function readJsonFile(file: string): Record<string, unknown> | undefined {
 /** The base model with the adapter (if any) fused into its weights. */
 async function loadFused(modelDir: string, adapterDir: string | undefined, backend: BackendName): Promise<DecoderModel> {
   await initBackend(backend);
-  const model = DecoderModel.load(modelDir);
+  const model = DecoderModel.load(modelDir, { float32: true }); // exports write float32 values
   if (adapterDir) {
     try {
       const adapter = LoraAdapter.load(adapterDir, model);

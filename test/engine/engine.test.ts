@@ -414,7 +414,7 @@ describe('training steps on the tiny model', () => {
       '--lr', '0.002', '--schedule', 'constant', '--backend', 'wasm',
     ]);
     assert.equal(outcome, 'done');
-    const base = DecoderModel.load(TINY);
+    const base = DecoderModel.load(TINY, { float32: true });
     const started = events.find((e) => e.type === 'started');
     assert.ok(started && started.type === 'started');
     assert.equal(started.trainable_parameters, base.parameterCount(), 'every weight is trained');
@@ -422,7 +422,7 @@ describe('training steps on the tiny model', () => {
     assert.equal(losses.length, 5);
     assert.ok(losses[4] < losses[0] - 0.05, `loss falls: ${losses.join(', ')}`);
 
-    const tuned = DecoderModel.load(path.join(out, 'model'));
+    const tuned = DecoderModel.load(path.join(out, 'model'), { float32: true });
     try {
       const tokenizer = await loadTokenizer(TINY);
       const { examples } = await loadExamples(data, tokenizer, {});

@@ -58,7 +58,7 @@ describe('webgpu: matrices over one binding, split into row blocks', () => {
     const c = readCase<{ token_ids: number[][]; labels: number[][]; loss: number; rtol: number }>('tiny-qwen2', 'eval_loss.json');
     const model = DecoderModel.load(modelDir('tiny-qwen2'));
     try {
-      assert.equal(rowBlocks(model.head).length, 4);
+      assert.equal(rowBlocks(model.head as tf.Tensor2D).length, 4);
       const data = c.token_ids.map((ids, i) => ({ input_ids: ids, labels: c.labels[i] }));
       assert.ok(collate(data, 509).B === 4);
       const r = await evaluateLoss(model, undefined, data, { batchSize: 2, padId: 509 });

@@ -1,8 +1,9 @@
 // Replacements for tfjs-backend-wasm kernels that are slow or memory-hungry for transformer
-// training (each file says why). Installed once, before or after tf.setBackend('wasm').
+// training (each file says why), and kernels of our own. Installed once, before or after tf.setBackend('wasm').
 import { installWasmGather } from './gather';
 import { installWasmTranspose } from './heapKernels';
 import { installWasmMatMul } from './matMul';
+import { installWasmPackedKernels } from './packedKernels';
 import { installWasmSharing } from './shared';
 
 export function installWasmKernels(): void {
@@ -10,4 +11,5 @@ export function installWasmKernels(): void {
   installWasmSharing();
   installWasmGather();
   installWasmTranspose();
+  installWasmPackedKernels();
 }
