@@ -1,14 +1,14 @@
-// Packed weights for kernel tests, made from random codes (every bit pattern a checkpoint can hold:
-// f16 subnormals and signed zeros, all 16 nf4 codes, ±127, zero scales) together with their float32
-// values per the layout's definitions (packed-layout.md): the reference a kernel must reproduce.
-import * as tf from '@tensorflow/tfjs-core';
-import { NF4_LEVELS, type PackedKindName } from '../../src/engine/kernels/webgpu/packedDecode';
+// Random packed weights for kernel tests, made by the engine's own packers (packedWeight.ts: pack16 from
+// safetensors bytes, quantizeInt8, quantizeNf4) with their values from its definition
+// (dequantizeReference): what a kernel must reproduce. 16-bit weights come from random bit patterns
+// (in full range: f16 subnormals, signed zeros, the largest finite values); int8 and nf4 from random
+// float32 weights with a zero row / zero block.
+import { dequantizeReference, pack16, quantizeInt8, quantizeNf4, toPackedWeight, type PackedArrays, type PackedKind, type PackedWeight } from '../../src/engine/packedWeight';
 
 export interface PackedTestWeight {
-  kind: PackedKindName;
+  arrays: PackedArrays;
   shape: [number, number];
-  words: Int32Array;
-  scales?: Float32Array;
+  kind: PackedKind;
   /** dequant(W) [N, K], row-major. */
   dense: Float32Array;
 }
@@ -25,79 +25,36 @@ export function seeded(seed: number): () => number {
   };
 }
 
-/** Float32 value of half-precision bits (exact). */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 31, m = h & 1023;
-  if (e === 0) return sign * m * 2 ** -24;
-  if (e === 31) return m ? NaN : sign * Infinity;
-  return sign * (1 + m / 1024) * 2 ** (e - 15);
-}
-
 export interface RandomOptions {
-  /** f16 / bf16: exponents drawn from the full finite range (subnormals and zeros too) instead of values near ±1. */
+  /** 16-bit: exponents from the whole finite range (f16 subnormals and signed zeros too) instead of values near ±1. */
   fullRange?: boolean;
 }
 
-/** A random [N, K] weight of `kind`, its words and its values. */
-export function randomPacked(kind: PackedKindName, N: number, K: number, seed: number, options: RandomOptions = {}): PackedTestWeight {
+/** A random [N, K] weight of `kind`, packed by the engine, and its values. */
+export function randomPacked(kind: PackedKind, N: number, K: number, seed: number, options: RandomOptions = {}): PackedTestWeight {
   const rand = seeded(seed);
   const int = (n: number) => Math.floor(rand() * n);
-  const dense = new Float32Array(N * K);
+  let arrays: PackedArrays;
   if (kind === 'f16' || kind === 'bf16') {
-    const wordsPerRow = Math.ceil(K / 2);
-    const words = new Int32Array(N * wordsPerRow);
-    const bits32 = new Uint32Array(1), asFloat = new Float32Array(bits32.buffer);
-    for (let r = 0; r < N; r++) {
-      for (let c = 0; c < K; c++) {
-        let bits: number;
-        if (kind === 'f16') {
-          // exponent 0..30 (no inf/nan) in full range, else 12..16 (|w| in [2^-3, 2^2))
-          const e = options.fullRange ? int(31) : 12 + int(5);
-          bits = (int(2) << 15) | (e << 10) | int(1024);
-          dense[r * K + c] = halfToFloat(bits);
-        } else {
-          // exponent 1..254 in full range (bf16 subnormals are f32 subnormals, which GPUs may flush in arithmetic), else 124..128
-          const e = options.fullRange ? 1 + int(254) : 124 + int(5);
-          bits = (int(2) << 15) | (e << 7) | int(128);
-          if (options.fullRange && int(50) === 0) bits &= 0x8000; // signed zeros
-          bits32[0] = bits << 16;
-          dense[r * K + c] = asFloat[0];
-        }
-        words[r * wordsPerRow + (c >> 1)] |= bits << ((c & 1) * 16);
-      }
+    const halves = new Uint16Array(N * K);
+    for (let i = 0; i < halves.length; i++) {
+      // f16: exponent 0..30 (no inf/nan), or 12..16 (|w| in [2^-3, 2^2)). bf16: 1..254 (bf16 subnormals
+      // are f32 subnormals, which a GPU may flush in any arithmetic, float32 weights alike), or 124..128.
+      const e = kind === 'f16' ? (options.fullRange ? int(31) : 12 + int(5)) : options.fullRange ? 1 + int(254) : 124 + int(5);
+      const bits = kind === 'f16' ? (int(2) << 15) | (e << 10) | int(1024) : (int(2) << 15) | (e << 7) | int(128);
+      halves[i] = options.fullRange && int(50) === 0 ? bits & 0x8000 : bits; // a few signed zeros
     }
-    return { kind, shape: [N, K], words, dense };
+    arrays = pack16(new Uint8Array(halves.buffer), kind === 'f16' ? 'F16' : 'BF16', [N, K]);
+  } else {
+    const values = Float32Array.from({ length: N * K }, () => rand() * 2 - 1);
+    if (kind === 'int8') values.fill(0, K, 2 * K); // row 1: scale 0
+    else values.fill(0, 128, Math.min(N * K, 192)); // block 2: absmax 0
+    arrays = kind === 'int8' ? quantizeInt8(values, [N, K]) : quantizeNf4(values, [N, K]);
   }
-  if (kind === 'int8') {
-    const wordsPerRow = Math.ceil(K / 4);
-    const words = new Int32Array(N * wordsPerRow);
-    const scales = new Float32Array(N);
-    for (let r = 0; r < N; r++) {
-      scales[r] = r === 1 ? 0 : Math.fround((0.5 + rand()) / 127); // row 1: a zero row
-      for (let c = 0; c < K; c++) {
-        const q = int(255) - 127;
-        words[r * wordsPerRow + (c >> 2)] |= (q & 0xff) << ((c & 3) * 8);
-        dense[r * K + c] = Math.fround(q * scales[r]);
-      }
-    }
-    return { kind, shape: [N, K], words, scales, dense };
-  }
-  const total = N * K;
-  const words = new Int32Array(Math.ceil(total / 8));
-  const scales = new Float32Array(Math.ceil(total / 64));
-  for (let b = 0; b < scales.length; b++) scales[b] = b === 2 ? 0 : Math.fround(0.05 + rand()); // block 2: absmax 0
-  for (let i = 0; i < total; i++) {
-    const code = scales[i >> 6] === 0 ? 7 : int(16);
-    words[i >> 3] |= code << ((i & 7) * 4);
-    dense[i] = Math.fround(Math.fround(NF4_LEVELS[code]) * scales[i >> 6]);
-  }
-  return { kind, shape: [N, K], words, scales, dense };
+  return { arrays, shape: [N, K], kind, dense: dequantizeReference(arrays) };
 }
 
-/** The packed weight's tensors on the active backend (the caller disposes data and scales). */
-export function packedTensors(w: PackedTestWeight): { kind: PackedKindName; shape: [number, number]; data: tf.Tensor; scales?: tf.Tensor } {
-  const [N, K] = w.shape;
-  const data = w.kind === 'nf4' ? tf.tensor1d(w.words, 'int32') : tf.tensor2d(w.words, [N, w.words.length / N], 'int32');
-  return { kind: w.kind, shape: [N, K], data, scales: w.scales ? tf.tensor1d(w.scales) : undefined };
+/** The weight's tensors on the active backend (dispose with disposePacked). */
+export function packedTensors(w: PackedTestWeight): PackedWeight {
+  return toPackedWeight(w.arrays);
 }

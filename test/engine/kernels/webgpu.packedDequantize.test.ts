@@ -5,12 +5,12 @@ import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { PACKED_DEQUANTIZE } from '../../../src/engine/kernels/webgpu/packedDequantize';
-import type { PackedKindName } from '../../../src/engine/kernels/webgpu/packedDecode';
+import { disposePacked, type PackedKind } from '../../../src/engine/packedWeight';
 import { packedTensors, randomPacked } from '../../helpers/packedTestWeights';
 import { useWebGpuBackend } from '../../helpers/webgpu';
 
 const skipWithoutAdapter = useWebGpuBackend('webgpu packed dequantize tests');
-const KINDS: PackedKindName[] = ['f16', 'bf16', 'int8', 'nf4'];
+const KINDS: PackedKind[] = ['f16', 'bf16', 'int8', 'nf4'];
 
 describe('packed weights dequantized on webgpu', () => {
   test('rows [3, 101) of a [130, 67] weight of every precision are the layout\'s values bit for bit', async (t) => {
@@ -24,7 +24,8 @@ describe('packed weights dequantized on webgpu', () => {
       assert.deepEqual(out.shape, [rows, K]);
       const got = new Uint32Array(((await out.data()) as Float32Array).buffer);
       const want = new Uint32Array(w.dense.buffer, rowStart * K * 4, rows * K);
-      tf.dispose([out, packed.data, packed.scales].filter((x): x is tf.Tensor => x !== undefined));
+      out.dispose();
+      disposePacked(packed);
       const bad = want.findIndex((v, i) => got[i] !== v);
       assert.equal(bad, -1, `${kind}: element ${bad}: 0x${got[bad]?.toString(16)}, definition 0x${want[bad]?.toString(16)}`);
     }

@@ -6,13 +6,13 @@ import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { packedBlocks } from '../../../src/engine/kernels/webgpu/packedBlocks';
-import type { PackedKindName } from '../../../src/engine/kernels/webgpu/packedDecode';
 import { gatherPackedRowsWebGpu } from '../../../src/engine/kernels/webgpu/packedGather';
+import { disposePacked, type PackedKind } from '../../../src/engine/packedWeight';
 import { packedTensors, randomPacked, type PackedTestWeight } from '../../helpers/packedTestWeights';
 import { useWebGpuBackend } from '../../helpers/webgpu';
 
 const skipWithoutAdapter = useWebGpuBackend('webgpu packed gather tests');
-const KINDS: PackedKindName[] = ['f16', 'bf16', 'int8', 'nf4'];
+const KINDS: PackedKind[] = ['f16', 'bf16', 'int8', 'nf4'];
 
 /** Gathers `ids` on webgpu and compares every bit with the layout's values (a zero row for an id out of range). */
 async function checkGather(w: PackedTestWeight, ids: number[], minBlocks: number): Promise<void> {
@@ -33,7 +33,8 @@ async function checkGather(w: PackedTestWeight, ids: number[], minBlocks: number
       }
     });
   } finally {
-    tf.dispose([idsT, packed.data, packed.scales].filter((t): t is tf.Tensor => t !== undefined));
+    idsT.dispose();
+    disposePacked(packed);
   }
 }
 

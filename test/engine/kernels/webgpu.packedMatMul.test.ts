@@ -8,12 +8,12 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { packedBlocks } from '../../../src/engine/kernels/webgpu/packedBlocks';
 import { packedMatMulTWebGpu } from '../../../src/engine/kernels/webgpu/packedMatMul';
-import type { PackedKindName } from '../../../src/engine/kernels/webgpu/packedDecode';
+import { disposePacked, type PackedKind } from '../../../src/engine/packedWeight';
 import { packedTensors, randomPacked, seeded, type PackedTestWeight } from '../../helpers/packedTestWeights';
 import { useWebGpuBackend } from '../../helpers/webgpu';
 
 const skipWithoutAdapter = useWebGpuBackend('webgpu packed matMul tests');
-const KINDS: PackedKindName[] = ['f16', 'bf16', 'int8', 'nf4'];
+const KINDS: PackedKind[] = ['f16', 'bf16', 'int8', 'nf4'];
 
 function randomValues(n: number, seed: number): Float32Array {
   const rand = seeded(seed);
@@ -33,7 +33,7 @@ async function onWebGpu(w: PackedTestWeight, x: Float32Array, M: number, dy: Flo
     tf.dispose([xt, dyt, y, dx]);
     return out;
   } finally {
-    tf.dispose([packed.data, packed.scales].filter((t): t is tf.Tensor => t !== undefined));
+    disposePacked(packed);
   }
 }
 
@@ -67,7 +67,7 @@ function assertClose(got: Float32Array, want: Float32Array, scale: Float32Array,
   assert.ok(at < 0, `${what}: element ${at}: webgpu ${got[at]}, composite ${want[at]} (magnitude ${scale[at]})`);
 }
 
-async function checkAgainstComposite(kind: PackedKindName, N: number, K: number, M: number, seed: number): Promise<void> {
+async function checkAgainstComposite(kind: PackedKind, N: number, K: number, M: number, seed: number): Promise<void> {
   const w = randomPacked(kind, N, K, seed);
   const x = randomValues(M * K, seed + 1), dy = randomValues(M * N, seed + 2);
   const gpu = await onWebGpu(w, x, M, dy);
@@ -144,7 +144,7 @@ describe('packed x·Wᵀ on webgpu', () => {
       for (const kind of KINDS) {
         const packed = packedTensors(randomPacked(kind, 300, 67, 1));
         const blocks = packedBlocks(packed).length;
-        tf.dispose([packed.data, packed.scales].filter((t): t is tf.Tensor => t !== undefined));
+        disposePacked(packed);
         assert.ok(blocks >= 3, `${kind}: ${blocks} blocks`);
         for (const M of [2, 37]) await checkAgainstComposite(kind, 300, 67, M, 500 + M);
       }

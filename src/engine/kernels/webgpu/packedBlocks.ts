@@ -10,15 +10,8 @@
 // when K is not a multiple of those; flatBase and scaleBase say where, in elements.
 import * as tf from '@tensorflow/tfjs-core';
 import { bindingLimitBytes, sliceRows } from '../../rowBlocks';
-import { ELEMENTS_PER_WORD, NF4_BLOCK, type PackedKindName } from './packedDecode';
-
-/** The tensors of a packed weight (packedWeight.ts PackedWeight). */
-export interface PackedWeightTensors {
-  readonly kind: PackedKindName;
-  readonly shape: readonly [number, number];
-  readonly data: tf.Tensor;
-  readonly scales?: tf.Tensor;
-}
+import { NF4_BLOCK, packedWordShape, type PackedKind, type PackedWeight } from '../../packedWeight';
+import { ELEMENTS_PER_WORD } from './packedDecode';
 
 export interface PackedBlock {
   /** first row of W in this block. */
@@ -35,7 +28,7 @@ export interface PackedBlock {
 const blocksOf = new Map<tf.Tensor, PackedBlock[]>();
 
 /** The weight as blocks of rows that each bind within the device's limit: one block, itself, when it fits. */
-export function packedBlocks(w: PackedWeightTensors): PackedBlock[] {
+export function packedBlocks(w: PackedWeight): PackedBlock[] {
   checkLayout(w);
   const [N, K] = w.shape;
   const perBlock = rowsPerBlock(w.kind, K, bindingLimitBytes());
@@ -51,14 +44,14 @@ export function packedBlocks(w: PackedWeightTensors): PackedBlock[] {
 }
 
 /** Rows of W per block under `limit` bytes per binding (Infinity: no limit). */
-export function rowsPerBlock(kind: PackedKindName, K: number, limit: number): number {
+export function rowsPerBlock(kind: PackedKind, K: number, limit: number): number {
   if (!Number.isFinite(limit)) return Infinity;
   const words = Math.floor(limit / 4);
   if (kind === 'nf4') return Math.floor(((words - 2) * ELEMENTS_PER_WORD.nf4) / K); // a block may straddle a word at each end
   return Math.floor(words / Math.ceil(K / ELEMENTS_PER_WORD[kind]));
 }
 
-function sliceBlock(w: PackedWeightTensors, start: number, rows: number): PackedBlock {
+function sliceBlock(w: PackedWeight, start: number, rows: number): PackedBlock {
   const K = w.shape[1];
   if (w.kind !== 'nf4') {
     return {
@@ -84,11 +77,10 @@ function sliceFlat(t: tf.Tensor, start: number, count: number): tf.Tensor {
 }
 
 /** The tensors have the layout's shapes and dtypes for `shape` (a mismatch would read wrong words). */
-function checkLayout(w: PackedWeightTensors): void {
+function checkLayout(w: PackedWeight): void {
   const [N, K] = w.shape;
-  const expected: { data: number[]; scales?: number[] } = w.kind === 'nf4'
-    ? { data: [Math.ceil((N * K) / 8)], scales: [Math.ceil((N * K) / NF4_BLOCK)] }
-    : { data: [N, Math.ceil(K / ELEMENTS_PER_WORD[w.kind])], scales: w.kind === 'int8' ? [N] : undefined };
+  const scales = { f16: undefined, bf16: undefined, int8: [N], nf4: [Math.ceil((N * K) / NF4_BLOCK)] }[w.kind];
+  const expected = { data: packedWordShape(w.kind, N, K), scales };
   const same = (t: tf.Tensor | undefined, shape: number[] | undefined) => (t === undefined || shape === undefined ? t === undefined && shape === undefined : t.shape.join() === shape.join());
   if (w.data.dtype !== 'int32' || !same(w.data, expected.data) || !same(w.scales, expected.scales) || (w.scales !== undefined && w.scales.dtype !== 'float32')) {
     const describe = (t: tf.Tensor | undefined) => (t ? `${t.dtype} [${t.shape.join(', ')}]` : 'none');

@@ -6,31 +6,18 @@
 // (nf4: where the block's first row starts inside its first word and its first absmax block, in elements).
 //
 // f16 and bf16 widen exactly; int8 and nf4 compute q·scale and level·absmax in f32, as the definitions do.
-
-/** How a packed weight stores its elements (packedWeight.ts PackedKind). */
-export type PackedKindName = 'f16' | 'bf16' | 'int8' | 'nf4';
-
-/** The 16 NF4 levels of bitsandbytes (../shared/conformance/README.md), ascending. */
-export const NF4_LEVELS: readonly number[] = [
-  -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
-  -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,
-  0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
-  0.7229568362236023, 1.0,
-];
+import { NF4_BLOCK, NF4_LEVELS, type PackedKind } from '../../packedWeight';
 
 /** Elements per int32 word of each kind (nf4 counts over the flattened weight, not per row). */
-export const ELEMENTS_PER_WORD: Record<PackedKindName, number> = { f16: 2, bf16: 2, int8: 4, nf4: 8 };
-
-/** nf4: flat elements per float32 absmax (int8 has one scale per row). */
-export const NF4_BLOCK = 64;
+export const ELEMENTS_PER_WORD: Record<PackedKind, number> = { f16: 2, bf16: 2, int8: 4, nf4: 8 };
 
 /** The shader's input names for a kind: the words, and the scales where the kind has them. */
-export function packedInputNames(kind: PackedKindName): string[] {
+export function packedInputNames(kind: PackedKind): string[] {
   return kind === 'int8' || kind === 'nf4' ? ['wd', 'ws'] : ['wd'];
 }
 
 /** `fn wAt(n, k) -> f32` (and what it needs) for one kind. */
-export function weightReader(kind: PackedKindName): string {
+export function weightReader(kind: PackedKind): string {
   switch (kind) {
     case 'f16':
       return `
@@ -62,7 +49,7 @@ export function weightReader(kind: PackedKindName): string {
   }`;
     case 'nf4':
       return `
-  var<private> NF4 : array<f32, 16> = array<f32, 16>(${NF4_LEVELS.map(f32Literal).join(', ')});
+  var<private> NF4 : array<f32, 16> = array<f32, 16>(${Array.from(NF4_LEVELS, f32Literal).join(', ')});
   fn wAt(n : i32, k : i32) -> f32 {
     let flat = n * uniforms.kCols + k;
     let i = uniforms.flatBase + flat;
@@ -83,7 +70,7 @@ function f32Literal(v: number): string {
 export const PACKED_UNIFORMS = 'kCols : i32, wordsPerRow : i32, flatBase : i32, scaleBase : i32,';
 
 /** Values of PACKED_UNIFORMS for a block of a [N, K] weight of `kind`. */
-export function packedUniformValues(kind: PackedKindName, kCols: number, flatBase: number, scaleBase: number): { type: 'int32'; data: number[] }[] {
+export function packedUniformValues(kind: PackedKind, kCols: number, flatBase: number, scaleBase: number): { type: 'int32'; data: number[] }[] {
   const wordsPerRow = kind === 'nf4' ? 0 : Math.ceil(kCols / ELEMENTS_PER_WORD[kind]);
   return [kCols, wordsPerRow, flatBase, scaleBase].map((v) => ({ type: 'int32' as const, data: [v] }));
 }

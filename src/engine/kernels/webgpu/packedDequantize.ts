@@ -3,13 +3,15 @@
 // and FTUNE_WEBGPU_FUSED=0 fall back to. The products themselves never widen a weight into memory
 // (packedMatMul.ts in this folder); this binds the whole weight, so the device's guard refuses a weight
 // over one binding with its shape instead of computing zeros.
-import { PACKED_UNIFORMS, packedInputNames, packedUniformValues, weightReader, type PackedKindName } from './packedDecode';
+import { PACKED_DEQUANTIZE } from '../wasm/packedKernels';
+import type { PackedKind } from '../../packedWeight';
+import { PACKED_UNIFORMS, packedInputNames, packedUniformValues, weightReader } from './packedDecode';
 import { elementwiseProgram, registerWebGpuKernel, type WebGpuKernelFunc } from './program';
 
-export const PACKED_DEQUANTIZE = 'FtunePackedDequantize';
+export { PACKED_DEQUANTIZE };
 
 interface DequantizeAttrs {
-  kind: PackedKindName;
+  kind: PackedKind;
   N: number;
   K: number;
   rowStart: number;

@@ -6,14 +6,15 @@
 // Here each row block of the table (packedBlocks.ts) widens the ids it holds and keeps what the
 // blocks before it wrote for the others: one dispatch per block, every output element written once.
 import * as tf from '@tensorflow/tfjs-core';
-import { packedBlocks, type PackedBlock, type PackedWeightTensors } from './packedBlocks';
-import { PACKED_UNIFORMS, packedInputNames, packedUniformValues, weightReader, type PackedKindName } from './packedDecode';
+import type { PackedKind, PackedWeight } from '../../packedWeight';
+import { packedBlocks, type PackedBlock } from './packedBlocks';
+import { PACKED_UNIFORMS, packedInputNames, packedUniformValues, weightReader } from './packedDecode';
 import { elementwiseProgram, registerWebGpuKernel, runKernel, type WebGpuKernelFunc } from './program';
 
 export const WEBGPU_PACKED_GATHER = 'FtuneWebGpuPackedGather';
 
 interface GatherAttrs {
-  kind: PackedKindName;
+  kind: PackedKind;
   kCols: number;
   start: number;
   rows: number;
@@ -22,7 +23,7 @@ interface GatherAttrs {
 }
 
 /** dequant(w)[ids] → [ids, K] (ids int32 or float32 holding integers; an id outside [0, N) gives a zero row). */
-export function gatherPackedRowsWebGpu(w: PackedWeightTensors, ids: tf.Tensor1D): tf.Tensor2D {
+export function gatherPackedRowsWebGpu(w: PackedWeight, ids: tf.Tensor1D): tf.Tensor2D {
   const blocks = packedBlocks(w);
   return tf.tidy(() => {
     const intIds = ids.dtype === 'int32' ? ids : tf.cast(ids, 'int32');
@@ -39,7 +40,7 @@ function gatherInputs(ids: tf.Tensor, b: PackedBlock, previous: tf.Tensor | unde
   return inputs;
 }
 
-function attrsOf(w: PackedWeightTensors, b: PackedBlock): tf.NamedAttrMap {
+function attrsOf(w: PackedWeight, b: PackedBlock): tf.NamedAttrMap {
   const attrs: GatherAttrs = { kind: w.kind, kCols: w.shape[1], start: b.start, rows: b.rows, flatBase: b.flatBase, scaleBase: b.scaleBase };
   return attrs as unknown as tf.NamedAttrMap;
 }

@@ -14,8 +14,9 @@
 // A weight larger than one storage binding is cut into blocks of whole rows (packedBlocks.ts); the
 // forward concatenates the blocks' columns, the gradient sums their contributions.
 import * as tf from '@tensorflow/tfjs-core';
-import { PACKED_UNIFORMS, packedInputNames, packedUniformValues, weightReader, type PackedKindName } from './packedDecode';
-import { packedBlocks, type PackedBlock, type PackedWeightTensors } from './packedBlocks';
+import { PACKED_UNIFORMS, packedInputNames, packedUniformValues, weightReader } from './packedDecode';
+import type { PackedKind, PackedWeight } from '../../packedWeight';
+import { packedBlocks, type PackedBlock } from './packedBlocks';
 import { registerWebGpuKernel, rowProgram, rowWorkgroupSize, runKernel, type WebGpuKernelFunc } from './program';
 
 // Names of our own: packedMatMul.ts's backend-neutral FtunePackedMatMulT / FtunePackedMatMul take a
@@ -30,7 +31,7 @@ const TILE_DEPTH = 16;
 const TILE_THREADS = 256;
 
 interface BlockAttrs {
-  kind: PackedKindName;
+  kind: PackedKind;
   /** K, the columns of W. */
   kCols: number;
   /** rows of W in this block. */
@@ -45,7 +46,7 @@ interface BlockAttrs {
  * x [M, K] · dequant(w)ᵀ → [M, N] on the webgpu kernels, differentiable with respect to x. The engine's
  * projection op calls this when the backend is webgpu (useWebGpuKernel(WEBGPU_PACKED_MATMUL_T)).
  */
-export function packedMatMulTWebGpu(x: tf.Tensor2D, w: PackedWeightTensors): tf.Tensor2D {
+export function packedMatMulTWebGpu(x: tf.Tensor2D, w: PackedWeight): tf.Tensor2D {
   const [N, K] = w.shape;
   if (x.rank !== 2 || x.shape[1] !== K || x.dtype !== 'float32') {
     throw new Error(`${WEBGPU_PACKED_MATMUL_T}: x of shape [${x.shape.join(', ')}] (${x.dtype}) for a ${w.kind} weight [${N}, ${K}]: expected float32 [M, ${K}]`);
@@ -66,7 +67,7 @@ export function packedMatMulTWebGpu(x: tf.Tensor2D, w: PackedWeightTensors): tf.
  * d [M, N] · dequant(w) → [M, K] on the webgpu kernels: the input gradient of packedMatMulTWebGpu, and
  * products such as probabilities · a packed lm_head (not differentiable itself).
  */
-export function packedMatMulWebGpu(d: tf.Tensor2D, w: PackedWeightTensors): tf.Tensor2D {
+export function packedMatMulWebGpu(d: tf.Tensor2D, w: PackedWeight): tf.Tensor2D {
   const [N, K] = w.shape;
   if (d.rank !== 2 || d.shape[1] !== N || d.dtype !== 'float32') {
     throw new Error(`${WEBGPU_PACKED_MATMUL}: d of shape [${d.shape.join(', ')}] (${d.dtype}) for a ${w.kind} weight [${N}, ${K}]: expected float32 [M, ${N}]`);
@@ -75,7 +76,7 @@ export function packedMatMulWebGpu(d: tf.Tensor2D, w: PackedWeightTensors): tf.T
 }
 
 /** d · dequant(W), summed over the weight's row blocks. */
-function productWithBlocks(dy: tf.Tensor2D, w: PackedWeightTensors, blocks: PackedBlock[]): tf.Tensor2D {
+function productWithBlocks(dy: tf.Tensor2D, w: PackedWeight, blocks: PackedBlock[]): tf.Tensor2D {
   const parts = blocks.map((b) => runKernel<tf.Tensor2D>(WEBGPU_PACKED_MATMUL, { dy, ...blockInputs(b) }, attrsOf(w, b)));
   return parts.length === 1 ? parts[0] : tf.tidy(() => tf.addN(parts) as tf.Tensor2D);
 }
@@ -84,13 +85,13 @@ function blockInputs(b: PackedBlock): tf.NamedTensorMap {
   return b.scales ? { wd: b.data, ws: b.scales } : { wd: b.data };
 }
 
-function attrsOf(w: PackedWeightTensors, b: PackedBlock): tf.NamedAttrMap {
+function attrsOf(w: PackedWeight, b: PackedBlock): tf.NamedAttrMap {
   const attrs: BlockAttrs = { kind: w.kind, kCols: w.shape[1], rows: b.rows, start: b.start, flatBase: b.flatBase, scaleBase: b.scaleBase };
   return attrs as unknown as tf.NamedAttrMap;
 }
 
 /** The kernel's inputs in the program's binding order: `first` (x or dy), then the weight's tensors. */
-function bindings(inputs: tf.NamedTensorInfoMap, first: string, kind: PackedKindName): tf.TensorInfo[] {
+function bindings(inputs: tf.NamedTensorInfoMap, first: string, kind: PackedKind): tf.TensorInfo[] {
   return [first, ...packedInputNames(kind)].map((name) => {
     const info = inputs[name];
     if (!info) throw new Error(`${WEBGPU_PACKED_MATMUL_T}: input ${name} missing for a ${kind} weight`);
@@ -133,7 +134,7 @@ const gradKernel: WebGpuKernelFunc = ({ inputs, backend, attrs }) => {
  * y [M, N] for M ≤ 8: workgroup n reads row n of W once (threads stride over K, adjacent threads
  * adjacent elements), multiplies it with every row of x, and reduces the M sums.
  */
-function matVecProgram(kind: PackedKindName, names: string[], M: number, N: number, K: number) {
+function matVecProgram(kind: PackedKind, names: string[], M: number, N: number, K: number) {
   const wg = rowWorkgroupSize(K);
   return rowProgram(`ftune_packed_matvec_${kind}`, names, [M, N], N, wg, UNIFORMS, () => `
     ${weightReader(kind)}
@@ -159,7 +160,7 @@ function matVecProgram(kind: PackedKindName, names: string[], M: number, N: numb
  * C [M, P] = A [M, Q] · B, B (q, p) = W[p, q] (forward: P = N, Q = K) or W[q, p] (gradient: P = K,
  * Q = the block's rows, A = dy from column aOffset). One workgroup per 64×64 tile of C.
  */
-function tiledProgram(kind: PackedKindName, names: string[], M: number, P: number, Q: number, gradient: boolean) {
+function tiledProgram(kind: PackedKind, names: string[], M: number, P: number, Q: number, gradient: boolean) {
   const tiles = Math.ceil(M / TILE) * Math.ceil(P / TILE);
   const perThread = (TILE * TILE_DEPTH) / TILE_THREADS; // elements of each slice one thread loads
   // B's slice [TILE_DEPTH q][TILE p]: threads walk W's contiguous axis (k), q forward, p in the gradient.
