@@ -3,7 +3,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
   BACKENDS as BACKEND_NAMES, DATA_FORMATS, DEFAULT_RUN_CONFIG, numberProblem, numericRunConfigKeys, RUN_CONFIG_ENUMS,
-  type BackendName, type DataFormat, type NumberRule, type RunConfig,
+  QUANTIZE_MODES, type BackendName, type DataFormat, type NumberRule, type Quantize, type RunConfig,
 } from '../core/runConfig';
 import { methodSpec } from '../core/methods';
 import { parseFieldArgs, type FieldMap } from '../core/formats';
@@ -70,8 +70,18 @@ export const DATA_OPTIONS: Options = {
   'max-length': { type: 'string' },
 };
 
+/** `--quantize none|int8|nf4`: how the frozen base weights are held, the same flag on every command that loads a model. */
+export const QUANTIZE_OPTIONS: Options = { quantize: { type: 'string' } };
+export const QUANTIZE_USAGE = '[--quantize none|int8|nf4]';
+
+/** The `--quantize` given, or undefined when the flag is absent (the caller's default applies: a run's value, else none). */
+export function quantizeOption(values: Parsed): Quantize | undefined {
+  return str(values, 'quantize') === undefined ? undefined : oneOf(values, 'quantize', QUANTIZE_MODES, 'none');
+}
+
 export const TRAIN_OPTIONS: Options = {
   ...DATA_OPTIONS,
+  ...QUANTIZE_OPTIONS,
   method: { type: 'string' },
   model: { type: 'string' },
   data: { type: 'string' },
@@ -149,6 +159,7 @@ export function runConfigFromArgs(values: Parsed, base?: RunConfig): RunConfig {
   config.format = enumOf('format');
   config.schedule = enumOf('schedule');
   config.backend = enumOf('backend');
+  config.quantize = enumOf('quantize');
   for (const key of ['model', 'data', 'out', 'eval_data', 'init_adapter', 'reward'] as const) {
     const given = str(values, flagOf(key));
     if (given !== undefined) config[key] = given;
@@ -167,6 +178,8 @@ export function runConfigFromArgs(values: Parsed, base?: RunConfig): RunConfig {
   if (!config.data) throw new UsageError('--data is required');
   if (!config.out) throw new UsageError('--out is required');
   if (config.full && config.init_adapter) throw new UsageError('--init-adapter applies to LoRA training, not --full');
+  // A quantized base is frozen by definition; full fine-tuning trains every weight in float32.
+  if (config.full && config.quantize !== 'none') throw new UsageError(`--quantize ${config.quantize} quantizes the frozen base of LoRA training; --full trains every weight in float32 (drop one of them)`);
   // DPO, reward and GRPO compare against the base with the adapter switched off: LoRA only.
   if (config.full && methodSpec(config.method).lora_only) throw new UsageError(`--method ${config.method} trains a LoRA adapter (its reference is the adapter-off base); drop --full`);
   return config;

@@ -11,14 +11,17 @@ import { LoraAdapter } from '../engine/lora';
 import { DecoderModel } from '../engine/model';
 import { causalLmObjective, type StepContext } from '../engine/objectives';
 import { AdamW } from '../engine/optimizer';
-import { randomModel, shapeConfig } from '../engine/shapes';
+import { randomModel, shapeConfig, SHAPES } from '../engine/shapes';
+import type { Quantize } from '../core/runConfig';
 import { optimizerStep } from '../engine/step';
-import { backendOption, number, parse, str, UsageError } from './args';
+import { backendOption, number, parse, QUANTIZE_OPTIONS, QUANTIZE_USAGE, quantizeOption, str, UsageError } from './args';
 import * as fs from 'fs';
 
-export const BENCH_USAGE = `usage: ftune bench [--shape tiny|qwen2.5-0.5b|llama-3.2-1b | --model DIR | --config FILE] [--batch 4] [--seq 128]
+export const BENCH_USAGE = `usage: ftune bench [--shape ${Object.keys(SHAPES).join('|')} | --model DIR | --config FILE] [--batch 4] [--seq 128]
     [--method lora|full] [--lora-r 8] [--steps 3] [--decode-tokens 16] [--backend B] [--gradient-checkpointing]
-    [--profile] [--json]`;
+    ${QUANTIZE_USAGE} [--profile] [--json]
+  LoRA holds the frozen matrices as a BF16 checkpoint loads (16-bit; --quantize int8|nf4 quantizes the projections);
+  --method full trains every weight in float32.`;
 
 export interface BenchResult {
   backend: string;
@@ -26,6 +29,10 @@ export interface BenchResult {
   batch: number;
   seq: number;
   method: 'lora' | 'full';
+  /** --quantize: 'none' holds the frozen matrices as stored (16-bit), int8 / nf4 quantize the projections. */
+  quantize: Quantize;
+  /** how the frozen matrices were really held, e.g. "bf16+nf4" ("float32" when widened: --method full, no packed kernels). */
+  frozen_matrices: string;
   train_tokens_per_second: number;
   seconds_per_step: number;
   cpu_seconds_per_step: number;
@@ -56,9 +63,13 @@ export async function benchCommand(argv: string[]): Promise<number> {
     shape: { type: 'string' }, model: { type: 'string' }, config: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
     method: { type: 'string' }, 'lora-r': { type: 'string' }, steps: { type: 'string' }, 'decode-tokens': { type: 'string' },
     backend: { type: 'string' }, json: { type: 'boolean' }, profile: { type: 'boolean' }, 'gradient-checkpointing': { type: 'boolean' },
+    ...QUANTIZE_OPTIONS,
   }, BENCH_USAGE);
   const method = (str(values, 'method') ?? 'lora') as 'lora' | 'full';
   if (method !== 'lora' && method !== 'full') throw new UsageError('--method must be lora or full');
+  const quantize = quantizeOption(values) ?? 'none';
+  if (method === 'full' && quantize !== 'none') throw new UsageError(`--quantize ${quantize} quantizes the frozen base of LoRA; --method full trains every weight in float32`);
+  const held = { float32: method === 'full', quantize };
   const B = number(values, 'batch', 4, 'positive-int');
   const T = number(values, 'seq', 128, 'positive-int');
   const steps = number(values, 'steps', 3, 'positive-int');
@@ -69,16 +80,17 @@ export async function benchCommand(argv: string[]): Promise<number> {
   let shape: string;
   const modelDir = str(values, 'model'), configFile = str(values, 'config');
   if (modelDir) {
-    model = DecoderModel.load(modelDir, { float32: method === 'full' });
+    model = DecoderModel.load(modelDir, held);
     shape = path.basename(path.resolve(modelDir));
   } else if (configFile) {
-    model = randomModel(parseModelConfig(JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>, configFile));
+    model = randomModel(parseModelConfig(JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>, configFile), 0, held);
     shape = path.basename(configFile);
   } else {
     shape = str(values, 'shape') ?? 'tiny';
-    model = randomModel(shapeConfig(shape));
+    model = randomModel(shapeConfig(shape), 0, held);
   }
   const c = model.config;
+  const frozenKinds = [...new Set([...model.packed.values()].map((w) => w.kind))].sort().join('+') || 'float32';
   model.gradientCheckpointing = values['gradient-checkpointing'] === true;
   const rand = mulberry32(1);
   const sequences = Array.from({ length: B }, () => {
@@ -134,6 +146,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
     batch: B,
     seq: T,
     method,
+    quantize,
+    frozen_matrices: frozenKinds,
     train_tokens_per_second: (B * T) / secondsPerStep,
     seconds_per_step: secondsPerStep,
     cpu_seconds_per_step: cpuSecondsPerStep,
@@ -153,7 +167,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   else {
     const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
     process.stdout.write(
-      `backend ${result.backend} (${backend.device}), shape ${shape}, ${method}, batch ${B} × seq ${T}\n` +
+      `backend ${result.backend} (${backend.device}), shape ${shape}, ${method}, frozen matrices ${result.frozen_matrices}, batch ${B} × seq ${T}\n` +
       `  train:   ${result.train_tokens_per_second.toFixed(1)} tokens/s (${secondsPerStep.toFixed(3)} s/step, ${cpuSecondsPerStep.toFixed(3)} CPU s/step), ${(result.flops_per_second / 1e9).toFixed(2)} GFLOP/s\n` +
       `  prefill: ${result.prefill_tokens_per_second.toFixed(1)} tokens/s   decode: ${result.decode_tokens_per_second.toFixed(1)} tokens/s\n` +
       `  peak tensor memory ${mb(result.peak_memory_bytes)}${result.wasm_heap_bytes ? `, wasm heap ${mb(result.wasm_heap_bytes)}` : ''}, max RSS ${mb(result.max_rss_bytes)}; ${result.trainable_parameters} trainable of ${result.parameters} parameters\n`,

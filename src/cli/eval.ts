@@ -4,17 +4,18 @@ import { loadExamples } from '../core/examples';
 import { isMetricName, METRIC_NAMES, type MetricName } from '../core/metrics';
 import { evaluateLoss } from '../engine/evaluate';
 import { readPromptPairs, scoreGenerations } from '../engine/generationMetrics';
-import { backendOption, DATA_OPTIONS, fields, formatOption, number, parse, str, UsageError } from './args';
+import { backendOption, DATA_OPTIONS, fields, formatOption, number, parse, QUANTIZE_OPTIONS, QUANTIZE_USAGE, quantizeOption, str, UsageError } from './args';
 import { loadModel } from './modelArgs';
 
 export const EVAL_USAGE = `usage: ftune eval --model DIR [--adapter DIR] --data FILE [--format ...] [--field KEY=COLUMN ...] [--max-length N]
-    [--metric loss|exact-match|bleu|rouge|f1] [--limit N] [--max-new-tokens N] [--batch-size N] [--json] [--backend B]`;
+    [--metric loss|exact-match|bleu|rouge|f1] [--limit N] [--max-new-tokens N] [--batch-size N] [--json] [--backend B] ${QUANTIZE_USAGE}
+    --quantize: the base precision (default: the one the adapter's run trained with, else 16-bit as stored)`;
 
 export async function evalCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
     ...DATA_OPTIONS, model: { type: 'string' }, adapter: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' },
     backend: { type: 'string' }, metric: { type: 'string' }, limit: { type: 'string' }, 'max-new-tokens': { type: 'string' },
-    'batch-size': { type: 'string' },
+    'batch-size': { type: 'string' }, ...QUANTIZE_OPTIONS,
   }, EVAL_USAGE);
   const modelDir = str(values, 'model'), data = str(values, 'data');
   if (!modelDir) throw new UsageError('--model is required');
@@ -25,7 +26,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const fieldMap = fields(values);
   const maxLength = number(values, 'max-length', 512, 'positive-int');
   const limit = number(values, 'limit', 0, 'int');
-  const loaded = await loadModel(modelDir, str(values, 'adapter'), backendOption(values));
+  const loaded = await loadModel(modelDir, str(values, 'adapter'), backendOption(values), quantizeOption(values));
   try {
     let result: Record<string, number>;
     if (metric === 'loss') {

@@ -62,6 +62,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     process.stdout.write(`exported ${to} to ${out}\n`);
     for (const f of result.files) process.stdout.write(`  ${f}\n`);
     for (const [k, v] of Object.entries(result.details)) process.stdout.write(`${k}: ${v}\n`);
+    for (const note of result.notes) process.stdout.write(`note: ${note}\n`);
   }
   for (const w of result.warnings) process.stderr.write(`ftune: warning: ${w}\n`);
   return 0;

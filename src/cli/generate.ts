@@ -3,11 +3,12 @@ import { parseChatMessages, parseToolList } from '../core/formats';
 import type { ChatMessage, DecodingOptions, ToolSchema } from '../core/protocol';
 import { chatPrompt } from '../core/prompts';
 import { generate } from '../engine/generate';
-import { backendOption, number, parse, str, UsageError, type Parsed } from './args';
+import { backendOption, number, parse, QUANTIZE_OPTIONS, QUANTIZE_USAGE, quantizeOption, str, UsageError, type Parsed } from './args';
 import { loadModel } from './modelArgs';
 
 export const GENERATE_USAGE = `usage: ftune generate --model DIR [--adapter DIR] (--prompt TEXT | --messages JSON [--tools JSON]) [--max-new-tokens N]
-    [--greedy | --temperature T --top-p P --top-k K] [--seed N] [--no-stop] [--json] [--backend B]`;
+    [--greedy | --temperature T --top-p P --top-k K] [--seed N] [--no-stop] [--json] [--backend B] ${QUANTIZE_USAGE}
+    --quantize: the base precision (default: the one the adapter's run trained with, else 16-bit as stored)`;
 
 export function decodingOptions(values: Parsed): DecodingOptions {
   const sampling = ['temperature', 'top-p', 'top-k'].some((k) => str(values, k) !== undefined);
@@ -58,7 +59,7 @@ export const DECODING_OPTIONS = {
 export async function generateCommand(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
     model: { type: 'string' }, adapter: { type: 'string' }, prompt: { type: 'string' }, messages: { type: 'string' }, tools: { type: 'string' },
-    json: { type: 'boolean' }, backend: { type: 'string' }, ...DECODING_OPTIONS,
+    json: { type: 'boolean' }, backend: { type: 'string' }, ...DECODING_OPTIONS, ...QUANTIZE_OPTIONS,
   }, GENERATE_USAGE);
   const modelDir = str(values, 'model');
   if (!modelDir) throw new UsageError('--model is required');
@@ -67,7 +68,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const tools = parseToolsOption(str(values, 'tools'));
   if (tools && messages === undefined) throw new UsageError('--tools needs --messages (tools are shown through the chat template)');
   const options = decodingOptions(values);
-  const loaded = await loadModel(modelDir, str(values, 'adapter'), backendOption(values));
+  const loaded = await loadModel(modelDir, str(values, 'adapter'), backendOption(values), quantizeOption(values));
   try {
     const text = prompt ?? chatPrompt(loaded.tokenizer, parseMessages(messages!), tools);
     const promptIds = loaded.tokenizer.encode(text);

@@ -4,20 +4,34 @@
 import * as path from 'path';
 import * as readline from 'readline';
 import type { ServeRequest, ServeResponse } from '../core/protocol';
+import type { Quantize } from '../core/runConfig';
 import { chatPrompt } from '../core/prompts';
 import { generate } from '../engine/generate';
 import { LoraAdapter } from '../engine/lora';
-import { backendOption, parse, str, UsageError } from './args';
-import { loadModel } from './modelArgs';
+import type { DecoderModel } from '../engine/model';
+import { backendOption, parse, QUANTIZE_OPTIONS, QUANTIZE_USAGE, quantizeOption, str, UsageError } from './args';
+import { loadBaseModel, loadModel, resolveQuantize } from './modelArgs';
 
-export const SERVE_USAGE = 'usage: ftune serve --model DIR [--backend B]   (ServeRequest JSON lines on stdin)';
+export const SERVE_USAGE = `usage: ftune serve --model DIR [--backend B] ${QUANTIZE_USAGE}   (ServeRequest JSON lines on stdin)
+    An adapter from a run is served on the base precision the run trained with, unless --quantize is given.`;
 const MAX_ADAPTERS = 4;
 
 export async function serveCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { model: { type: 'string' }, backend: { type: 'string' } }, SERVE_USAGE);
+  const { values } = parse(argv, { model: { type: 'string' }, backend: { type: 'string' }, ...QUANTIZE_OPTIONS }, SERVE_USAGE);
   const modelDir = str(values, 'model');
   if (!modelDir) throw new UsageError('--model is required');
-  const loaded = await loadModel(modelDir, undefined, backendOption(values));
+  const given = quantizeOption(values);
+  const loaded = await loadModel(modelDir, undefined, backendOption(values), given);
+  // The base at each precision asked for (the playground compares adapters of 16-bit and nf4 runs side by side).
+  const bases = new Map<Quantize, DecoderModel>([[loaded.quantize, loaded.model]]);
+  const baseFor = async (quantize: Quantize): Promise<DecoderModel> => {
+    let base = bases.get(quantize);
+    if (!base) {
+      base = await loadBaseModel(modelDir, quantize, loaded.backend);
+      bases.set(quantize, base);
+    }
+    return base;
+  };
   const send = (r: ServeResponse) => process.stdout.write(JSON.stringify(r) + '\n');
   const adapters = new Map<string, LoraAdapter>();
   const running = new Map<string, AbortController>();
@@ -49,12 +63,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
       try {
         if (path.resolve(req.ref.model) !== path.resolve(modelDir)) throw new Error(`this server holds ${modelDir}, not ${req.ref.model}`);
         const adapter = adapterFor(req.ref.adapter);
+        const model = await baseFor(req.ref.adapter ? resolveQuantize(given, req.ref.adapter) : loaded.quantize);
         const text = req.messages ? chatPrompt(loaded.tokenizer, req.messages, req.tools) : req.prompt ?? '';
         const promptIds = loaded.tokenizer.encode(text);
         const ids: number[] = [];
         let shown = '';
-        const result = await generate(loaded.model, {
-          promptIds, options: req.options, eosIds: loaded.model.config.eos_token_id, adapter, signal: controller.signal,
+        const result = await generate(model, {
+          promptIds, options: req.options, eosIds: model.config.eos_token_id, adapter, signal: controller.signal,
           onToken: (id) => {
             ids.push(id);
             const decoded = loaded.tokenizer.decode(ids, { skipSpecialTokens: true });
@@ -119,6 +134,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
   while (busy) await new Promise((r) => setTimeout(r, 20));
   for (const a of adapters.values()) a.dispose();
+  for (const base of bases.values()) if (base !== loaded.model) base.dispose();
   loaded.dispose();
   return 0;
 }

@@ -17,6 +17,7 @@ export const TRAIN_USAGE = `usage: ftune train --model DIR --data FILE --out DIR
        ftune train --config run_config.json [any flag below overrides the file]
     [--eval-data FILE | --eval-split F] [--format auto|messages|prompt-completion|text|preference] [--field KEY=COLUMN ...]
     [--lora-r 8] [--lora-alpha 16] [--lora-dropout 0.05] [--lora-targets all-linear|q_proj,v_proj,...] [--full] [--init-adapter DIR]
+    [--quantize none|int8|nf4]  (LoRA's frozen base: none = 16-bit as stored, int8 per row, nf4 = QLoRA)
     [--epochs N | --max-steps N] [--batch-size N] [--grad-accum N] [--lr X] [--weight-decay X] [--adam-beta1 X] [--adam-beta2 X]
     [--adam-eps X] [--max-grad-norm X] [--schedule constant|linear|cosine] [--warmup-steps N] [--max-length N] [--limit N]
     [--no-shuffle] [--seed N] [--eval-every N] [--save-every N] [--backend auto|tensorflow|webgpu|wasm|cpu] [--resume | --overwrite]

@@ -3,7 +3,7 @@
 // fits their machine. Numbers are deliberately simple: parameter counts are exact for Llama-family
 // (Llama, Qwen2, Mistral, ...) decoder shapes; activation memory and FLOPs are textbook approximations.
 
-import { resolveLoraTargets, type BackendName, type RunConfig } from './runConfig';
+import { resolveLoraTargets, type BackendName, type Quantize, type RunConfig } from './runConfig';
 
 /** The part of a Hugging Face config.json that sizes a decoder-only transformer. */
 export interface ModelShape {
@@ -18,6 +18,8 @@ export interface ModelShape {
   tie_word_embeddings: boolean;
   /** q/k/v projections carry a bias (Qwen2 does; Llama does not). */
   attention_bias: boolean;
+  /** bytes per weight in the checkpoint (torch_dtype bfloat16 / float16: 2; float32, unstated or absent: 4). */
+  stored_bytes_per_weight?: 2 | 4;
 }
 
 /** Reads the shape from a parsed config.json; throws with the missing key's name when it is not a decoder config. */
@@ -47,7 +49,13 @@ export function modelShapeFromConfig(outer: Record<string, unknown>): ModelShape
     tie_word_embeddings: modelType === 'gemma3_text' ? config.tie_word_embeddings !== false : config.tie_word_embeddings === true,
     // Qwen2 configs do not spell the bias out; the architecture always has it.
     attention_bias: config.attention_bias === true || modelType === 'qwen2',
+    stored_bytes_per_weight: storedBytesPerWeight(config.torch_dtype ?? config.dtype ?? outer.torch_dtype ?? outer.dtype),
   };
+}
+
+/** 16-bit checkpoints stay 16-bit in memory; an unstated dtype counts as float32 (a fit check must not promise too much). */
+function storedBytesPerWeight(dtype: unknown): 2 | 4 {
+  return dtype === 'bfloat16' || dtype === 'float16' ? 2 : 4;
 }
 
 export interface LinearShape {
@@ -159,6 +167,8 @@ export interface EstimateInput {
   tokens_per_example?: number;
   /** throughput measured by an earlier run of the same model on the same backend; overrides BACKEND_FLOPS. */
   measured_tokens_per_second?: number;
+  /** how the frozen base is held (LoRA only; default 'none': as stored). */
+  quantize?: Quantize;
 }
 
 export interface Estimate {
@@ -175,14 +185,55 @@ export interface Estimate {
   total_seconds: number;
 }
 
-/** TensorFlow.js trains in float32 whatever the checkpoint's dtype, so every tensor costs 4 bytes. */
+/** Trainable weights, their gradients, AdamW's moments and activations are float32. */
 const BYTES_PER_FLOAT = 4;
+
+/**
+ * Bytes of one frozen projection weight [out, in] as the engine holds it (the packed layout of issue 18:
+ * bytes in int32 words). 'none': as stored — 16-bit as two values per word per row, float32 as is;
+ * int8: four values per word per row + a float32 scale per row; nf4: eight 4-bit codes per word over
+ * the flattened weight + a float32 absmax per block of 64 values.
+ */
+export function packedLinearBytes(outFeatures: number, inFeatures: number, quantize: Quantize, storedBytes: 2 | 4): number {
+  const n = outFeatures, k = inFeatures;
+  switch (quantize) {
+    case 'int8':
+      return n * Math.ceil(k / 4) * 4 + n * 4;
+    case 'nf4':
+      return Math.ceil((n * k) / 8) * 4 + Math.ceil((n * k) / 64) * 4;
+    case 'none':
+      return storedBytes === 2 ? n * Math.ceil(k / 2) * 4 : n * k * 4;
+  }
+}
+
+export interface FrozenWeightBytes {
+  /** the decoder layers' projections (quantized when asked). */
+  projections: number;
+  /** token embeddings and an untied lm_head: as stored (16-bit for BF16 / F16 checkpoints). */
+  embeddings: number;
+  /** norms and biases: float32 (a few vectors per layer). */
+  vectors: number;
+  total: number;
+}
+
+/** What the base model's weights occupy when they are frozen (LoRA training, eval, generation). */
+export function frozenWeightBytes(shape: ModelShape, quantize: Quantize = 'none'): FrozenWeightBytes {
+  const params = countParameters(shape);
+  const linears = layerLinears(shape);
+  const stored = shape.stored_bytes_per_weight ?? 4;
+  const projections = shape.num_hidden_layers * linears.reduce((sum, l) => sum + packedLinearBytes(l.out_features, l.in_features, quantize, stored), 0);
+  const embeddings = (params.embedding + params.lm_head) * stored;
+  const linearWeights = linears.reduce((sum, l) => sum + l.in_features * l.out_features, 0);
+  const vectors = (params.total - params.embedding - params.lm_head - linearWeights * shape.num_hidden_layers) * BYTES_PER_FLOAT;
+  return { projections, embeddings, vectors, total: projections + embeddings + vectors };
+}
 
 export function estimateTraining(input: EstimateInput): Estimate {
   const { shape } = input;
   const params = countParameters(shape);
   const trainable = input.full ? params.total : countLoraParameters(shape, input.lora_r, input.lora_targets);
-  const weightsBytes = params.total * BYTES_PER_FLOAT;
+  // Full fine-tuning trains every weight as a float32 variable; LoRA's base is frozen, at its real size.
+  const weightsBytes = input.full ? params.total * BYTES_PER_FLOAT : frozenWeightBytes(shape, input.quantize ?? 'none').total;
   // Full fine-tuning: grad + m + v per weight (the weight is counted above). LoRA: weight + grad + m + v.
   const optimizerBytes = trainable * BYTES_PER_FLOAT * (input.full ? 3 : 4);
 
@@ -268,13 +319,18 @@ export interface FitSettings {
   batch_size: number;
   grad_accum: number;
   max_length: number;
+  quantize: Quantize;
 }
+
+/** From the most exact to the smallest: the order in which a base is made smaller to fit. */
+const PRECISIONS_BY_SIZE: readonly Quantize[] = ['none', 'int8', 'nf4'];
 
 /**
  * The smallest change that brings the estimate under `limitBytes`, trying in order: gradient
  * checkpointing (same results, ~1.3× the compute), halving the micro-batch while doubling gradient
- * accumulation (same effective batch), then halving max_length down to 128 (longer examples are then
- * dropped). Undefined when nothing fits (the weights alone are too big: LoRA, a smaller model or a GPU).
+ * accumulation (same effective batch), a quantized base for LoRA (int8, then nf4: the frozen weights
+ * shrink to about a half / a quarter of 16-bit, results change slightly), then halving max_length down
+ * to 128 (longer examples are then dropped). Undefined when nothing fits.
  */
 export function proposeFit(input: EstimateInput, limitBytes: number): (FitSettings & { total_bytes: number }) | undefined {
   const c: FitSettings = {
@@ -282,12 +338,20 @@ export function proposeFit(input: EstimateInput, limitBytes: number): (FitSettin
     batch_size: input.batch_size,
     grad_accum: input.grad_accum,
     max_length: input.max_length,
+    quantize: input.quantize ?? 'none',
   };
   const bytes = () => estimateTraining({ ...input, ...c }).total_bytes;
   const effectiveBatch = input.batch_size * input.grad_accum;
+  const smallerBase = (): boolean => {
+    const next = PRECISIONS_BY_SIZE[PRECISIONS_BY_SIZE.indexOf(c.quantize) + 1];
+    if (input.full || next === undefined) return false;
+    c.quantize = next;
+    return true;
+  };
   const shrink = [
     () => !c.gradient_checkpointing && (c.gradient_checkpointing = true),
     () => c.batch_size > 1 && ((c.batch_size = Math.max(1, Math.floor(c.batch_size / 2))), (c.grad_accum = Math.ceil(effectiveBatch / c.batch_size)), true),
+    smallerBase,
     () => c.max_length > 128 && ((c.max_length = Math.max(128, Math.floor(c.max_length / 2))), true),
   ];
   let total = bytes();
@@ -295,6 +359,18 @@ export function proposeFit(input: EstimateInput, limitBytes: number): (FitSettin
     while (total > limitBytes && step()) total = bytes();
   }
   return total <= limitBytes ? { ...c, total_bytes: total } : undefined;
+}
+
+/**
+ * The base precision a preset picks: the most exact one with which the run fits `limitBytes` once the
+ * changes that keep its results (gradient checkpointing, micro-batch 1 with more accumulation) are
+ * made — 16-bit when it fits, int8 when only a quantized base fits, nf4 where only nf4 fits (and nf4 when
+ * nothing fits, the closest; the review then says it is too big). Full fine-tuning has no frozen base.
+ */
+export function precisionThatFits(input: EstimateInput, limitBytes: number): Quantize {
+  if (input.full) return 'none';
+  const exactChanges: EstimateInput = { ...input, gradient_checkpointing: true, batch_size: 1 };
+  return PRECISIONS_BY_SIZE.find((quantize) => estimateTraining({ ...exactChanges, quantize }).total_bytes <= limitBytes) ?? 'nf4';
 }
 
 export function formatBytes(bytes: number): string {

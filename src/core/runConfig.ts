@@ -12,6 +12,13 @@ export const SCHEDULES = ['constant', 'linear', 'cosine'] as const;
 export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type Schedule = (typeof SCHEDULES)[number];
 export type BackendName = (typeof BACKENDS)[number];
+/**
+ * How the frozen base weights are held (issue 18): 'none' keeps them as the checkpoint stores them
+ * (BF16 / F16 stay 16-bit), 'int8' (per-row scale) and 'nf4' (bitsandbytes NF4, blocks of 64) quantize
+ * the decoder layers' projections. Trainable weights, optimizer state and activations stay float32.
+ */
+export const QUANTIZE_MODES = ['none', 'int8', 'nf4'] as const;
+export type Quantize = (typeof QUANTIZE_MODES)[number];
 
 export interface RunConfig {
   method: Method;
@@ -30,6 +37,8 @@ export interface RunConfig {
   /** 'all-linear' or explicit module names (q_proj, v_proj, ...). */
   lora_targets: string[] | 'all-linear';
   full: boolean;
+  /** how the frozen base weights are held (LoRA only: with --full every weight trains in float32). */
+  quantize: Quantize;
   init_adapter?: string;
   epochs: number;
   /** when > 0, overrides epochs. */
@@ -119,6 +128,7 @@ export const DEFAULT_RUN_CONFIG: Omit<RunConfig, 'model' | 'data' | 'out'> = {
   lora_dropout: 0.05,
   lora_targets: 'all-linear',
   full: false,
+  quantize: 'none',
   epochs: 1,
   max_steps: 0,
   batch_size: 4,
@@ -171,7 +181,7 @@ type OptionalNumberKind = 'optional-int' | 'optional-positive-int' | 'optional-n
 export const RUN_CONFIG_FIELDS: { readonly [K in keyof RunConfig]-?: FieldKind } = {
   method: 'enum', model: 'string', data: 'string', out: 'string', eval_data: 'optional-string', eval_split: 'nonneg',
   format: 'enum', fields: 'string-map', lora_r: 'positive-int', lora_alpha: 'nonneg', lora_dropout: 'nonneg',
-  lora_targets: 'lora-targets', full: 'boolean', init_adapter: 'optional-string', epochs: 'nonneg', max_steps: 'int',
+  lora_targets: 'lora-targets', full: 'boolean', quantize: 'enum', init_adapter: 'optional-string', epochs: 'nonneg', max_steps: 'int',
   batch_size: 'positive-int', grad_accum: 'positive-int', lr: 'nonneg', weight_decay: 'nonneg', adam_beta1: 'nonneg',
   adam_beta2: 'nonneg', adam_eps: 'nonneg', max_grad_norm: 'nonneg', schedule: 'enum', warmup_steps: 'int',
   max_length: 'positive-int', limit: 'int', shuffle: 'boolean', seed: 'int', eval_every: 'int', save_every: 'int',
@@ -184,8 +194,8 @@ export const RUN_CONFIG_FIELDS: { readonly [K in keyof RunConfig]-?: FieldKind }
 };
 
 /** The allowed values of the enum keys. */
-export const RUN_CONFIG_ENUMS: Readonly<Record<'method' | 'format' | 'schedule' | 'backend', readonly string[]>> = {
-  method: METHOD_IDS, format: DATA_FORMATS, schedule: SCHEDULES, backend: BACKENDS,
+export const RUN_CONFIG_ENUMS: Readonly<Record<'method' | 'format' | 'schedule' | 'backend' | 'quantize', readonly string[]>> = {
+  method: METHOD_IDS, format: DATA_FORMATS, schedule: SCHEDULES, backend: BACKENDS, quantize: QUANTIZE_MODES,
 };
 
 export type NumericRunConfigKey = { [K in keyof RunConfig]-?: RunConfig[K] extends number ? K : never }[keyof RunConfig];

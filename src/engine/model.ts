@@ -13,15 +13,10 @@ import { readModelConfig, ropeInverseFrequencies, rotaryDimension, slidingWindow
 import { WeightStore } from '../core/safetensors';
 import { columns, embeddingScale, gateActivation, layerNorms, layerProjections, normScale, softcap } from './families';
 import type { LoraAdapter } from './lora';
-import { ATTENTION, attentionFits, attentionWebGpu } from './kernels/webgpu/attention';
-import { useWebGpuKernel } from './kernels/webgpu/program';
-import { RMS_NORM, rmsNormWebGpu } from './kernels/webgpu/rmsNorm';
-import { ROPE, ropeWebGpu } from './kernels/webgpu/rope';
-import { MASKED_SOFTMAX, maskedSoftmaxFits, maskedSoftmaxWebGpu } from './kernels/webgpu/softmax';
+// The operations, each on the active backend's kernel (fused on webgpu, tfjs ops elsewhere).
+import { attention, embedding, linear, rmsNorm, rope, type RopeTables } from './ops';
 import { dequantize, packedKernelsAvailable } from './packedMatMul';
 import { disposePacked, frozenFromStored, isPacked, packedBytes, type FrozenMatrix, type PackedWeight, type QuantizeKind } from './packedWeight';
-// Matrices over one GPU binding (vocabularies, big projections) are used block by block there.
-import { gatherRows, matMulRowsT } from './rowBlocks';
 
 export const MASKED = -1e9;
 
@@ -69,8 +64,7 @@ export interface ForwardOptions {
 interface LayerContext {
   B: number;
   T: number;
-  cos: tf.Tensor2D;
-  sin: tf.Tensor2D;
+  rope: RopeTables;
   mask: tf.Tensor;
   options: ForwardOptions;
   cache?: KVCache;
@@ -243,7 +237,7 @@ export class DecoderModel {
       x = tf.add(x, tf.randomUniform(x.shape, -magnitude, magnitude, 'float32', options.dropoutSeed));
     }
     // Per kind of layer: rope tables (gemma3's sliding layers use rope_local_base_freq) and mask [B|1, 1, T, P+T].
-    const ropeOf = (kind: LayerKind) => this.rope(past, T, kind.localRope);
+    const ropeOf = (kind: LayerKind): RopeTables => ({ ...this.ropeTables(past, T, kind.localRope), rotaryDim: rotaryDimension(c), rotation: () => this.rotateHalfMatrix() });
     const masks = new Map<number | null, tf.Tensor>();
     const maskOf = (kind: LayerKind) => {
       if (!masks.has(kind.window)) masks.set(kind.window, this.attentionBias(B, T, past, options.attentionMask, kind.window));
@@ -256,7 +250,7 @@ export class DecoderModel {
       ? { ...options, dropoutSeed: Math.floor(Math.random() * 2 ** 31) }
       : options;
     for (let i = 0; i < c.num_hidden_layers; i++) {
-      const ctx: LayerContext = { B, T, ...ropeOf(this.kinds[i]), mask: maskOf(this.kinds[i]), options: layerOptions, cache: options.cache };
+      const ctx: LayerContext = { B, T, rope: ropeOf(this.kinds[i]), mask: maskOf(this.kinds[i]), options: layerOptions, cache: options.cache };
       // One tidy per layer: without it a caller's tidy around forward() (generation, evaluation) keeps
       // every layer's intermediates until the end, 24 layers × ~170 MB for a 0.5B model at 512 tokens.
       // Under a gradient tape this frees only what the backward pass does not need.
@@ -283,7 +277,7 @@ export class DecoderModel {
     const c = this.config;
     const p = `model.layers.${i}`;
     const h = this.norm(x, `${p}.input_layernorm.weight`);
-    const attn = this.attention(h, ctx.B, ctx.T, p, ctx.cos, ctx.sin, ctx.mask, ctx.options, i, ctx.cache?.layers[i]);
+    const attn = this.attention(h, p, i, ctx);
     if (c.gemma_norms) {
       const x2: tf.Tensor2D = tf.add(x, this.norm(attn.out, `${p}.post_attention_layernorm.weight`));
       const h2 = this.norm(x2, `${p}.pre_feedforward_layernorm.weight`);
@@ -306,12 +300,12 @@ export class DecoderModel {
       const input = args[0] as tf.Tensor2D;
       // The rope tables and the mask come from caches that a later forward pass may evict before
       // this backward pass runs: the saved copies (shared buffers) stay valid.
-      save([input, ctx.cos, ctx.sin, ctx.mask]);
+      save([input, ctx.rope.cos, ctx.rope.sin, ctx.mask]);
       return {
         value: this.layer(input, i, ctx).x,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const [x0, cos, sin, mask] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor];
-          return recomputeGradients(() => this.layer(x0, i, { ...ctx, cos, sin, mask }).x, [x0, ...params], dy);
+          return recomputeGradients(() => this.layer(x0, i, { ...ctx, rope: { ...ctx.rope, cos, sin }, mask }).x, [x0, ...params], dy);
         },
       };
     });
@@ -331,94 +325,54 @@ export class DecoderModel {
 
   /** Logits [N, V] for hidden states [N, D]. Training uses chunked cross-entropy instead (loss.ts). */
   logits(hidden: tf.Tensor2D): tf.Tensor2D {
-    return softcap(matMulRowsT(hidden, this.outputMatrix), this.config.final_logit_softcapping);
+    return softcap(linear(hidden, this.outputMatrix), this.config.final_logit_softcapping);
   }
 
   private embed(inputIds: tf.Tensor2D): tf.Tensor2D {
-    const table = this.matrix('model.embed_tokens.weight');
-    const flat = tf.reshape(inputIds, [-1]) as tf.Tensor1D;
-    if (isPacked(table) || !(table instanceof tf.Variable && table.trainable)) return gatherRows(table, flat);
-    // Full fine-tuning: gather's own gradient needs UnsortedSegmentSum, which the wasm backend lacks;
-    // a scatter (duplicates summed) computes the same gradient.
-    const lookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const [tableIn, save] = args as [tf.Tensor, tf.GradSaveFunc];
-      save([flat]); // kept alive until the backward pass
-      return {
-        value: tf.gather(tableIn, flat) as tf.Tensor2D,
-        gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => tf.scatterND(tf.reshape(saved[0], [-1, 1]), dy, tableIn.shape),
-      };
-    });
-    return lookup(table);
+    return embedding(this.matrix('model.embed_tokens.weight'), inputIds);
   }
 
-  private linear(x: tf.Tensor2D, prefix: string, options: ForwardOptions, layer: number, hasBias: boolean): tf.Tensor2D {
-    let y: tf.Tensor2D = matMulRowsT(x, this.matrix(`${prefix}.weight`));
-    if (hasBias) y = tf.add(y, this.w(`${prefix}.bias`));
+  /** The projection `prefix` (weight [out, in], optional bias) of x [N, in], plus its LoRA delta. */
+  private project(x: tf.Tensor2D, prefix: string, options: ForwardOptions, layer: number, hasBias: boolean): tf.Tensor2D {
+    let y = linear(x, this.matrix(`${prefix}.weight`), hasBias ? (this.w(`${prefix}.bias`) as tf.Tensor1D) : undefined);
     const lora = options.adapter?.module(prefix);
     if (lora) y = tf.add(y, lora.delta(x, options.training === true, seedFor(options.dropoutSeed, layer, prefix)));
     return y;
   }
 
-  private attention(
-    h: tf.Tensor2D, B: number, T: number, p: string,
-    cos: tf.Tensor2D, sin: tf.Tensor2D, mask: tf.Tensor,
-    options: ForwardOptions, layer: number,
-    layerCache: { k: tf.Tensor4D; v: tf.Tensor4D } | undefined,
-  ): { out: tf.Tensor2D; kv: { k: tf.Tensor4D; v: tf.Tensor4D } } {
-    const c = this.config;
+  private attention(h: tf.Tensor2D, p: string, layer: number, ctx: LayerContext): { out: tf.Tensor2D; kv: { k: tf.Tensor4D; v: tf.Tensor4D } } {
+    const c = this.config, { B, T, options } = ctx;
     const H = c.num_attention_heads, K = c.num_key_value_heads, hd = c.head_dim;
     const split = (y: tf.Tensor2D, heads: number) => tf.reshape(y, [B, T, heads, hd]) as tf.Tensor4D; // [B, T, heads, hd]
     let q: tf.Tensor4D, k: tf.Tensor4D, v0: tf.Tensor4D;
     if (c.fused_projections) {
       // phi3: qkv_proj's rows are [q (H·hd); k (K·hd); v (K·hd)].
-      const qkv = this.linear(h, `${p}.self_attn.qkv_proj`, options, layer, c.qkv_bias);
+      const qkv = this.project(h, `${p}.self_attn.qkv_proj`, options, layer, c.qkv_bias);
       q = split(columns(qkv, 0, H * hd), H);
       k = split(columns(qkv, H * hd, K * hd), K);
       v0 = split(columns(qkv, (H + K) * hd, K * hd), K);
     } else {
-      q = split(this.linear(h, `${p}.self_attn.q_proj`, options, layer, c.qkv_bias), H);
-      k = split(this.linear(h, `${p}.self_attn.k_proj`, options, layer, c.qkv_bias), K);
-      v0 = split(this.linear(h, `${p}.self_attn.v_proj`, options, layer, c.qkv_bias), K);
+      q = split(this.project(h, `${p}.self_attn.q_proj`, options, layer, c.qkv_bias), H);
+      k = split(this.project(h, `${p}.self_attn.k_proj`, options, layer, c.qkv_bias), K);
+      v0 = split(this.project(h, `${p}.self_attn.v_proj`, options, layer, c.qkv_bias), K);
     }
     if (c.qk_norm) {
       q = this.norm(q, `${p}.self_attn.q_norm.weight`);
       k = this.norm(k, `${p}.self_attn.k_norm.weight`);
     }
-    // [B, heads, T, hd], rotated by position (on webgpu: one kernel that also transposes; it turns all
-    // of head_dim, so phi3's partial rotary takes the composite).
-    const rope = useWebGpuKernel(ROPE) && rotaryDimension(c) === hd
-      ? (y: tf.Tensor) => ropeWebGpu(y as tf.Tensor4D, cos, sin)
-      : (y: tf.Tensor) => applyRope(tf.transpose(y as tf.Tensor4D, [0, 2, 1, 3]), cos, sin, this.rotateHalfMatrix());
-    const qr = rope(q);
-    let kr = rope(k);
+    // [B, heads, T, hd], rotated by position.
+    const qr = rope(q, ctx.rope);
+    let kr = rope(k, ctx.rope);
     let v = tf.transpose(v0, [0, 2, 1, 3]) as tf.Tensor4D;
+    const layerCache = ctx.cache?.layers[layer];
     if (layerCache) {
       kr = tf.concat([layerCache.k, kr], 2);
       v = tf.concat([layerCache.v, v], 2);
     }
-    // webgpu: one kernel, [B, T, H, hd]; without key padding the mask hides every future key (and, for a
-    // sliding layer, the keys before the window, which the kernel masks), so future keys are skipped.
-    // Soft-capped scores take the composite.
-    const merged = useWebGpuKernel(ATTENTION) && c.attn_logit_softcapping === null && attentionFits(qr, kr, v, mask)
-      ? tf.reshape(attentionWebGpu(qr, kr, v, mask, this.scoreScale, options.attentionMask === undefined), [B * T, H * hd])
-      : this.attentionOps(qr, kr, v, mask, B, T);
-    return { out: this.linear(merged as tf.Tensor2D, `${p}.self_attn.o_proj`, options, layer, c.o_bias), kv: { k: kr, v } };
-  }
-
-  /** Attention of rotated q [B, H, T, hd] over k, v [B, K, S, hd] with tfjs ops: [B·T, H·hd]. */
-  private attentionOps(qr: tf.Tensor4D, kr: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor, B: number, T: number): tf.Tensor2D {
-    const c = this.config;
-    const H = c.num_attention_heads, K = c.num_key_value_heads, hd = c.head_dim, R = H / K;
-    const S = kr.shape[2]; // P + T
-    // Grouped-query attention without copying k/v: the R query heads sharing a kv head are stacked
-    // along the time axis, [B, K, R·T, hd] against [B, K, S, hd].
-    const qg = tf.reshape(tf.mul(qr, this.scoreScale), [B, K, R * T, hd]);
-    const scores = softcap(tf.reshape(tf.matMul(qg, kr, false, true), [B, H, T, S]), c.attn_logit_softcapping);
-    const probs = useWebGpuKernel(MASKED_SOFTMAX) && maskedSoftmaxFits(scores, mask)
-      ? maskedSoftmaxWebGpu(scores as tf.Tensor4D, mask) // one kernel for mask + softmax on webgpu
-      : tf.softmax(tf.add(scores, mask));
-    const out = tf.matMul(tf.reshape(probs, [B, K, R * T, S]), v); // [B, K, R·T, hd]
-    return tf.reshape(tf.transpose(tf.reshape(out, [B, H, T, hd]), [0, 2, 1, 3]), [B * T, H * hd]) as tf.Tensor2D;
+    // Without key padding the mask hides every future key (and, for a sliding layer, the keys before
+    // the window, which stay masked), so the fused kernel may skip the future keys.
+    const merged = attention(qr, kr, v, ctx.mask, { scale: this.scoreScale, softcap: c.attn_logit_softcapping, causal: options.attentionMask === undefined });
+    return { out: this.project(merged, `${p}.self_attn.o_proj`, options, layer, c.o_bias), kv: { k: kr, v } };
   }
 
   /** Attention scores are q·k scaled by this: query_pre_attn_scalar^-0.5 (head_dim^-0.5 but for Gemma). */
@@ -431,14 +385,14 @@ export class DecoderModel {
     const c = this.config, bias = c.mlp_bias, I = c.intermediate_size;
     let gate: tf.Tensor2D, up: tf.Tensor2D;
     if (c.fused_projections) {
-      const gateUp = this.linear(h, `${p}.mlp.gate_up_proj`, options, layer, bias);
+      const gateUp = this.project(h, `${p}.mlp.gate_up_proj`, options, layer, bias);
       gate = columns(gateUp, 0, I);
       up = columns(gateUp, I, I);
     } else {
-      gate = this.linear(h, `${p}.mlp.gate_proj`, options, layer, bias);
-      up = this.linear(h, `${p}.mlp.up_proj`, options, layer, bias);
+      gate = this.project(h, `${p}.mlp.gate_proj`, options, layer, bias);
+      up = this.project(h, `${p}.mlp.up_proj`, options, layer, bias);
     }
-    return this.linear(tf.mul(gateActivation(c, gate), up), `${p}.mlp.down_proj`, options, layer, bias);
+    return this.project(tf.mul(gateActivation(c, gate), up), `${p}.mlp.down_proj`, options, layer, bias);
   }
 
   /**
@@ -447,7 +401,7 @@ export class DecoderModel {
    * `local`: gemma3's sliding layers. longrope picks its factors by this call's last position + 1 and
    * scales cos and sin by attention_factor.
    */
-  private rope(past: number, T: number, local = false): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
+  private ropeTables(past: number, T: number, local = false): { cos: tf.Tensor2D; sin: tf.Tensor2D } {
     const key = `${local}:${past}:${T}`;
     const hit = this.ropeCache.get(key);
     if (hit) return hit;
@@ -532,25 +486,6 @@ export class DecoderModel {
     this.rotation?.dispose();
     this.rotation = undefined;
   }
-}
-
-/** RMSNorm over the last axis: one fused kernel on webgpu, tfjs ops elsewhere. */
-export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor, eps: number): T {
-  if (useWebGpuKernel(RMS_NORM)) return rmsNormWebGpu(x, weight, eps);
-  return rmsNormComposite(x, weight, eps);
-}
-
-/** RMSNorm with tfjs ops: what every backend but webgpu runs, and the reference of the fused kernel. */
-export function rmsNormComposite<T extends tf.Tensor>(x: T, weight: tf.Tensor, eps: number): T {
-  const variance = tf.mean(tf.square(x), -1, true);
-  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight) as T;
-}
-
-/** x·cos + rotate_half(x)·sin with rotate_half(x) = [-x2, x1] = x·R (transformers' convention). */
-export function applyRope(x: tf.Tensor4D, cos: tf.Tensor2D, sin: tf.Tensor2D, rotation: tf.Tensor2D): tf.Tensor4D {
-  const hd = x.shape[3];
-  const rotated = tf.reshape(tf.matMul(tf.reshape(x, [-1, hd]), rotation), x.shape);
-  return tf.add(tf.mul(x, cos), tf.mul(rotated, sin)) as tf.Tensor4D;
 }
 
 /**

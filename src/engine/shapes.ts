@@ -3,11 +3,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { parseModelConfig, type ModelConfig } from '../core/modelConfig';
 import { mulberry32 } from '../core/random';
-import { DecoderModel, expectedWeightNames } from './model';
+import { fromFloat32 } from '../core/safetensors';
+import { DecoderModel, expectedWeightNames, projectionWeightNames, type LoadOptions } from './model';
+import { packedKernelsAvailable } from './packedMatMul';
+import { disposePacked, frozenFromStored, isPacked, type PackedWeight } from './packedWeight';
 
 export const SHAPES: Record<string, Record<string, unknown>> = {
   tiny: { model_type: 'llama', hidden_size: 256, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 4, intermediate_size: 688, vocab_size: 2000, tie_word_embeddings: true },
   'qwen2.5-0.5b': { model_type: 'qwen2', hidden_size: 896, num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, intermediate_size: 4864, vocab_size: 151936, tie_word_embeddings: true },
+  // Qwen/Qwen2.5-3B's config.json: 36 layers, 16 heads over 2 KV heads (head_dim 128), tied head.
+  'qwen2.5-3b': { model_type: 'qwen2', hidden_size: 2048, num_hidden_layers: 36, num_attention_heads: 16, num_key_value_heads: 2, intermediate_size: 11008, vocab_size: 151936, tie_word_embeddings: true, rope_theta: 1000000 },
   'llama-3.2-1b': { model_type: 'llama', hidden_size: 2048, num_hidden_layers: 16, num_attention_heads: 32, num_key_value_heads: 8, intermediate_size: 8192, vocab_size: 128256, tie_word_embeddings: true },
 };
 
@@ -17,9 +22,19 @@ export function shapeConfig(name: string): ModelConfig {
   return parseModelConfig({ rms_norm_eps: 1e-6, rope_theta: 10000, ...raw }, `shape ${name}`);
 }
 
-/** A model of `config` with weights ~ N(0, 0.02), norms 1, biases 0 (as the PyTorch reference). */
-export function randomModel(config: ModelConfig, seed = 0): DecoderModel {
+/**
+ * A model of `config` with weights ~ N(0, 0.02), norms 1, biases 0 (as the PyTorch reference). Without
+ * `held`, every weight is float32. With it, the matrices are held as DecoderModel.load holds a BF16
+ * checkpoint (16-bit, or `quantize`d projections; float32 when `float32` or without packed kernels), one
+ * matrix at a time, so a 3B shape never exists in float32 as a whole.
+ */
+export function randomModel(config: ModelConfig, seed = 0, held?: LoadOptions): DecoderModel {
   const weights = new Map<string, tf.Tensor>();
+  const packed = new Map<string, PackedWeight>();
+  const quantize = held?.quantize ?? 'none';
+  const widen = held === undefined || (held.float32 ?? !packedKernelsAvailable());
+  if (quantize !== 'none' && widen) throw new Error(`--quantize ${quantize} needs 16-bit frozen weights with packed kernels (not float32 / full fine-tuning)`);
+  const projections = new Set(projectionWeightNames(config));
   const c = config, hd = c.head_dim;
   const shapeOf = (name: string): number[] => {
     if (name.endsWith('norm.weight')) return name.includes('q_norm') || name.includes('k_norm') ? [hd] : [c.hidden_size];
@@ -34,13 +49,25 @@ export function randomModel(config: ModelConfig, seed = 0): DecoderModel {
     return proj[2] === 'bias' ? [out[proj[1]]] : [out[proj[1]], inp[proj[1]] ?? c.hidden_size];
   };
   let s = seed;
-  for (const name of expectedWeightNames(config)) {
-    const shape = shapeOf(name);
-    if (name.endsWith('norm.weight')) weights.set(name, tf.ones(shape));
-    else if (name.endsWith('.bias')) weights.set(name, tf.zeros(shape));
-    else weights.set(name, tf.tensor(normal(shape.reduce((a, b) => a * b, 1), 0.02, s++), shape, 'float32'));
+  try {
+    for (const name of expectedWeightNames(config)) {
+      const shape = shapeOf(name);
+      if (name.endsWith('norm.weight')) weights.set(name, tf.ones(shape));
+      else if (name.endsWith('.bias')) weights.set(name, tf.zeros(shape));
+      else if (widen) weights.set(name, tf.tensor(normal(shape.reduce((a, b) => a * b, 1), 0.02, s++), shape, 'float32'));
+      else {
+        const bytes = fromFloat32(normal(shape.reduce((a, b) => a * b, 1), 0.02, s++), 'BF16');
+        const matrix = frozenFromStored({ bytes, dtype: 'BF16', shape }, { quantize: projections.has(name) ? quantize : 'none', widen: false });
+        if (isPacked(matrix)) packed.set(name, matrix);
+        else weights.set(name, matrix);
+      }
+    }
+  } catch (err) {
+    for (const t of weights.values()) t.dispose();
+    for (const p of packed.values()) disposePacked(p);
+    throw err;
   }
-  return new DecoderModel(config, weights);
+  return new DecoderModel(config, weights, packed);
 }
 
 /**

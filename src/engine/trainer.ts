@@ -67,7 +67,7 @@ async function train(options: TrainOptions): Promise<TrainOutcome> {
   const tokenizer = await loadTokenizer(config.model);
   const padId = padTokenId(tokenizer, config.model);
   // Full fine-tuning trains every weight: float32; LoRA keeps the frozen base 16-bit where it is stored so.
-  const model = DecoderModel.load(config.model, { float32: config.full });
+  const model = DecoderModel.load(config.model, { float32: config.full, quantize: config.full ? 'none' : config.quantize });
   try {
     await assertGpuComputesRight(model, backend); // a GPU that computes this model wrong stops the run here
   } catch (err) {

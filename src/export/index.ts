@@ -5,8 +5,8 @@
 //   trl     a ready-to-launch TRL / accelerate / Axolotl folder to re-run the training at scale
 import * as fs from 'fs';
 import * as path from 'path';
-import type { BackendName, RunConfig } from '../core/runConfig';
-import { readRunConfigFile } from '../core/runConfigFile';
+import type { BackendName, Quantize, RunConfig } from '../core/runConfig';
+import { readRunConfigFile, runConfigOfAdapter } from '../core/runConfigFile';
 import { initBackend } from '../engine/backend';
 import { isSameOrInside } from '../core/pathGuard';
 import { copyWritable, writeModelFolder, type WeightDtype } from '../engine/export';
@@ -44,6 +44,8 @@ export interface ExportResult {
   /** files written, relative to `out`. */
   files: string[];
   warnings: string[];
+  /** facts a person should read (e.g. which weights an adapter of a quantized base was merged into). */
+  notes: string[];
   model?: string;
   adapter?: string;
   /** target-specific facts: dtype, shards, GGUF type, Modelfile style, data format... */
@@ -87,6 +89,25 @@ function readJsonFile(file: string): Record<string, unknown> | undefined {
   return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>) : undefined;
 }
 
+/** The base precision an adapter was trained on: its run's `quantize` (--run, or the run folder the adapter is in). */
+function trainedOnPrecision(run: RunConfig | undefined, adapterDir: string | undefined): Quantize {
+  if (!adapterDir) return 'none';
+  return run?.quantize ?? runConfigOfAdapter(adapterDir)?.quantize ?? 'none';
+}
+
+/**
+ * An adapter trained on an int8 / nf4 base is merged into the ORIGINAL weights read from the base folder
+ * (as PEFT's merge_and_unload on a reloaded 16-bit base, what QLoRA users do), never into the
+ * dequantized values it trained against: the note says so.
+ */
+function noteMergeBase(result: ExportResult, run: RunConfig | undefined, modelDir: string, adapterDir: string | undefined): Quantize {
+  const trainedOn = trainedOnPrecision(run, adapterDir);
+  if (trainedOn === 'none') return trainedOn;
+  const dtype = baseDtype(modelDir);
+  result.notes.push(`the adapter was trained on a ${trainedOn}-quantized base; it is merged into the original ${dtype} weights of ${modelDir} (as PEFT merges a QLoRA adapter), not into the ${trainedOn} values`);
+  return trainedOn;
+}
+
 /** The base model with the adapter (if any) fused into its weights. */
 async function loadFused(modelDir: string, adapterDir: string | undefined, backend: BackendName): Promise<DecoderModel> {
   await initBackend(backend);
@@ -109,16 +130,16 @@ export async function runExport(opts: ExportOptions): Promise<ExportResult> {
   const { model, adapter } = resolveInputs(opts, run);
   checkOutputFolder(opts, model, adapter);
   fs.mkdirSync(opts.out, { recursive: true });
-  const result: ExportResult = { to: opts.to, out: opts.out, files: [], warnings: [], model, adapter, details: {} };
+  const result: ExportResult = { to: opts.to, out: opts.out, files: [], warnings: [], notes: [], model, adapter, details: {} };
   switch (opts.to) {
     case 'peft':
       await exportPeft(opts, adapter, result);
       break;
     case 'merged':
-      await exportMerged(opts, requireModel(model), adapter, result);
+      await exportMerged(opts, requireModel(model), adapter, result, noteMergeBase(result, run, requireModel(model), adapter));
       break;
     case 'gguf':
-      await exportGgufFolder(opts, requireModel(model), adapter, result);
+      await exportGgufFolder(opts, requireModel(model), adapter, result, noteMergeBase(result, run, requireModel(model), adapter));
       break;
     case 'trl':
       await exportTrlFolder(opts, run, requireModel(model), result);
@@ -169,7 +190,7 @@ async function exportPeft(opts: ExportOptions, adapterDir: string | undefined, r
   result.details = { r: settings.r, lora_alpha: settings.lora_alpha, target_modules: settings.target_modules.join(',') };
 }
 
-async function exportMerged(opts: ExportOptions, modelDir: string, adapterDir: string | undefined, result: ExportResult): Promise<void> {
+async function exportMerged(opts: ExportOptions, modelDir: string, adapterDir: string | undefined, result: ExportResult, trainedOn: Quantize): Promise<void> {
   const dtype = opts.dtype ? DTYPES[opts.dtype] : baseDtype(modelDir);
   const chatTemplate = opts.run ? resolveChatTemplate(modelDir, opts.run) : undefined;
   const model = await loadFused(modelDir, adapterDir, opts.backend ?? 'auto');
@@ -178,16 +199,19 @@ async function exportMerged(opts: ExportOptions, modelDir: string, adapterDir: s
     result.files.push(...saved.weightFiles);
     if (saved.weightFiles.length > 1) result.files.push('model.safetensors.index.json');
     result.files.push(...saved.copiedFiles);
-    result.details = { dtype, shards: saved.weightFiles.length, total_bytes: saved.totalBytes, chat_template_from_run: chatTemplate !== undefined };
+    result.details = {
+      dtype, shards: saved.weightFiles.length, total_bytes: saved.totalBytes, chat_template_from_run: chatTemplate !== undefined,
+      trained_on: trainedOn, merged_into: `original ${baseDtype(modelDir)} weights`,
+    };
   } finally {
     model.dispose();
   }
   const name = path.basename(path.resolve(opts.out));
-  fs.writeFileSync(path.join(opts.out, 'README.md'), mergedCard(name, modelDir, adapterDir, dtype, readRunSummary(opts.run)));
+  fs.writeFileSync(path.join(opts.out, 'README.md'), mergedCard(name, modelDir, adapterDir, dtype, readRunSummary(opts.run), trainedOn));
   result.files.push('README.md');
 }
 
-async function exportGgufFolder(opts: ExportOptions, modelDir: string, adapterDir: string | undefined, result: ExportResult): Promise<void> {
+async function exportGgufFolder(opts: ExportOptions, modelDir: string, adapterDir: string | undefined, result: ExportResult, trainedOn: Quantize): Promise<void> {
   const type = GGUF_TYPES[opts.type ?? 'f16'];
   const chatTemplate = resolveChatTemplate(modelDir, opts.run);
   const ggufName = `model-${type.toLowerCase()}.gguf`;
@@ -220,6 +244,7 @@ async function exportGgufFolder(opts: ExportOptions, modelDir: string, adapterDi
     type, arch: exported.arch, bytes: exported.bytes, tensors: exported.tensors.length,
     tensor_types: Object.entries(counts).map(([k, v]) => `${k}:${v}`).join(','),
     pre_tokenizer: exported.vocab.pre, modelfile_style: modelfile.style ?? null,
+    trained_on: trainedOn, merged_into: `original ${baseDtype(modelDir)} weights`,
   };
 }
 

@@ -3,7 +3,7 @@
 // of the run, and how to load the result.
 import * as fs from 'fs';
 import * as path from 'path';
-import type { RunConfig } from '../core/runConfig';
+import type { Quantize, RunConfig } from '../core/runConfig';
 import { resolveLoraTargets } from '../core/runConfig';
 import { readRunConfigFile } from '../core/runConfigFile';
 
@@ -128,7 +128,10 @@ ftune generate --model ${base} --adapter path/to/this/folder --prompt "..."
 `;
 }
 
-export function mergedCard(name: string, base: string, adapterDir: string | undefined, dtype: string, run: RunSummary): string {
+export function mergedCard(name: string, base: string, adapterDir: string | undefined, dtype: string, run: RunSummary, trainedOn: Quantize = 'none'): string {
+  const quantized = adapterDir && trainedOn !== 'none'
+    ? `\nThe adapter was trained on a ${trainedOn}-quantized base (QLoRA); it is merged into the original weights of the base folder, as PEFT does, not into the ${trainedOn} values.\n`
+    : '';
   return frontMatter({
     base_model: hubId(base),
     library_name: 'transformers',
@@ -138,7 +141,7 @@ export function mergedCard(name: string, base: string, adapterDir: string | unde
 
 \`${base}\`${adapterDir ? ` with the LoRA adapter \`${adapterDir}\` merged into its weights (W + B·A·alpha/r)` : ''}, stored as ${dtype}.
 Trained with Finetune Studio.
-
+${quantized}
 ${trainingTable(run)}
 ## Use
 

@@ -3,12 +3,12 @@
 // WizardServices, so it is unit-tested with a scripted UI; vscodeWizardUI.ts supplies the real UI.
 
 import * as path from 'path';
-import { estimateTraining, formatBytes, formatCount, formatDuration, memoryLimit, modelShapeFromConfig, proposeFit, totalSteps, type Estimate, type EstimateInput, type FitSettings } from '../core/estimate';
+import { estimateTraining, formatBytes, formatCount, formatDuration, memoryLimit, modelShapeFromConfig, precisionThatFits, proposeFit, totalSteps, type Estimate, type EstimateInput, type FitSettings } from '../core/estimate';
 import { formatParams, suggestHubModels } from '../core/hubSuggestions';
 import { METHODS, methodSpec, type Method } from '../core/methods';
 import { DEFAULT_RUN_CONFIG, type BackendName, type DataFormat, type RunConfig } from '../core/runConfig';
 import { describeMapping, formatLabel, type DatasetScan } from './datasetScan';
-import { EDITABLE_FIELDS, parseFieldValue, PRESETS, presetFields, type EditableField, type PresetId } from './presets';
+import { describePrecision, EDITABLE_FIELDS, parseFieldValue, PRECISIONS, PRESETS, presetFields, type EditableField, type PresetId } from './presets';
 import { describeEvalCost, evalCost } from './wizardEval';
 import { BACK, outcomeOf, runSteps, type PickItem, type Step, type StepOutcome, type WizardUI } from './wizardFlow';
 
@@ -61,7 +61,7 @@ interface WizardState {
 const TITLE = 'Fine-tune';
 
 type ModelPick = { kind: 'dir'; dir: string } | { kind: 'folder' } | { kind: 'hub' };
-type ReviewPick = { kind: 'eval' } | { kind: 'start' } | { kind: 'edit'; key: EditableField['key'] } | { kind: 'name' } | { kind: 'fit' } | { kind: 'too-big' };
+type ReviewPick = { kind: 'eval' } | { kind: 'start' } | { kind: 'edit'; key: EditableField['key'] } | { kind: 'name' } | { kind: 'fit' } | { kind: 'too-big' } | { kind: 'precision' };
 
 export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, dataFile: string, scan: DatasetScan, now = new Date(), initialMethod: Method = 'sft'): Promise<WizardResult | undefined> {
   const state: WizardState = {
@@ -180,6 +180,8 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
     return outcomeOf(answer, (full) => {
       s.full = full;
       s.config.full = full;
+      // every weight trains in float32: there is no frozen base to quantize
+      if (full) s.config.quantize = 'none';
     });
   };
 
@@ -192,6 +194,9 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
     return outcomeOf(answer, (id) => {
       s.preset = id;
       Object.assign(s.config, presetFields(id, s.full));
+      // the most exact base precision whose estimate fits the preset's memory (nf4 where only nf4 fits)
+      const input = estimateInputFor(s, services, scan.rows);
+      if (input) s.config.quantize = precisionThatFits(input, presetBudget(id, s.config.backend, services.systemMemoryBytes));
     });
   };
 
@@ -236,6 +241,7 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
       { label: '$(play) Start training', description: summary, detail: `${path.basename(s.config.model)} · ${s.method.toUpperCase()} · ${s.full ? 'full' : `LoRA r=${s.config.lora_r}`} · ${formatLabel(s.format as DatasetScan['format'])}`, value: { kind: 'start' } },
       ...(cost ? [{ label: '$(beaker) Exact match while training', description: describeEvalCost(cost, maxNewTokens), detail: generating!.file, value: { kind: 'eval' as const } }] : []),
       { label: 'Run name', description: s.name, value: { kind: 'name' } },
+      ...(s.full ? [] : [{ label: 'Base model precision', description: describePrecision(s.config.quantize), value: { kind: 'precision' as const } }]),
       ...EDITABLE_FIELDS.filter((f) => appliesTo(f, s.method)).map((f) => ({ label: f.label, description: String(s.config[f.key]), value: { kind: 'edit' as const, key: f.key } })),
     ];
     const answer = await ui.pick({ title: `${TITLE}: review`, ...ctx, placeholder: 'Start, or pick a field to change it', items });
@@ -250,6 +256,19 @@ export async function runFineTuneWizard(ui: WizardUI, services: WizardServices, 
       return 'repeat';
     }
     if (answer.kind === 'fit' || answer.kind === 'too-big' || answer.kind === 'eval') return 'repeat';
+    if (answer.kind === 'precision') {
+      const precision = await ui.pick({
+        title: `${TITLE}: base model precision`, ...ctx, canBack: true, active: s.config.quantize,
+        placeholder: 'How the frozen base weights are held (the adapter always trains in float32)',
+        items: PRECISIONS.map((p) => {
+          const bytes = input ? estimateTraining({ ...input, quantize: p.quantize }).total_bytes : undefined;
+          return { label: p.label, description: bytes === undefined ? p.description : `≈ ${formatBytes(bytes)} memory · ${p.description}`, value: p.quantize };
+        }),
+      });
+      if (precision === undefined) return 'cancel';
+      if (precision !== BACK) s.config.quantize = precision;
+      return 'repeat';
+    }
     if (answer.kind === 'name') {
       const name = await ui.input({ title: `${TITLE}: run name`, ...ctx, canBack: true, prompt: 'Run name (letters, digits, . _ -)', value: s.name, validate: (v) => (v.trim() ? undefined : 'the run needs a name') });
       if (name === undefined) return 'cancel';
@@ -309,7 +328,7 @@ function estimateInputFor(s: WizardState, services: WizardServices, rows: number
     return {
       shape, full: s.full, lora_r: s.config.lora_r, lora_targets: s.config.lora_targets, batch_size: s.config.batch_size,
       grad_accum: s.config.grad_accum, max_length: s.config.max_length, steps: totalSteps(examplesFor(s, rows), s.config),
-      backend: s.config.backend, gradient_checkpointing: s.config.gradient_checkpointing,
+      backend: s.config.backend, gradient_checkpointing: s.config.gradient_checkpointing, quantize: s.config.quantize,
       measured_tokens_per_second: services.measuredThroughput(s.config.model, s.config.backend),
     };
   } catch {
@@ -323,10 +342,11 @@ function estimateFor(s: WizardState, services: WizardServices, rows: number): Es
 }
 
 /** e.g. "gradient checkpointing, batch 1 × accum 32" */
-function describeFit(fit: FitSettings, config: FitSettings): string {
+function describeFit(fit: FitSettings, config: Pick<RunConfig, keyof FitSettings>): string {
   const parts: string[] = [];
   if (fit.gradient_checkpointing && !config.gradient_checkpointing) parts.push('gradient checkpointing');
   if (fit.batch_size !== config.batch_size) parts.push(`batch ${fit.batch_size} × accum ${fit.grad_accum}`);
+  if (fit.quantize !== config.quantize) parts.push(`${describePrecision(fit.quantize)} base`);
   if (fit.max_length !== config.max_length) parts.push(`max length ${fit.max_length} (longer examples are dropped)`);
   return parts.join(', ');
 }
@@ -339,6 +359,13 @@ export function defaultRunName(model: string, method: Method, now: Date): string
 }
 
 export type { StepOutcome };
+
+/** What a preset's run may use: the card's memory for the GPU presets; for the CPU preset the machine's, within the backend's own limit (wasm: 4 GiB). */
+export function presetBudget(preset: PresetId, backend: BackendName, systemMemoryBytes: number): number {
+  const memory = presetMemory(preset, systemMemoryBytes);
+  if (preset !== 'cpu-small') return memory;
+  return Math.min(memory, memoryLimit(backend, systemMemoryBytes)?.bytes ?? memory);
+}
 
 /** Memory a preset has for training: the machine's for CPU, the card's for the GPU presets. */
 export function presetMemory(preset: PresetId, systemMemoryBytes: number): number {

@@ -14,7 +14,7 @@ import { resolveTrainConfig } from '../../src/cli/train';
 const EVERY_FIELD_SET: RunConfig = {
   method: 'grpo', model: '/models/qwen', data: '/data/gsm8k.jsonl', out: '/runs/r1', eval_data: '/data/eval.jsonl', eval_split: 0.2,
   format: 'prompt-completion', fields: { prompt: 'question', completion: 'answer' }, lora_r: 16, lora_alpha: 32, lora_dropout: 0.1,
-  lora_targets: ['q_proj', 'v_proj'], full: true, init_adapter: '/runs/sft/adapter', epochs: 3, max_steps: 50, batch_size: 2,
+  lora_targets: ['q_proj', 'v_proj'], full: true, quantize: 'nf4', init_adapter: '/runs/sft/adapter', epochs: 3, max_steps: 50, batch_size: 2,
   grad_accum: 8, lr: 1e-5, weight_decay: 0.01, adam_beta1: 0.8, adam_beta2: 0.95, adam_eps: 1e-6, max_grad_norm: 0.5,
   schedule: 'cosine', warmup_steps: 10, max_length: 1024, limit: 100, shuffle: false, seed: 7, eval_every: 5, save_every: 10,
   backend: 'wasm', beta: 0.04, neftune_alpha: 5, gradient_checkpointing: true, mix: ['general.jsonl:0.3'], num_generations: 6,

@@ -1,9 +1,10 @@
 // Every case of ../shared/conformance against the engine on wasm, for every fixture model
-// (the checks themselves are in helpers/conformanceCases.ts, shared with the webgpu suite).
+// (the checks themselves are in helpers/conformanceCases.ts, shared with the webgpu suite). Models
+// stored as BF16 (tiny-llama, tiny-gemma3) run with their frozen weights held 16-bit, the default.
 import { before, describe, test } from 'node:test';
 import { initBackend } from '../../src/engine/backend';
 import { assertLogitsCase, CONFORMANCE_MODELS } from '../helpers/conformance';
-import { checkEvalLoss, checkGreedy, checkLoraTraining, checkNoLeak } from '../helpers/conformanceCases';
+import { checkEvalLoss, checkGreedy, checkLoraTraining, checkNoLeak, checkQuantized, checkSixteenBitIdentical } from '../helpers/conformanceCases';
 
 before(async () => {
   await initBackend('wasm');
@@ -30,5 +31,19 @@ for (const name of CONFORMANCE_MODELS) {
     test('no tensors leak across a forward + backward + update', async () => {
       await checkNoLeak(name);
     });
+
+    if (name === 'tiny-llama' || name === 'tiny-gemma3') {
+      test('16-bit frozen weights: logits, decoding, eval loss and a LoRA step are bit-identical to float32 weights', async () => {
+        await checkSixteenBitIdentical(name);
+      });
+    }
+
+    if (name === 'tiny-qwen2' || name === 'tiny-llama') {
+      for (const kind of ['int8', 'nf4'] as const) {
+        test(`quant_${kind}: eval losses on the ${kind} base and 3 LoRA AdamW steps on it`, async () => {
+          await checkQuantized(name, kind);
+        });
+      }
+    }
   });
 }

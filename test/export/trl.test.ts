@@ -61,7 +61,7 @@ function runA(dir: string): RunConfig {
     ...DEFAULT_RUN_CONFIG,
     method: 'sft', model: QWEN2, data, out: path.join(dir, 'run-a'),
     eval_split: 0.15, format: 'auto', fields: { messages: 'conversation', role: 'from', content: 'value' },
-    lora_r: 12, lora_alpha: 24, lora_dropout: 0.07, lora_targets: ['q_proj', 'v_proj', 'down_proj'], full: false,
+    lora_r: 12, lora_alpha: 24, lora_dropout: 0.07, lora_targets: ['q_proj', 'v_proj', 'down_proj'], full: false, quantize: 'nf4',
     init_adapter: path.join(QWEN2, 'cases', 'adapter_init'),
     epochs: 3, max_steps: 0, batch_size: 6, grad_accum: 5, lr: 3.5e-5, weight_decay: 0.02, adam_beta1: 0.85, adam_beta2: 0.98,
     adam_eps: 1e-7, max_grad_norm: 0.7, schedule: 'cosine', warmup_steps: 13, max_length: 777, limit: 1000, shuffle: false,
@@ -76,7 +76,7 @@ function runB(dir: string): RunConfig {
   const data = path.join(dir, 'prefs.jsonl');
   fs.writeFileSync(data, JSON.stringify({ prompt: 'Q', chosen: 'good', rejected: 'bad' }) + '\n');
   return {
-    ...runA(dir), method: 'dpo', data, eval_data: data, eval_split: 0, format: 'auto', fields: {}, full: true, init_adapter: undefined,
+    ...runA(dir), method: 'dpo', data, eval_data: data, eval_split: 0, format: 'auto', fields: {}, full: true, quantize: 'none', init_adapter: undefined,
     max_steps: 321, schedule: 'constant', warmup_steps: 9, eval_every: 0, save_every: 0, neftune_alpha: 0, mix: [], shuffle: true,
   };
 }
@@ -168,8 +168,18 @@ const WHERE: Record<keyof RunConfig, Check> = {
   lora_targets: (e) => loraField(e, 'target_modules', 'lora_target_modules', e.run.lora_targets),
   full: (e) => {
     assert.equal(e.trl.peft === null, e.run.full);
-    assert.equal(e.axolotl.adapter, e.run.full ? undefined : 'lora');
+    assert.equal(e.axolotl.adapter, e.run.full ? undefined : e.run.quantize === 'nf4' ? 'qlora' : 'lora');
     assert.equal((e.accelerate['fsdp.yaml'].fsdp_config as Obj).fsdp_use_orig_params, e.run.full);
+  },
+  quantize: (e) => {
+    // QLoRA as bitsandbytes does it: NF4 in blocks of 64 with a float32 absmax (no double quantization)
+    const want = e.run.full || e.run.quantize === 'none' ? null
+      : e.run.quantize === 'nf4' ? { load_in_4bit: true, bnb_4bit_quant_type: 'nf4', bnb_4bit_use_double_quant: false, bnb_4bit_compute_dtype: 'bfloat16' }
+        : { load_in_8bit: true };
+    assert.deepEqual(e.trl.quantization, want);
+    assert.equal(e.axolotl.load_in_4bit, !e.run.full && e.run.quantize === 'nf4' ? true : undefined);
+    assert.equal(e.axolotl.load_in_8bit, !e.run.full && e.run.quantize === 'int8' ? true : undefined);
+    assert.match(e.trainPy, /from_pretrained\(args\.model, quantization_config=BitsAndBytesConfig\(\*\*quantization\)\)/);
   },
   init_adapter: (e) => {
     assert.equal(e.trl.init_adapter, e.run.init_adapter ?? null);

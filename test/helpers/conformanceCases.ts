@@ -245,3 +245,105 @@ export async function checkDpo(name: string): Promise<void> {
       model.dispose();
     }
 }
+
+interface QuantCase {
+  quantize: 'int8' | 'nf4'; loss: number; completion_loss: number; rtol: number;
+  train: { init_adapter: string; expected_adapter: string; steps: number; losses: number[]; rtol: number; atol: number };
+}
+
+/**
+ * quant_<kind>.json: eval losses of the quantized base (the token ids of eval_loss.json), then 3 LoRA
+ * AdamW steps from adapter_init/ (train_sft_lora.json's settings) and the adapter after them.
+ */
+export async function checkQuantized(name: string, kind: 'int8' | 'nf4', { trajectory = true } = {}): Promise<void> {
+  const dir = modelDir(name);
+  const c = readCase<QuantCase>(name, `quant_${kind}.json`);
+  const hyper = readCase<TrainCase>(name, 'train_sft_lora.json').hyper;
+  const data = readCase<EvalCase>(name, 'eval_loss.json');
+  const sft = data.token_ids.map((ids, i) => ({ input_ids: ids, labels: data.labels[i] }));
+  const completion = data.completion_token_ids.map((ids, i) => ({ input_ids: ids, labels: data.completion_labels[i] }));
+  const model = DecoderModel.load(dir, { quantize: kind });
+  const adapter = LoraAdapter.load(path.join(dir, 'cases', c.train.init_adapter), model);
+  const vars = adapter.variables();
+  const optimizer = new AdamW(vars, { lr: hyper.lr, beta1: hyper.betas[0], beta2: hyper.betas[1], eps: hyper.eps, weightDecay: hyper.weight_decay });
+  const ctx = (): StepContext => ({ model, adapter, padId: PAD, training: true, seed: 0, neftuneAlpha: 0, headTrainable: false });
+  try {
+    const quantized = [...model.packed.entries()].filter(([, w]) => w.kind === kind).map(([n]) => n);
+    assert.equal(quantized.length, model.config.num_hidden_layers * 7, 'every projection of every layer is quantized');
+    assert.ok(!model.packed.has('model.embed_tokens.weight') || model.packed.get('model.embed_tokens.weight')!.kind !== kind, 'embeddings are not quantized');
+    assertClose([(await evaluateLoss(model, undefined, sft, { batchSize: 4, padId: PAD })).loss], [c.loss], c.rtol, 0, `${kind} eval loss`);
+    assertClose([(await evaluateLoss(model, undefined, completion, { batchSize: 2, padId: PAD })).loss], [c.completion_loss], c.rtol, 0, `${kind} completion loss`);
+    if (!trajectory) return;
+    const losses: number[] = [];
+    for (let s = 0; s < c.train.steps; s++) {
+      losses.push((await optimizerStep(causalLmObjective, [sft], vars, optimizer, ctx, { lr: hyper.lr, maxGradNorm: 0 })).loss);
+    }
+    assertClose(losses, c.train.losses, 1e-4, 0, `${kind} losses`);
+    const after = readSafetensorsAll(path.join(dir, 'cases', c.train.expected_adapter, 'adapter_model.safetensors'));
+    const got: number[] = [], want: number[] = [];
+    for (const m of adapter.allModules()) {
+      got.push(...(await m.A.data()), ...(await m.B.data()));
+      want.push(...after.get(`base_model.model.${m.prefix}.lora_A.weight`)!, ...after.get(`base_model.model.${m.prefix}.lora_B.weight`)!);
+    }
+    assertClose(got, want, c.train.rtol, c.train.atol, `${kind} adapter after ${c.train.steps} steps`, 0.001);
+  } finally {
+    optimizer.dispose();
+    adapter.dispose();
+    model.dispose();
+  }
+}
+
+/** Every float of `a` has the bits of `b`'s (NaN-safe, -0 ≠ 0). */
+function assertSameBits(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
+  assert.equal(a.length, b.length, `${what}: length`);
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) assert.fail(`${what}: element ${i} is ${a[i]} with 16-bit weights, ${b[i]} with float32`);
+}
+
+/**
+ * A model stored as BF16 / F16 gives bit-identical numbers with its frozen weights held 16-bit and
+ * held float32: logits (a batch, and one decoding step with the KV cache), the eval loss, and a LoRA
+ * step (loss and the adapter after it).
+ */
+export async function checkSixteenBitIdentical(name: string): Promise<void> {
+  const dir = modelDir(name);
+  const data = readCase<EvalCase>(name, 'eval_loss.json');
+  const sft = data.token_ids.map((ids, i) => ({ input_ids: ids, labels: data.labels[i] }));
+  const run = async (float32: boolean) => {
+    const model = DecoderModel.load(dir, { float32 });
+    const adapter = LoraAdapter.load(path.join(dir, 'cases', 'adapter_init'), model);
+    const vars = adapter.variables();
+    const optimizer = new AdamW(vars, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
+    const ctx = (): StepContext => ({ model, adapter, padId: PAD, training: true, seed: 0, neftuneAlpha: 0, headTrainable: false });
+    try {
+      const packedKinds = [...model.packed.values()].map((w) => w.kind);
+      const batch = collate(sft.slice(0, 2), PAD);
+      const ids = idsTensor(batch);
+      const logits = tf.tidy(() => model.logits(model.forward(ids, { adapter }).hidden));
+      const prompt = tf.tensor2d([sft[0].input_ids.slice(0, 12)], [1, 12], 'int32');
+      const next = tf.tensor2d([[sft[0].input_ids[12]]], [1, 1], 'int32');
+      const { hidden: h0, cache } = model.forward(prompt, { adapter, cache: { layers: [], length: 0 } });
+      const step = tf.tidy(() => model.logits(model.forward(next, { adapter, cache }).hidden));
+      const out = {
+        packedKinds,
+        logits: Array.from(await logits.data()),
+        decode: Array.from(await step.data()),
+        loss: (await evaluateLoss(model, undefined, sft, { batchSize: 4, padId: PAD })).loss,
+        stepLoss: (await optimizerStep(causalLmObjective, [sft], vars, optimizer, ctx, { lr: 1e-3, maxGradNorm: 1 })).loss,
+        adapter: (await Promise.all(vars.map((v) => v.data()))).flatMap((d) => Array.from(d)),
+      };
+      tf.dispose([ids, logits, prompt, next, h0, step, ...(cache?.layers.flatMap((l) => [l.k, l.v]) ?? [])]);
+      return out;
+    } finally {
+      optimizer.dispose();
+      adapter.dispose();
+      model.dispose();
+    }
+  };
+  const sixteen = await run(false), float32 = await run(true);
+  assert.ok(sixteen.packedKinds.length > 0 && sixteen.packedKinds.every((k) => k === 'bf16' || k === 'f16'), `16-bit storage in use: ${sixteen.packedKinds.join(', ')}`);
+  assert.equal(float32.packedKinds.length, 0);
+  assertSameBits(sixteen.logits, float32.logits, 'logits');
+  assertSameBits(sixteen.decode, float32.decode, 'decoding step logits (KV cache)');
+  assertSameBits([sixteen.loss, sixteen.stepLoss], [float32.loss, float32.stepLoss], 'eval loss and LoRA step loss');
+  assertSameBits(sixteen.adapter, float32.adapter, 'adapter after one LoRA step');
+}

@@ -34,6 +34,24 @@ export const QWEN25_05B: RealShape = {
   },
 };
 
+/**
+ * Qwen/Qwen2.5-3B: hidden 2048, 16 heads over 2 KV heads (head_dim 128), intermediate 11,008, 36 layers,
+ * tied head, vocabulary 151,936 (3.09B parameters: 6.2 GB in 16 bits, more than the wasm heap; with an
+ * nf4 base it trains inside it). Not in REAL_SHAPES (the family is Qwen2.5-0.5B's); the memory estimate
+ * and `ftune bench --shape qwen2.5-3b` use it.
+ */
+export const QWEN25_3B: RealShape = {
+  name: 'Qwen2.5-3B',
+  dtype: 'BF16',
+  tokenizerPackage: QWEN_TOKENIZER,
+  config: {
+    architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', hidden_size: 2048, intermediate_size: 11008, num_hidden_layers: 1,
+    num_attention_heads: 16, num_key_value_heads: 2, vocab_size: 151936, rms_norm_eps: 1e-6, rope_theta: 1000000,
+    max_position_embeddings: 32768, max_window_layers: 36, sliding_window: 32768, use_sliding_window: false,
+    tie_word_embeddings: true, hidden_act: 'silu', bos_token_id: 151643, eos_token_id: 151643, torch_dtype: 'bfloat16',
+  },
+};
+
 /** Qwen/Qwen3-0.6B: q/k norms, head_dim 128 ≠ hidden/heads (64), tied head. */
 export const QWEN3_06B: RealShape = {
   name: 'Qwen3-0.6B',

@@ -30,6 +30,11 @@ export interface TrlConfig {
   /** PEFT LoraConfig keyword arguments; null for full fine-tuning. */
   peft: { r: number; lora_alpha: number; lora_dropout: number; target_modules: string[]; bias: 'none'; task_type: 'CAUSAL_LM' } | null;
   init_adapter: string | null;
+  /**
+   * transformers' BitsAndBytesConfig keyword arguments for a run trained on a quantized base (QLoRA:
+   * nf4 in blocks of 64, as bitsandbytes; int8: bitsandbytes 8-bit rows); null for a 16-bit base.
+   */
+  quantization: { load_in_4bit: true; bnb_4bit_quant_type: 'nf4'; bnb_4bit_use_double_quant: false; bnb_4bit_compute_dtype: 'bfloat16' } | { load_in_8bit: true } | null;
   chat_template_file: string | null;
   /** SFTConfig / DPOConfig keyword arguments (transformers TrainingArguments names). */
   training_args: Record<string, string | number | boolean | null>;
@@ -97,9 +102,18 @@ export function buildTrlConfig(config: RunConfig, chatTemplateFile: string | nul
       target_modules: resolveLoraTargets(config.lora_targets), bias: 'none', task_type: 'CAUSAL_LM',
     },
     init_adapter: config.init_adapter ?? null,
+    quantization: bitsAndBytesConfig(config),
     chat_template_file: chatTemplateFile,
     training_args: args,
   };
+}
+
+/** Our nf4 is bitsandbytes' NF4 (block 64, float32 absmax: no double quantization); int8 maps to its 8-bit loading. */
+function bitsAndBytesConfig(config: RunConfig): TrlConfig['quantization'] {
+  if (config.full) return null;
+  if (config.quantize === 'nf4') return { load_in_4bit: true, bnb_4bit_quant_type: 'nf4', bnb_4bit_use_double_quant: false, bnb_4bit_compute_dtype: 'bfloat16' };
+  if (config.quantize === 'int8') return { load_in_8bit: true };
+  return null;
 }
 
 // ---------------------------------------------------------------- accelerate
@@ -259,7 +273,10 @@ export function axolotlConfig(config: RunConfig, kindOf: (file: string) => DataK
     tokenizer_type: 'AutoTokenizer',
   };
   if (!config.full) {
-    out.adapter = 'lora';
+    // QLoRA: Axolotl's 4-bit base is bitsandbytes NF4, as ours
+    out.adapter = config.quantize === 'nf4' ? 'qlora' : 'lora';
+    if (config.quantize === 'nf4') out.load_in_4bit = true;
+    if (config.quantize === 'int8') out.load_in_8bit = true;
     if (config.init_adapter) out.lora_model_dir = config.init_adapter;
     out.lora_r = config.lora_r;
     out.lora_alpha = config.lora_alpha;

@@ -37,6 +37,7 @@ export const REQUIREMENTS = [
   'datasets>=3.0',
   'accelerate>=1.6',
   'deepspeed>=0.16  # only for the accelerate/deepspeed_*.yaml launches',
+  'bitsandbytes>=0.45  # only for a run trained on a quantized base (trl_config.json "quantization")',
   '',
 ].join('\n');
 

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset
-from peft import LoraConfig, PeftModel
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from peft import LoraConfig, PeftModel, prepare_model_for_kbit_training
+from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
 HERE = Path(__file__).resolve().parent
@@ -292,7 +292,16 @@ def main() -> None:
 
     training_args = dict(CONFIG["training_args"], output_dir=args.output_dir)
     bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    model = AutoModelForCausalLM.from_pretrained(args.model, torch_dtype=torch.bfloat16 if bf16 else "auto")
+    quantization = CONFIG["quantization"]
+    if quantization:
+        # the run trained on a quantized frozen base (QLoRA): the same with bitsandbytes
+        quantization = dict(quantization)
+        if "bnb_4bit_compute_dtype" in quantization:
+            quantization["bnb_4bit_compute_dtype"] = torch.bfloat16 if bf16 else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(args.model, quantization_config=BitsAndBytesConfig(**quantization))
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=training_args.get("gradient_checkpointing", False))
+    else:
+        model = AutoModelForCausalLM.from_pretrained(args.model, torch_dtype=torch.bfloat16 if bf16 else "auto")
     peft_config = None
     if CONFIG["init_adapter"]:
         # --init-adapter: keep training an existing adapter

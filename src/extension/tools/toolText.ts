@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { estimateTraining, modelShapeFromConfig } from '../../core/estimate';
-import { DEFAULT_RUN_CONFIG, type BackendName } from '../../core/runConfig';
+import { DEFAULT_RUN_CONFIG, QUANTIZE_MODES, type BackendName, type Quantize } from '../../core/runConfig';
 import type { RunSummary } from '../../core/runStore';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -60,6 +60,7 @@ export function runStatus(run: RunSummary): RunStatusResult {
 export interface MemoryEstimateResult {
   model: string;
   full: boolean;
+  quantize: Quantize;
   total_parameters: number;
   trainable_parameters: number;
   total_gib: number;
@@ -76,6 +77,10 @@ export function estimateMemory(input: unknown, backend: BackendName): MemoryEsti
   const model = requiredString(input, 'model');
   const config = JSON.parse(fs.readFileSync(path.join(model, 'config.json'), 'utf8')) as Record<string, unknown>;
   const full = isRecord(input) && input.full === true;
+  const given = isRecord(input) ? input.quantize : undefined;
+  if (given !== undefined && !(QUANTIZE_MODES as readonly unknown[]).includes(given)) throw new Error(`input.quantize must be one of ${QUANTIZE_MODES.join(', ')}`);
+  const quantize = (given ?? 'none') as Quantize;
+  if (full && quantize !== 'none') throw new Error('input.quantize applies to LoRA (a frozen base); full fine-tuning trains every weight in float32');
   const estimate = estimateTraining({
     shape: modelShapeFromConfig(config),
     full,
@@ -87,9 +92,10 @@ export function estimateMemory(input: unknown, backend: BackendName): MemoryEsti
     steps: 1,
     backend,
     gradient_checkpointing: isRecord(input) && input.gradient_checkpointing === true,
+    quantize,
   });
   return {
-    model, full, total_parameters: estimate.total_parameters, trainable_parameters: estimate.trainable_parameters,
+    model, full, quantize, total_parameters: estimate.total_parameters, trainable_parameters: estimate.trainable_parameters,
     total_gib: round(estimate.total_bytes), weights_gib: round(estimate.weights_bytes), optimizer_gib: round(estimate.optimizer_bytes), activations_gib: round(estimate.activation_bytes),
   };
 }

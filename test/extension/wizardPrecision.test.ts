@@ -1,0 +1,148 @@
+// The wizard and presets offer the base precision (issue 18): a preset picks the most exact precision
+// whose estimate fits its memory — nf4 where only nf4 fits (Qwen2.5-3B on the wasm heap) — the review
+// shows it with the estimate of each choice, and the trainer (and Resume) get it through run_config.json.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { parse, TRAIN_OPTIONS } from '../../src/cli/args';
+import { resolveTrainConfig } from '../../src/cli/train';
+import { estimateTraining, modelShapeFromConfig } from '../../src/core/estimate';
+import { createRun } from '../../src/core/runStore';
+import { serializeRunConfig, type RunConfig } from '../../src/core/runConfig';
+import type { DatasetScan } from '../../src/extension/datasetScan';
+import { trainArgs } from '../../src/extension/trainArgs';
+import { runFineTuneWizard, type WizardServices } from '../../src/extension/wizard';
+import type { InputOptions, PickOptions, WizardUI } from '../../src/extension/wizardFlow';
+import { LLAMA32_1B, QWEN25_3B } from '../helpers/realShapes';
+
+type Answer = (options: PickOptions<unknown> | InputOptions) => unknown;
+
+function scriptedUI(script: Answer[]): WizardUI & { shown: PickOptions<unknown>[] } {
+  const shown: PickOptions<unknown>[] = [];
+  const next = (options: PickOptions<unknown> | InputOptions): unknown => {
+    if ('items' in options) shown.push(options);
+    const answer = script.shift();
+    if (!answer) throw new Error(`script ran out at: ${'placeholder' in options ? options.placeholder : options.prompt}`);
+    return answer(options);
+  };
+  return {
+    shown,
+    pick: async <T>(options: PickOptions<T>) => next(options as PickOptions<unknown>) as T | undefined,
+    input: async (options: InputOptions) => next(options) as string | undefined,
+  };
+}
+
+const pick = (substring: string): Answer => (options) => {
+  const item = (options as PickOptions<unknown>).items.find((i) => i.label.includes(substring));
+  if (!item) throw new Error(`no item "${substring}" in ${(options as PickOptions<unknown>).items.map((i) => i.label).join(' | ')}`);
+  return item.value;
+};
+
+/** The real config.json of a checkpoint (all its layers), as a model folder the wizard reads. */
+const QWEN_3B_CONFIG = { ...QWEN25_3B.config, num_hidden_layers: 36 };
+const LLAMA_1B_CONFIG = { ...LLAMA32_1B.config, num_hidden_layers: 16 };
+
+function services(config: Record<string, unknown>, backend: WizardServices['backend'] = 'wasm'): WizardServices {
+  return {
+    knownModels: async () => [{ dir: '/models/base', label: 'base', source: 'workspace' }],
+    pickModelFolder: async () => undefined,
+    downloadHubModel: async () => undefined,
+    checkModelFolder: () => undefined,
+    readModelConfig: () => config,
+    measuredThroughput: () => undefined,
+    inform: () => {},
+    backend,
+    systemMemoryBytes: 16 * 2 ** 30,
+  };
+}
+
+const SCAN: DatasetScan = { rows: 30, format: 'prompt-completion', fields: { prompt: 'question', completion: 'answer' }, columns: ['question', 'answer'], issues: [], issueCount: 0 };
+const reviews = (ui: { shown: PickOptions<unknown>[] }) => ui.shown.filter((o) => o.placeholder?.startsWith('Start'));
+const precisionItem = (review: PickOptions<unknown>) => review.items.find((i) => i.label === 'Base model precision');
+
+/** What `ftune train` trains with when the extension launches the wizard's run, and on Resume. */
+function launch(config: Omit<RunConfig, 'out'>): { started: RunConfig; resumed: RunConfig } {
+  const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ftune-wizard-precision-'));
+  const { dir } = createRun(runsDir, 'run', config);
+  const trainerSees = (argv: string[]) => resolveTrainConfig(parse(argv.slice(1), TRAIN_OPTIONS, 'usage').values);
+  const started = trainerSees(trainArgs(dir));
+  fs.writeFileSync(path.join(dir, 'run_config.json'), serializeRunConfig(started));
+  return { started, resumed: trainerSees(trainArgs(dir, { resume: true })) };
+}
+
+test('CPU preset: Qwen2.5-3B gets the most exact base that fits — int8 on the wasm heap, nf4 where only nf4 fits', async () => {
+  // CPU preset: 256 tokens, batch 1. On wasm (4 GiB): 16-bit ≈ 6.5 GiB, int8 ≈ 4.0 GiB, nf4 ≈ 2.8 GiB with checkpointing.
+  const onWasm = scriptedUI([pick('base'), pick('Supervised'), pick('Use'), pick('LoRA'), pick('CPU'), pick('Make it fit'), pick('Start')]);
+  const wasm = await runFineTuneWizard(onWasm, services(QWEN_3B_CONFIG), '/d.jsonl', SCAN);
+  assert.equal(wasm?.config.quantize, 'int8');
+  // a machine with 3.5 GiB on the cpu backend: only nf4 fits
+  const small = { ...services(QWEN_3B_CONFIG, 'cpu'), systemMemoryBytes: 3.5 * 2 ** 30 };
+  const ui = scriptedUI([pick('base'), pick('Supervised'), pick('Use'), pick('LoRA'), pick('CPU'), pick('Make it fit'), pick('Start')]);
+  const result = await runFineTuneWizard(ui, small, '/d.jsonl', SCAN);
+  assert.ok(result);
+  assert.equal(result.config.quantize, 'nf4');
+  const [review, fitted] = reviews(ui);
+  assert.equal(precisionItem(review)?.description, '4-bit (NF4, QLoRA)');
+  // the rest of the fit keeps the results: only gradient checkpointing is left to switch on
+  assert.match(review.items[0].description ?? '', /^gradient checkpointing → /);
+  assert.equal(fitted.items[0].label, '$(play) Start training');
+  assert.ok(result.estimate && result.estimate.total_bytes <= 3.5 * 2 ** 30);
+  const { started, resumed } = launch(result.config);
+  assert.equal(started.quantize, 'nf4');
+  assert.equal(resumed.quantize, 'nf4');
+});
+
+test('a base that fits as stored keeps 16-bit; the GPU 8 GB preset holds Llama-3.2-1B in 16 bits', async () => {
+  for (const preset of ['CPU', 'GPU 8']) {
+    const ui = scriptedUI([pick('base'), pick('Supervised'), pick('Use'), pick('LoRA'), pick(preset), pick('Start')]);
+    const result = await runFineTuneWizard(ui, services(LLAMA_1B_CONFIG, 'webgpu'), '/d.jsonl', SCAN);
+    assert.equal(result?.config.quantize, 'none', preset);
+    assert.equal(precisionItem(reviews(ui)[0])?.description, '16-bit (as stored)');
+  }
+});
+
+test('the review offers every precision with its estimate; picking int8 is what the run trains with', async () => {
+  const ui = scriptedUI([pick('base'), pick('Supervised'), pick('Use'), pick('LoRA'), pick('CPU'), pick('Base model precision'), pick('8-bit'), pick('Start')]);
+  const result = await runFineTuneWizard(ui, services(LLAMA_1B_CONFIG), '/d.jsonl', SCAN);
+  assert.equal(result?.config.quantize, 'int8');
+  const choices = ui.shown.find((o) => o.placeholder?.startsWith('How the frozen base weights are held'));
+  assert.ok(choices);
+  assert.deepEqual(choices.items.map((i) => i.value), ['none', 'int8', 'nf4']);
+  assert.equal(choices.active, 'none');
+  // each choice shows the estimate at that precision: the same formatting as the review's total
+  const shape = modelShapeFromConfig(LLAMA_1B_CONFIG);
+  const bytes = choices.items.map((i) => estimateTraining({ ...inputOf(result!.config, shape), quantize: i.value as RunConfig['quantize'] }).total_bytes);
+  assert.ok(bytes[0] > bytes[1] && bytes[1] > bytes[2]);
+  for (const item of choices.items) assert.match(item.description ?? '', /^≈ [\d.]+ [KMG]B memory · /);
+  assert.equal(precisionItem(reviews(ui)[1])?.description, '8-bit (int8)');
+  assert.equal(launch(result!.config).started.quantize, 'int8');
+});
+
+test('full fine-tuning has no frozen base: no precision to pick, and quantize stays none', async () => {
+  const tiny = { ...LLAMA_1B_CONFIG, hidden_size: 64, intermediate_size: 128, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16, vocab_size: 256, num_hidden_layers: 2 };
+  const ui = scriptedUI([pick('base'), pick('Supervised'), pick('Use'), pick('Full'), pick('CPU'), pick('Start')]);
+  const result = await runFineTuneWizard(ui, services(tiny), '/d.jsonl', SCAN);
+  assert.equal(result?.config.quantize, 'none');
+  assert.equal(precisionItem(reviews(ui)[0]), undefined);
+});
+
+test('"Make it fit" reaches for a 4-bit base before it would drop long examples', async () => {
+  // GPU 24 GB+ on wasm: batch 8 × 1024 tokens of Qwen2.5-3B, far above the heap
+  const ui = scriptedUI([pick('base'), pick('Supervised'), pick('Use'), pick('LoRA'), pick('GPU 24'), pick('Make it fit'), pick('Start')]);
+  const result = await runFineTuneWizard(ui, services(QWEN_3B_CONFIG), '/d.jsonl', SCAN);
+  const [first] = reviews(ui);
+  // the preset's 24 GB hold the 3B as stored; the wasm heap needs the 4-bit base, proposed before shorter sequences
+  assert.equal(precisionItem(first)?.description, '16-bit (as stored)');
+  assert.match(first.items[0].description ?? '', /^gradient checkpointing, batch 1 × accum 16, 4-bit \(NF4, QLoRA\) base(, max length \d+ \(longer examples are dropped\))? → /);
+  assert.equal(result?.config.quantize, 'nf4');
+  assert.ok(result?.estimate && result.estimate.total_bytes <= 4 * 2 ** 30);
+});
+
+function inputOf(config: Omit<RunConfig, 'out'>, shape: ReturnType<typeof modelShapeFromConfig>) {
+  return {
+    shape, full: config.full, lora_r: config.lora_r, lora_targets: config.lora_targets, batch_size: config.batch_size, grad_accum: config.grad_accum,
+    max_length: config.max_length, steps: 1, backend: config.backend, gradient_checkpointing: config.gradient_checkpointing,
+  };
+}
