@@ -12,7 +12,7 @@ import { AdamW, globalNorm } from '../../src/engine/optimizer';
 import { accumulate } from '../../src/engine/step';
 import { useWebGpuBackend } from '../helpers/webgpu';
 import { assertClose, assertLogitsCase, CONFORMANCE_MODELS, modelDir, readCase, readSafetensorsAll } from '../helpers/conformance';
-import { checkDpo, checkEvalLoss, checkGreedy, checkLoraTraining } from '../helpers/conformanceCases';
+import { checkDpo, checkEvalLoss, checkGreedy, checkLoraTraining, checkQuantized } from '../helpers/conformanceCases';
 
 interface EvalCase { token_ids: number[][]; labels: number[][] }
 interface TrainCase { losses: number[]; grad_norms: number[]; rtol: number; atol: number; hyper: { lr: number; weight_decay: number; betas: [number, number]; eps: number } }
@@ -81,6 +81,16 @@ describe('webgpu backend', () => {
 
   // The two families whose numerics differ most from llama's (Gemma norms, sliding windows, per-layer
   // rope; fused projections, partial rotary): every case, as on wasm.
+  // The quantized bases through the WGSL packed kernels (kernels/webgpu/packedMatMul.ts).
+  for (const name of ['tiny-qwen2', 'tiny-llama']) {
+    for (const kind of ['int8', 'nf4'] as const) {
+      test(`${name}: quant_${kind}: eval losses on the ${kind} base and 3 LoRA AdamW steps on it`, async (t) => {
+        if (skipWithoutAdapter(t)) return;
+        await checkQuantized(name, kind);
+      });
+    }
+  }
+
   for (const name of ['tiny-gemma3', 'tiny-phi3']) {
     test(`${name}: eval losses (sft.jsonl, completion.jsonl)`, async (t) => {
       if (skipWithoutAdapter(t)) return;
