@@ -12,44 +12,28 @@ import { initBackend } from '../../src/engine/backend';
 import { IGNORE_INDEX } from '../../src/engine/loss';
 import { LoraAdapter } from '../../src/engine/lora';
 import { DecoderModel } from '../../src/engine/model';
-import { causalLmObjective, type StepContext } from '../../src/engine/objectives';
-import { AdamW, globalNorm } from '../../src/engine/optimizer';
 import type { QuantizeKind } from '../../src/engine/packedWeight';
-import { accumulate } from '../../src/engine/step';
 import { webGpuUnavailableReason } from '../../src/engine/webgpu';
 import { assertClose } from '../helpers/conformance';
+import { oneLoraStep, type LoraStepResult } from '../helpers/loraStep';
 import { QWEN25_05B, writeRealShapeModel } from '../helpers/realShapes';
 
-interface StepResult { kinds: Record<string, string>; loss: number; gradNorm: number; adapter: Float32Array }
+interface StepResult extends LoraStepResult { kinds: Record<string, string> }
 
 /** One LoRA step (q/k/v/o/gate/up/down, seeded non-zero A and B) on `backend` with the base held as `quantize` says. */
 async function loraStep(backend: 'wasm' | 'webgpu', dir: string, quantize: QuantizeKind): Promise<StepResult> {
   await initBackend(backend);
   const model = DecoderModel.load(dir, { quantize });
   const adapter = LoraAdapter.create(model, { r: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] }, 3);
-  const vars = adapter.variables();
-  const optimizer = new AdamW(vars, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
   try {
     const rand = mulberry32(11);
-    for (const v of vars) v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => (2 * rand() - 1) * 0.05), v.shape));
+    for (const v of adapter.variables()) v.assign(tf.tensor(Float32Array.from({ length: v.size }, () => (2 * rand() - 1) * 0.05), v.shape));
     const V = QWEN25_05B.config.vocab_size as number;
     const ids = [V - 1, ...Array.from({ length: 20 }, () => Math.floor(rand() * V)), 151643];
     const seqs = [ids, ids.slice(5, 17)].map((s) => ({ input_ids: s, labels: s.map((id, i) => (i < 2 ? IGNORE_INDEX : id)) }));
-    const ctx = (): StepContext => ({ model, adapter, padId: 151643, training: true, seed: 0, neftuneAlpha: 0, headTrainable: false });
-    const acc = await accumulate(causalLmObjective, [seqs], vars, ctx);
-    const averaged = acc.grads.map((g) => tf.div(g, acc.weight));
-    tf.dispose(acc.grads);
-    const norm = globalNorm(averaged);
-    const gradNorm = (await norm.data())[0];
-    norm.dispose();
-    optimizer.apply(averaged, 1e-3);
-    tf.dispose(averaged);
-    const flat = tf.concat(vars.map((v) => tf.reshape(v, [-1])));
-    const out = { kinds: Object.fromEntries([...model.packed].map(([n, w]) => [n, w.kind])), loss: acc.lossSum / acc.weight, gradNorm, adapter: (await flat.data()) as Float32Array };
-    flat.dispose();
-    return out;
+    const step = await oneLoraStep(model, adapter, seqs, 151643);
+    return { kinds: Object.fromEntries([...model.packed].map(([n, w]) => [n, w.kind])), ...step };
   } finally {
-    optimizer.dispose();
     adapter.dispose();
     model.dispose();
   }

@@ -3,6 +3,7 @@
 // (dequantizeReference): what a kernel must reproduce. 16-bit weights come from random bit patterns
 // (in full range: f16 subnormals, signed zeros, the largest finite values); int8 and nf4 from random
 // float32 weights with a zero row / zero block.
+import { mulberry32 } from '../../src/core/random';
 import { dequantizeReference, pack16, quantizeInt8, quantizeNf4, toPackedWeight, type PackedArrays, type PackedKind, type PackedWeight } from '../../src/engine/packedWeight';
 
 export interface PackedTestWeight {
@@ -13,18 +14,6 @@ export interface PackedTestWeight {
   dense: Float32Array;
 }
 
-/** A seeded uniform [0, 1) generator (mulberry32). */
-export function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface RandomOptions {
   /** 16-bit: exponents from the whole finite range (f16 subnormals and signed zeros too) instead of values near ±1. */
   fullRange?: boolean;
@@ -32,7 +21,7 @@ export interface RandomOptions {
 
 /** A random [N, K] weight of `kind`, packed by the engine, and its values. */
 export function randomPacked(kind: PackedKind, N: number, K: number, seed: number, options: RandomOptions = {}): PackedTestWeight {
-  const rand = seeded(seed);
+  const rand = mulberry32(seed);
   const int = (n: number) => Math.floor(rand() * n);
   let arrays: PackedArrays;
   if (kind === 'f16' || kind === 'bf16') {

@@ -6,17 +6,18 @@
 import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+import { mulberry32 } from '../../../src/core/random';
 import { packedBlocks } from '../../../src/engine/kernels/webgpu/packedBlocks';
 import { packedMatMulTWebGpu } from '../../../src/engine/kernels/webgpu/packedMatMul';
 import { disposePacked, type PackedKind } from '../../../src/engine/packedWeight';
-import { packedTensors, randomPacked, seeded, type PackedTestWeight } from '../../helpers/packedTestWeights';
+import { packedTensors, randomPacked, type PackedTestWeight } from '../../helpers/packedTestWeights';
 import { useWebGpuBackend } from '../../helpers/webgpu';
 
 const skipWithoutAdapter = useWebGpuBackend('webgpu packed matMul tests');
 const KINDS: PackedKind[] = ['f16', 'bf16', 'int8', 'nf4'];
 
 function randomValues(n: number, seed: number): Float32Array {
-  const rand = seeded(seed);
+  const rand = mulberry32(seed);
   return Float32Array.from({ length: n }, () => rand() * 2 - 1);
 }
 
