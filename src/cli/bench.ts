@@ -13,7 +13,6 @@ import { DecoderModel } from '../engine/model';
 import { causalLmObjective, type StepContext } from '../engine/objectives';
 import { AdamW } from '../engine/optimizer';
 import { randomModel, shapeConfig, SHAPES } from '../engine/shapes';
-import type { Quantize } from '../core/runConfig';
 import { optimizerStep } from '../engine/step';
 import { backendOption, number, parse, QUANTIZE_OPTIONS, QUANTIZE_USAGE, quantizeOption, str, UsageError } from './args';
 import * as fs from 'fs';

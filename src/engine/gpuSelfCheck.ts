@@ -12,10 +12,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mulberry32 } from '../core/random';
 import type { ModelConfig } from '../core/modelConfig';
 import type { SelfCheckResult } from '../core/protocol';
+import { rowsPerBlock } from './kernels/webgpu/packedBlocks';
 import { DecoderModel } from './model';
-import { dequantize } from './packedMatMul';
-import type { PackedWeight } from './packedWeight';
-import { gatherRows, splitPlan } from './rowBlocks';
+import { toPackedWeight, type PackedArrays, type PackedWeight } from './packedWeight';
+import { bindingLimitBytes, gatherRows, splitPlan } from './rowBlocks';
 import { webGpuDeviceError } from './webgpu';
 
 export type { SelfCheckResult };
@@ -36,7 +36,8 @@ export async function runGpuSelfCheck(model: DecoderModel): Promise<SelfCheckRes
   const layers = L > 1 ? [0, L - 1] : [0];
   const rand = mulberry32(20241);
   const ids = [V - 1, 0, ...Array.from({ length: TOKENS - 2 }, () => Math.floor(rand() * V))];
-  const rows = headRowsToCompare(V, c.hidden_size, ids, rand);
+  const head = model.packed.get(c.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
+  const rows = headRowsToCompare(V, c.hidden_size, ids, rand, head?.kind);
   const sliceConfig = sliceOf(c, layers);
 
   // GPU: the slice shares the model's tensors (clones are references, not copies). The vocabulary
@@ -48,15 +49,17 @@ export async function runGpuSelfCheck(model: DecoderModel): Promise<SelfCheckRes
     const renamed = renameLayer(name, layers);
     if (renamed) shared.set(renamed, VOCABULARY.includes(name) ? t : tf.clone(t));
   }
-  // Packed frozen matrices (16-bit, quantized) are the model's own objects too: the slice never disposes them.
+  // Frozen matrices held packed (16-bit or quantized) stay packed on both sides: the CPU widens them
+  // with the JavaScript definition (packedWeight.ts), so the GPU's WGSL widening is checked too.
   const sharedPacked = new Map<string, PackedWeight>();
   for (const [name, p] of model.packed) {
     const renamed = renameLayer(name, layers);
-    if (renamed) sharedPacked.set(renamed, p);
+    if (renamed) sharedPacked.set(renamed, VOCABULARY.includes(name) ? p : { ...p, data: tf.clone(p.data), scales: p.scales && tf.clone(p.scales) });
   }
   const gpuSlice = new DecoderModel(sliceConfig, shared, sharedPacked);
   let gpu: Float32Array;
   let cpuWeights: Map<string, { data: Float32Array; shape: number[] }>;
+  const cpuPacked = new Map<string, PackedArrays>();
   try {
     const rowsT = tf.tensor1d(rows, 'int32');
     const logits = tf.tidy(() => tf.gather(gpuSlice.logits(gpuSlice.forward(tf.tensor2d([ids], [1, ids.length], 'int32')).hidden), rowsT, 1));
@@ -69,16 +72,23 @@ export async function runGpuSelfCheck(model: DecoderModel): Promise<SelfCheckRes
       cpuWeights.set(name, { data: (await picked.data()) as Float32Array, shape: picked.shape });
       if (picked !== t) picked.dispose();
     }
-    // The CPU gets packed matrices as float32 values (dequantized on the GPU by its own kernels).
     for (const [name, p] of sharedPacked) {
-      const picked = VOCABULARY.includes(name) ? gatherRows(p, rowsT) : dequantize(p);
-      cpuWeights.set(name, { data: (await picked.data()) as Float32Array, shape: picked.shape });
-      picked.dispose();
+      if (VOCABULARY.includes(name)) {
+        const picked = gatherRows(p, rowsT); // widened rows: the CPU's cut-down vocabulary is float32
+        cpuWeights.set(name, { data: (await picked.data()) as Float32Array, shape: picked.shape });
+        picked.dispose();
+      } else {
+        const words = (await p.data.data()) as Int32Array;
+        const scales = p.scales ? ((await p.scales.data()) as Float32Array) : undefined;
+        cpuPacked.set(name, { kind: p.kind, shape: [p.shape[0], p.shape[1]], words, scales });
+      }
     }
     rowsT.dispose();
   } finally {
-    for (const name of VOCABULARY) gpuSlice.weights.delete(name);
-    gpuSlice.packed.clear();
+    for (const name of VOCABULARY) {
+      gpuSlice.weights.delete(name);
+      gpuSlice.packed.delete(name);
+    }
     gpuSlice.dispose();
   }
 
@@ -86,7 +96,8 @@ export async function runGpuSelfCheck(model: DecoderModel): Promise<SelfCheckRes
   let cpu: Float32Array;
   try {
     const weights = new Map([...cpuWeights].map(([name, w]) => [name, tf.tensor(w.data, w.shape, 'float32')]));
-    const cpuSlice = new DecoderModel({ ...sliceConfig, vocab_size: rows.length }, weights);
+    const packed = new Map([...cpuPacked].map(([name, a]) => [name, toPackedWeight(a)]));
+    const cpuSlice = new DecoderModel({ ...sliceConfig, vocab_size: rows.length }, weights, packed);
     const local = ids.map((id) => rows.indexOf(id));
     const logits = tf.tidy(() => cpuSlice.logits(cpuSlice.forward(tf.tensor2d([local], [1, local.length], 'int32')).hidden));
     cpu = (await logits.data()) as Float32Array;
@@ -126,10 +137,13 @@ function formatNumber(x: number): string {
   return Number.isFinite(x) ? x.toPrecision(3) : String(x);
 }
 
-/** Sorted, distinct head rows: the token ids, both edges of every GPU block, and rows spread over V. */
-function headRowsToCompare(V: number, D: number, ids: number[], rand: () => number): number[] {
+/**
+ * Sorted, distinct head rows: the token ids, both edges of every GPU block (of the float32 head, or of
+ * the packed one when `packedKind` says it is held packed), and rows spread over V.
+ */
+function headRowsToCompare(V: number, D: number, ids: number[], rand: () => number, packedKind?: PackedWeight['kind']): number[] {
   const set = new Set(ids);
-  const { perBlock } = splitPlan(V, D);
+  const perBlock = packedKind ? Math.min(V, rowsPerBlock(packedKind, D, bindingLimitBytes())) : splitPlan(V, D).perBlock;
   for (let start = 0; start < V; start += perBlock) {
     set.add(start);
     set.add(Math.min(V, start + perBlock) - 1);

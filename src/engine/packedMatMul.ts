@@ -5,7 +5,9 @@
 //  gatherPackedRows(W, ids) = dequant(W)[ids] (embedding lookup of a 16-bit table).
 //
 // How each runs, by what the active backend registers:
-//  - FtunePackedMatMulT / FtunePackedMatMul (a backend's own full products, e.g. webgpu's WGSL);
+//  - on webgpu, WGSL kernels that widen the packed words in the shader, row block by row block where
+//    a weight is over one binding (kernels/webgpu/packedMatMul.ts, packedGather.ts);
+//  - FtunePackedMatMulT / FtunePackedMatMul (a backend's own full products);
 //  - one row of x (decoding) with FtunePackedMatVec: reads the packed weight in place (wasm);
 //  - else tiles of W rows dequantized by FtunePackedDequantize (wasm) into float32 scratch, each
 //    multiplied with the backend's own matMul and freed: memory holds one tile (≤ 16 MiB) beyond the
@@ -13,6 +15,9 @@
 //  - a backend with none of these dequantizes with the JavaScript reference (slow; tests).
 import * as tf from '@tensorflow/tfjs-core';
 import { PACKED_DEQUANTIZE, PACKED_MATVEC } from './kernels/wasm/packedKernels';
+import { gatherPackedRowsWebGpu, WEBGPU_PACKED_GATHER } from './kernels/webgpu/packedGather';
+import { packedMatMulTWebGpu, packedMatMulWebGpu, WEBGPU_PACKED_MATMUL_T } from './kernels/webgpu/packedMatMul';
+import { useWebGpuKernel } from './kernels/webgpu/program';
 import { dequantizeReference, packedArrays, type PackedWeight } from './packedWeight';
 
 export const PACKED_MATMUL_T = 'FtunePackedMatMulT';
@@ -82,6 +87,7 @@ function forwardT(x: tf.Tensor2D, w: PackedWeight): tf.Tensor2D {
 
 /** d [M, N] · dequant(W) → [M, K]: the input gradient of packedMatMulT, and products such as probs·head. */
 export function packedMatMul(d: tf.Tensor2D, w: PackedWeight): tf.Tensor2D {
+  if (useWebGpuKernel(WEBGPU_PACKED_MATMUL_T)) return packedMatMulWebGpu(d, w);
   if (hasKernel(PACKED_MATMUL)) return tf.engine().runKernel(PACKED_MATMUL, { x: d, ...packedInputs(w) }, attrsOf(w)) as tf.Tensor2D;
   return tf.tidy((): tf.Tensor2D => {
     const all = tiles(w);
@@ -104,6 +110,7 @@ export function packedMatMul(d: tf.Tensor2D, w: PackedWeight): tf.Tensor2D {
 /** x [M, K] · dequant(W)ᵀ → [M, N], with the gradient for x (none for the frozen W). */
 export function packedMatMulT(x: tf.Tensor2D, w: PackedWeight): tf.Tensor2D {
   if (x.shape[1] !== w.shape[1]) throw new Error(`packedMatMulT: x is [${x.shape.join(', ')}], W is [${w.shape.join(', ')}]`);
+  if (useWebGpuKernel(WEBGPU_PACKED_MATMUL_T)) return packedMatMulTWebGpu(x, w);
   const product = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const input = args[0] as tf.Tensor2D;
     return {
@@ -116,6 +123,7 @@ export function packedMatMulT(x: tf.Tensor2D, w: PackedWeight): tf.Tensor2D {
 
 /** Rows `ids` of a 16-bit or int8 packed matrix, widened: [ids, K]. */
 export function gatherPackedRows(w: PackedWeight, ids: tf.Tensor1D): tf.Tensor2D {
+  if (useWebGpuKernel(WEBGPU_PACKED_GATHER)) return gatherPackedRowsWebGpu(w, ids);
   if (w.kind === 'nf4') throw new Error('gatherPackedRows: nf4 blocks span rows; embeddings are never nf4');
   return tf.tidy(() => {
     const rows: PackedWeight = {

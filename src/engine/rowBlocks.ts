@@ -55,7 +55,7 @@ export function rowBlocks(w: tf.Tensor2D): RowBlock[] {
   const blocks: RowBlock[] = [];
   for (let start = 0; start < R; start += perBlock) {
     const rows = Math.min(perBlock, R - start);
-    const weight = tf.keep(tf.engine().runKernel(ROW_SLICE, { x: w }, { start, rows }) as tf.Tensor2D);
+    const weight = tf.keep(sliceRows(w, start, rows));
     blocks.push({ start, rows, weight });
   }
   blocksOf.set(w, blocks);
@@ -115,10 +115,18 @@ export function gatherRows(w: FrozenMatrix, ids: tf.Tensor1D): tf.Tensor2D {
   });
 }
 
+/**
+ * Rows [start, start + rows) of a 2-D tensor (float32 or int32) on webgpu, without binding it: a copy
+ * from its CPU values or a buffer-to-buffer copy (see rowSlice below). The caller owns the result.
+ */
+export function sliceRows<T extends tf.Tensor2D>(w: T, start: number, rows: number): T {
+  return tf.engine().runKernel(ROW_SLICE, { x: w }, { start, rows }) as T;
+}
+
 /** Internals of tfjs-backend-webgpu 4.x that a buffer-to-buffer copy needs. */
 interface WebGpuInternals {
-  tensorMap: { get(dataId: tf.DataId): { values: Float32Array | null; resource?: unknown } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): tf.TensorInfo;
+  tensorMap: { get(dataId: tf.DataId): { values: Float32Array | Int32Array | null; resource?: unknown } };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array | Int32Array): tf.TensorInfo;
   uploadToGPU(dataId: tf.DataId): void;
   ensureCommandEncoderReady(): void;
   endComputePassEncoder(): void;
@@ -126,7 +134,8 @@ interface WebGpuInternals {
 }
 
 /**
- * Rows [start, start + rows) of a 2-D float32 tensor as a new tensor, without binding the source:
+ * Rows [start, start + rows) of a 2-D tensor (4-byte elements: float32, or the int32 words of a packed
+ * weight) as a new tensor, without binding the source:
  * from its CPU values when it has not been uploaded, else by a buffer-to-buffer copy on the GPU
  * (copies have no binding limit).
  */
@@ -136,8 +145,8 @@ const rowSlice: WebGpuKernelFunc = ({ inputs, backend, attrs }) => {
   const cols = x.shape[1];
   const gpu = backend as unknown as WebGpuInternals;
   const source = gpu.tensorMap.get(x.dataId);
-  if (source.values) return gpu.makeTensorInfo([rows, cols], 'float32', source.values.subarray(start * cols, (start + rows) * cols));
-  const out = gpu.makeTensorInfo([rows, cols], 'float32');
+  if (source.values) return gpu.makeTensorInfo([rows, cols], x.dtype, source.values.subarray(start * cols, (start + rows) * cols));
+  const out = gpu.makeTensorInfo([rows, cols], x.dtype);
   gpu.uploadToGPU(out.dataId);
   gpu.ensureCommandEncoderReady();
   gpu.endComputePassEncoder();

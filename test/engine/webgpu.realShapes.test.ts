@@ -24,10 +24,8 @@ import { generate } from '../../src/engine/generate';
 import { IGNORE_INDEX } from '../../src/engine/loss';
 import { LoraAdapter } from '../../src/engine/lora';
 import { DecoderModel } from '../../src/engine/model';
-import { causalLmObjective, type StepContext } from '../../src/engine/objectives';
-import { AdamW, globalNorm } from '../../src/engine/optimizer';
-import { accumulate } from '../../src/engine/step';
 import { webGpuUnavailableReason } from '../../src/engine/webgpu';
+import { oneLoraStep } from '../helpers/loraStep';
 import { REAL_SHAPES, writeRealShapeModel, type RealShape } from '../helpers/realShapes';
 
 /** What one backend computes for one model; an error is kept so that the other results still compare. */
@@ -130,23 +128,9 @@ async function compute(backend: 'wasm' | 'webgpu', shape: RealShape, dir: string
     });
     await attempt('lora step', async () => {
       const adapter = seededAdapter(model);
-      const vars = adapter.variables();
-      const optimizer = new AdamW(vars, { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
-      const ctx = (): StepContext => ({ model, adapter, padId, training: true, seed: 0, neftuneAlpha: 0, headTrainable: false });
       try {
-        const acc = await accumulate(causalLmObjective, [seqs], vars, ctx);
-        const averaged = acc.grads.map((g) => tf.div(g, acc.weight));
-        tf.dispose(acc.grads);
-        const norm = globalNorm(averaged);
-        const gradNorm = (await norm.data())[0];
-        norm.dispose();
-        optimizer.apply(averaged, 1e-3);
-        tf.dispose(averaged);
-        const flat = tf.concat(vars.map((v) => tf.reshape(v, [-1])));
-        out.lora = { loss: acc.lossSum / acc.weight, gradNorm, adapter: (await flat.data()) as Float32Array };
-        flat.dispose();
+        out.lora = await oneLoraStep(model, adapter, seqs, padId);
       } finally {
-        optimizer.dispose();
         adapter.dispose();
       }
     });

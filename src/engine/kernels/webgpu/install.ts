@@ -7,6 +7,9 @@ import { installWebGpuAdamW } from './adamW';
 import { installWebGpuAttention } from './attention';
 import { installWebGpuCrossEntropy } from './crossEntropy';
 import { installWebGpuMatMul } from './matMul';
+import { installWebGpuPackedDequantize } from './packedDequantize';
+import { installWebGpuPackedGather } from './packedGather';
+import { installWebGpuPackedMatMul } from './packedMatMul';
 import { installWebGpuRmsNorm } from './rmsNorm';
 import { installWebGpuRope } from './rope';
 import { installWebGpuSoftmax } from './softmax';
@@ -21,4 +24,7 @@ export function installWebGpuKernels(): void {
   installWebGpuAttention();
   installWebGpuAdamW();
   installWebGpuRowSlice();
+  installWebGpuPackedMatMul();
+  installWebGpuPackedGather();
+  installWebGpuPackedDequantize();
 }

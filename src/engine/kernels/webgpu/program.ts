@@ -50,7 +50,7 @@ export function registerWebGpuKernel(name: string, kernelFunc: WebGpuKernelFunc)
  * kernel is registered (installWebGpuKernels) and FTUNE_WEBGPU_FUSED allows it. For A/B comparisons:
  * FTUNE_WEBGPU_FUSED=0 turns every fused kernel off, a comma-separated list of kernel names
  * (FtuneRmsNorm, FtuneCrossEntropy, FtuneMaskedSoftmax, FtuneRope, FtuneAttention, FtuneAdamW,
- * FtuneSumSquares) keeps only those.
+ * FtuneSumSquares, FtuneWebGpuPackedMatMulT, FtuneWebGpuPackedGather) keeps only those.
  */
 export function useWebGpuKernel(kernel: string): boolean {
   if (tf.getBackend() !== 'webgpu' || tf.getKernel(kernel, 'webgpu') === undefined) return false;
