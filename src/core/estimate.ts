@@ -188,6 +188,9 @@ export interface Estimate {
 /** Trainable weights, their gradients, AdamW's moments and activations are float32. */
 const BYTES_PER_FLOAT = 4;
 
+/** Backends that have no kernels for packed (16-bit or quantized) weights: they hold frozen weights as float32. */
+const WIDENING_BACKENDS: ReadonlySet<BackendName> = new Set<BackendName>(['tensorflow', 'cpu']);
+
 /**
  * Bytes of one frozen projection weight [out, in] as the engine holds it (the packed layout of issue 18:
  * bytes in int32 words). 'none': as stored — 16-bit as two values per word per row, float32 as is;
@@ -233,7 +236,9 @@ export function estimateTraining(input: EstimateInput): Estimate {
   const params = countParameters(shape);
   const trainable = input.full ? params.total : countLoraParameters(shape, input.lora_r, input.lora_targets);
   // Full fine-tuning trains every weight as a float32 variable; LoRA's base is frozen, at its real size.
-  const weightsBytes = input.full ? params.total * BYTES_PER_FLOAT : frozenWeightBytes(shape, input.quantize ?? 'none').total;
+  // Backends without kernels for packed weights (tensorflow, cpu) widen 16-bit frozen weights to float32.
+  const frozenShape = WIDENING_BACKENDS.has(input.backend) ? { ...shape, stored_bytes_per_weight: 4 as const } : shape;
+  const weightsBytes = input.full ? params.total * BYTES_PER_FLOAT : frozenWeightBytes(frozenShape, input.quantize ?? 'none').total;
   // Full fine-tuning: grad + m + v per weight (the weight is counted above). LoRA: weight + grad + m + v.
   const optimizerBytes = trainable * BYTES_PER_FLOAT * (input.full ? 3 : 4);
 

@@ -120,6 +120,8 @@ export class DecoderModel {
     const quantize = options.quantize ?? 'none';
     if (quantize !== 'none' && options.float32) throw new Error(`--quantize ${quantize} quantizes frozen weights: it cannot be combined with float32 (trainable) weights`);
     const widen = options.float32 ?? !packedKernelsAvailable();
+    // Without packed kernels every product would dequantize its weight in JavaScript at each call.
+    if (quantize !== 'none' && widen) throw new Error(`--quantize ${quantize} needs a backend with kernels for packed weights (wasm or webgpu); the ${tf.getBackend()} backend has none: use --backend wasm or webgpu`);
     const config = readModelConfig(dir);
     const projections = new Set(projectionWeightNames(config));
     const store = WeightStore.openFolder(dir);

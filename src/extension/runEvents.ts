@@ -56,17 +56,18 @@ export class RunEvents {
     const key = path.resolve(runDir);
     if (!this.listeners.has(key)) return;
     const file = path.join(key, METRICS_FILE);
-    const start = this.offsets.get(key) ?? 0;
+    let start = this.offsets.get(key) ?? 0;
     const size = fileSize(file);
     if (this.ownedByThisWindow(key)) {
       this.offsets.set(key, size);
       return;
     }
-    if (size <= start) {
-      // a restarted run rewrites the file from the beginning
-      if (size < start) this.offsets.set(key, size);
-      return;
+    if (size < start) {
+      // a restarted run rewrote the file: follow it from its beginning (it may already hold lines)
+      start = 0;
+      this.offsets.set(key, 0);
     }
+    if (size === start) return;
     const buffer = Buffer.alloc(size - start);
     const fd = fs.openSync(file, 'r');
     try {

@@ -72,6 +72,13 @@ describe('mistakes', () => {
     assert.equal(fs.existsSync(path.join(TMP, 'x', 'run_config.json')), false, 'nothing was started');
     assertUsageError(ftune('bench', '--shape', 'tiny', '--method', 'full', '--quantize', 'int8'), /--quantize int8 quantizes the frozen base of LoRA/);
   });
+
+  test('--quantize on a backend without packed-weight kernels (cpu) is refused in one line, not run slowly', () => {
+    const r = ftune('eval', '--model', TINY, '--data', DATA, '--quantize', 'nf4', '--backend', 'cpu');
+    assert.equal(r.code, 1, `exit code; stderr: ${r.stderr}`);
+    const line = r.stderr.split('\n').find((l) => l.startsWith('ftune: error: '));
+    assert.match(line ?? r.stderr, /--quantize nf4 needs a backend with kernels for packed weights \(wasm or webgpu\); the cpu backend has none/);
+  });
 });
 
 describe('train', () => {

@@ -128,6 +128,16 @@ test('LoRA training: only the frozen base shrinks; the adapter and AdamW state s
   }
 });
 
+test('backends without packed-weight kernels (tensorflow, cpu) hold a BF16 base as float32: the estimate counts it so', () => {
+  for (const shape of [QWEN_05B, LLAMA_1B]) {
+    assert.equal(shape.stored_bytes_per_weight, 2, 'a BF16 checkpoint');
+    const widened = frozenWeightBytes({ ...shape, stored_bytes_per_weight: 4 }, 'none').total;
+    for (const backend of ['tensorflow', 'cpu'] as const) assert.equal(estimateTraining({ ...benchRun(shape, 'none'), backend }).weights_bytes, widened, backend);
+    for (const backend of ['wasm', 'webgpu'] as const) assert.equal(estimateTraining({ ...benchRun(shape, 'none'), backend }).weights_bytes, frozenWeightBytes(shape, 'none').total, backend);
+    assert.ok(widened > 1.9 * frozenWeightBytes(shape, 'none').total);
+  }
+});
+
 test('the 4 GiB wasm heap: Llama-3.2-1B fits with a 16-bit base; Qwen2.5-3B fits only with nf4, so a preset picks nf4', () => {
   const f32 = (shape: ModelShape) => estimateTraining(benchRun({ ...shape, stored_bytes_per_weight: 4 }, 'none')).total_bytes;
   assert.ok(f32(LLAMA_1B) > WASM_HEAP_BYTES, 'Llama-3.2-1B in float32 does not fit (the issue\'s starting point)');

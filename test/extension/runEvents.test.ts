@@ -87,6 +87,18 @@ test('a run restarted elsewhere rewrites metrics.jsonl: its new lines are follow
   assert.deepEqual(stepsOf(got), [1]);
 });
 
+test('a rewritten metrics.jsonl that already holds lines when the change is seen: they are delivered from its start', () => {
+  const dir = runDir();
+  const events = new RunEvents(() => false);
+  const got: TrainerEvent[] = [];
+  events.subscribe(dir, (e) => got.push(e));
+  fs.appendFileSync(path.join(dir, METRICS_FILE), stepLine(3)); // runDir wrote steps 1 and 2 before subscribing
+  events.fileChanged(dir);
+  fs.writeFileSync(path.join(dir, METRICS_FILE), stepLine(1)); // restarted: shorter than what was read
+  events.fileChanged(dir);
+  assert.deepEqual(stepsOf(got), [3, 1]);
+});
+
 test('listeners per folder: the same folder by another spelling, several listeners, dispose stops one', () => {
   const dir = runDir();
   const events = new RunEvents(() => false);
