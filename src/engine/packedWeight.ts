@@ -11,7 +11,7 @@
 // that use a weight (packedMatMul.ts); `dequantizeReference` is the definition they are tested against.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Quantize } from '../core/runConfig';
-import { halfToFloatTable, type StDtype } from '../core/safetensors';
+import { halfToFloatTable, toFloat32, type StDtype } from '../core/safetensors';
 
 export type PackedKind = 'f16' | 'bf16' | 'int8' | 'nf4';
 
@@ -158,22 +158,11 @@ function nearestNf4(v: number): number {
 
 /** Float32 values of a host-side matrix stored as `dtype` (the quantizers start from these). */
 export function storedToFloat32(bytes: Uint8Array, dtype: StDtype, count: number): Float32Array {
-  const aligned = bytes.byteOffset % 4 === 0 ? bytes : Uint8Array.from(bytes);
-  if (dtype === 'F32') return new Float32Array(aligned.buffer, aligned.byteOffset, count);
-  const halves = new Uint16Array(aligned.buffer, aligned.byteOffset, count);
-  if (dtype === 'BF16') {
-    const out = new Uint32Array(count);
-    for (let i = 0; i < count; i++) out[i] = halves[i] << 16;
-    return new Float32Array(out.buffer);
-  }
-  if (dtype === 'F16') {
-    const table = halfToFloatTable();
-    const out = new Float32Array(count);
-    for (let i = 0; i < count; i++) out[i] = table[halves[i]];
-    return out;
-  }
-  throw new Error(`dtype ${dtype} is not a float type`);
+  if (!FLOAT_STORED.has(dtype)) throw new Error(`dtype ${dtype} is not a float type`);
+  return toFloat32(Buffer.from(bytes.buffer, bytes.byteOffset, count * (dtype === 'F32' ? 4 : 2)), dtype);
 }
+
+const FLOAT_STORED: ReadonlySet<StDtype> = new Set<StDtype>(['F32', 'F16', 'BF16']);
 
 /**
  * Rows [rowStart, rowStart + rows) of a packed matrix as float32 values: the definition of every
