@@ -14,7 +14,7 @@ import { WeightStore } from '../core/safetensors';
 import { columns, embeddingScale, gateActivation, layerNorms, layerProjections, normScale, softcap } from './families';
 import type { LoraAdapter } from './lora';
 // The operations, each on the active backend's kernel (fused on webgpu, tfjs ops elsewhere).
-import { appendToCache, attention, byRows, embedding, linear, rmsNorm, rope, type AttentionMask, type RopeTables } from './ops';
+import { appendToCache, attention, byRows, embedding, linear, requireOneBinding, rmsNorm, rope, type AttentionMask, type RopeTables } from './ops';
 import { dequantize, packedKernelsAvailable } from './packedMatMul';
 import { disposePacked, frozenFromStored, isPacked, packedBytes, type FrozenMatrix, type PackedWeight, type QuantizeKind } from './packedWeight';
 
@@ -348,8 +348,12 @@ export class DecoderModel {
     const c = this.config, { B, T, options } = ctx;
     const H = c.num_attention_heads, K = c.num_key_value_heads, hd = c.head_dim;
     const split = (y: tf.Tensor2D, heads: number) => tf.reshape(y, [B, T, heads, hd]) as tf.Tensor4D; // [B, T, heads, hd]
-    // q, k, v as [N, heads·hd]; phi3's fused [N, (H + 2K)·hd] may be over one GPU binding where they are not.
-    const [q2, k2, v2] = byRows(h, c.fused_projections ? (H + 2 * K) * hd : H * hd, (rows, start) => this.queryKeyValue(rows, p, rowOptions(options, start), layer));
+    // q, k, v as [N, heads·hd]. q_norm, rope and attention's chunks read q whole: refuse it before
+    // computing it when it is over one GPU binding. phi3's fused [N, (H + 2K)·hd] may be over one
+    // where q is not: its rows go in chunks; chunks of the separate projections would gain nothing.
+    requireOneBinding([B * T, H * hd], 'the attention queries of a layer', 'rope and attention');
+    const projections = (rows: tf.Tensor2D, start: number) => this.queryKeyValue(rows, p, rowOptions(options, start), layer);
+    const [q2, k2, v2] = c.fused_projections ? byRows(h, (H + 2 * K) * hd, projections) : projections(h, 0);
     let q = split(q2, H), k = split(k2, K);
     const v0 = split(v2, K);
     if (c.qk_norm) {

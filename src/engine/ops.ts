@@ -14,6 +14,7 @@ import { softcap } from './families';
 import { isPacked, type FrozenMatrix } from './packedWeight';
 import { ATTENTION, attentionFits, attentionWebGpu } from './kernels/webgpu/attention';
 import { useWebGpuKernel } from './kernels/webgpu/program';
+import { checkFitsBinding } from './webgpu';
 import { RMS_NORM, rmsNormWebGpu } from './kernels/webgpu/rmsNorm';
 import { ROPE, ropeWebGpu } from './kernels/webgpu/rope';
 import { MASKED_SOFTMAX, maskedSoftmaxFits, maskedSoftmaxWebGpu } from './kernels/webgpu/softmax';
@@ -49,6 +50,15 @@ export function byRows(x: tf.Tensor2D, floatsPerRow: number, fn: (rows: tf.Tenso
     const parts = chunks.map((c) => c[i]);
     return parts.reduce((n, p) => n + p.size, 0) * 4 <= bindingLimitBytes() ? (tf.concat(parts, 0) as tf.Tensor2D) : concatRowsByCopy(parts);
   });
+}
+
+/**
+ * Refuses a tensor of `shape` that the kernels after it must bind whole, before it is computed, when
+ * it is over one GPU binding (nothing off webgpu): splitting the rows that make it would only
+ * postpone the guard's error. `what` names it for the user and says who binds it.
+ */
+export function requireOneBinding(shape: number[], what: string, boundBy: string): void {
+  checkFitsBinding(shape, bindingLimitBytes(), `${what} would be a`, `, which ${boundBy} bind whole`);
 }
 
 /** Rows `ids` (int32, any shape, flattened) of `table` [V, D] → [N, D]; differentiable when `table` is trainable. */

@@ -244,14 +244,21 @@ function guardBindings(backend: ProgramRunner, limits: WebGpuLimits): void {
 /** Throws WebGpuLimitError when an input or the output of `program` is over `limit` bytes. */
 export function checkBindings(program: GuardedProgram, inputShapes: number[][], limit: number): void {
   for (const shape of [...inputShapes, program.outputShape]) {
-    const bytes = shape.reduce((n, d) => n * d, 1) * 4; // every webgpu dtype is 4 bytes per element
-    if (bytes > limit) {
-      throw new WebGpuLimitError(
-        `webgpu: kernel ${program.shaderKey} would bind a [${shape.join(', ')}] tensor (${mib(bytes)}), more than this GPU's ` +
-        `maxStorageBufferBindingSize (${mib(limit)}), and compute a wrong result; use a smaller --batch-size or --max-length, or --backend wasm`,
-      );
-    }
+    checkFitsBinding(shape, limit, `kernel ${program.shaderKey} would bind a`, ', and compute a wrong result');
   }
+}
+
+/**
+ * Throws WebGpuLimitError when a tensor of `shape` is over `limit` bytes (every webgpu dtype is 4
+ * bytes per element), in one message: "webgpu: <subject> [shape] tensor (size), more than …<consequence>; <advice>".
+ */
+export function checkFitsBinding(shape: number[], limit: number, subject: string, consequence: string): void {
+  const bytes = shape.reduce((n, d) => n * d, 1) * 4;
+  if (bytes <= limit) return;
+  throw new WebGpuLimitError(
+    `webgpu: ${subject} [${shape.join(', ')}] tensor (${mib(bytes)}), more than this GPU's ` +
+    `maxStorageBufferBindingSize (${mib(limit)})${consequence}; use a smaller --batch-size or --max-length, or --backend wasm`,
+  );
 }
 
 /**

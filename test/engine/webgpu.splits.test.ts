@@ -142,6 +142,27 @@ describe('webgpu: splits over one binding', () => {
     tf.dispose([k, q1, mask.bias]);
   });
 
+  test('attention queries over one binding are refused by name, before they are computed (rope binds them whole: rows in chunks would not help)', (t) => {
+    if (unavailable) return t.skip(unavailable);
+    // tiny-gemma3: hidden 64, 4 heads of 32, so q [24, 128] (12 KiB) is over an 8 KiB limit where the residual [24, 64] (6 KiB) is not
+    const model = DecoderModel.load(modelDir('tiny-gemma3'));
+    const ids = tf.tensor2d(Int32Array.from({ length: 24 }, (_, i) => (7 * i + 3) % 512), [1, 24], 'int32');
+    try {
+      const failedForward = () => withLimit(8 * 1024, () => tf.tidy(() => model.forward(ids).hidden));
+      assert.throws(failedForward, WebGpuLimitError); // fills the caches kept for this shape and limit (rope tables, row blocks of the embedding)
+      const before = tf.memory().numTensors;
+      assert.throws(failedForward, (err: Error) => {
+        assert.ok(err instanceof WebGpuLimitError, String(err));
+        assert.match(err.message, /^webgpu: the attention queries of a layer would be a \[24, 128\] tensor \(12\.0 KiB\), more than this GPU's maxStorageBufferBindingSize \(8\.0 KiB\), which rope and attention bind whole; use a smaller --batch-size/);
+        return true;
+      });
+      assert.equal(tf.memory().numTensors, before, 'the failed forward pass leaves no tensor behind');
+    } finally {
+      ids.dispose();
+      model.dispose();
+    }
+  });
+
   // 12 KiB: the residual [40, 64] (10 KiB) fits; qkv [40, 128] (20 KiB), gate_up [40, 288] (45 KiB),
   // the vocabulary matrices [512, 64] (128 KiB) and the logits [40, 512] (80 KiB) do not.
   for (const fused of ['1', 'FtuneRmsNorm,FtuneCrossEntropy,FtuneRope']) {
