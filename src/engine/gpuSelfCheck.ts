@@ -60,8 +60,8 @@ export async function runGpuSelfCheck(model: DecoderModel): Promise<SelfCheckRes
   let gpu: Float32Array;
   let cpuWeights: Map<string, { data: Float32Array; shape: number[] }>;
   const cpuPacked = new Map<string, PackedArrays>();
+  const rowsT = tf.tensor1d(rows, 'int32');
   try {
-    const rowsT = tf.tensor1d(rows, 'int32');
     const logits = tf.tidy(() => tf.gather(gpuSlice.logits(gpuSlice.forward(tf.tensor2d([ids], [1, ids.length], 'int32')).hidden), rowsT, 1));
     gpu = (await logits.data()) as Float32Array;
     logits.dispose();
@@ -83,8 +83,8 @@ export async function runGpuSelfCheck(model: DecoderModel): Promise<SelfCheckRes
         cpuPacked.set(name, { kind: p.kind, shape: [p.shape[0], p.shape[1]], words, scales });
       }
     }
-    rowsT.dispose();
   } finally {
+    rowsT.dispose();
     for (const name of VOCABULARY) {
       gpuSlice.weights.delete(name);
       gpuSlice.packed.delete(name);
@@ -98,11 +98,14 @@ export async function runGpuSelfCheck(model: DecoderModel): Promise<SelfCheckRes
     const weights = new Map([...cpuWeights].map(([name, w]) => [name, tf.tensor(w.data, w.shape, 'float32')]));
     const packed = new Map([...cpuPacked].map(([name, a]) => [name, toPackedWeight(a)]));
     const cpuSlice = new DecoderModel({ ...sliceConfig, vocab_size: rows.length }, weights, packed);
-    const local = ids.map((id) => rows.indexOf(id));
-    const logits = tf.tidy(() => cpuSlice.logits(cpuSlice.forward(tf.tensor2d([local], [1, local.length], 'int32')).hidden));
-    cpu = (await logits.data()) as Float32Array;
-    logits.dispose();
-    cpuSlice.dispose();
+    try {
+      const local = ids.map((id) => rows.indexOf(id));
+      const logits = tf.tidy(() => cpuSlice.logits(cpuSlice.forward(tf.tensor2d([local], [1, local.length], 'int32')).hidden));
+      cpu = (await logits.data()) as Float32Array;
+      logits.dispose();
+    } finally {
+      cpuSlice.dispose();
+    }
   } finally {
     await tf.setBackend(gpuBackend);
   }

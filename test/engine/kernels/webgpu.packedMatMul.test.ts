@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { mulberry32 } from '../../../src/core/random';
 import { packedBlocks } from '../../../src/engine/kernels/webgpu/packedBlocks';
-import { packedMatMulTWebGpu } from '../../../src/engine/kernels/webgpu/packedMatMul';
+import { packedMatMulTWebGpu, packedMatMulWebGpu } from '../../../src/engine/kernels/webgpu/packedMatMul';
 import { disposePacked, type PackedKind } from '../../../src/engine/packedWeight';
 import { packedTensors, randomPacked, type PackedTestWeight } from '../../helpers/packedTestWeights';
 import { useWebGpuBackend } from '../../helpers/webgpu';
@@ -154,6 +154,27 @@ describe('packed x·Wᵀ on webgpu', () => {
     } finally {
       if (saved === undefined) delete process.env.FTUNE_TEST_WEBGPU_BINDING_BYTES;
       else process.env.FTUNE_TEST_WEBGPU_BINDING_BYTES = saved;
+    }
+  });
+
+  test('d · W of a weight in row blocks, outside any tidy, leaves only its result: the blocks\' products are freed', async (t) => {
+    if (skipWithoutAdapter(t)) return;
+    const saved = process.env.FTUNE_TEST_WEBGPU_BINDING_BYTES;
+    process.env.FTUNE_TEST_WEBGPU_BINDING_BYTES = String(40 * 1024);
+    const packed = packedTensors(randomPacked('nf4', 300, 999, 2));
+    const d = tf.tensor2d(randomValues(2 * 300, 3), [2, 300]);
+    try {
+      assert.ok(packedBlocks(packed).length >= 3); // the blocks are made (and kept with the weight) here
+      const before = tf.memory().numTensors;
+      const product = packedMatMulWebGpu(d, packed);
+      assert.equal(tf.memory().numTensors, before + 1, 'one new tensor: the product');
+      assert.deepEqual(product.shape, [2, 999]);
+      product.dispose();
+    } finally {
+      if (saved === undefined) delete process.env.FTUNE_TEST_WEBGPU_BINDING_BYTES;
+      else process.env.FTUNE_TEST_WEBGPU_BINDING_BYTES = saved;
+      d.dispose();
+      disposePacked(packed);
     }
   });
 

@@ -75,10 +75,12 @@ export function packedMatMulWebGpu(d: tf.Tensor2D, w: PackedWeight): tf.Tensor2D
   return productWithBlocks(d, w, packedBlocks(w));
 }
 
-/** d · dequant(W), summed over the weight's row blocks. */
+/** d · dequant(W), summed over the weight's row blocks; the blocks' products are freed here. */
 function productWithBlocks(dy: tf.Tensor2D, w: PackedWeight, blocks: PackedBlock[]): tf.Tensor2D {
-  const parts = blocks.map((b) => runKernel<tf.Tensor2D>(WEBGPU_PACKED_MATMUL, { dy, ...blockInputs(b) }, attrsOf(w, b)));
-  return parts.length === 1 ? parts[0] : tf.tidy(() => tf.addN(parts) as tf.Tensor2D);
+  return tf.tidy(() => {
+    const parts = blocks.map((b) => runKernel<tf.Tensor2D>(WEBGPU_PACKED_MATMUL, { dy, ...blockInputs(b) }, attrsOf(w, b)));
+    return parts.length === 1 ? parts[0] : (tf.addN(parts) as tf.Tensor2D);
+  });
 }
 
 function blockInputs(b: PackedBlock): tf.NamedTensorMap {
