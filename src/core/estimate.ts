@@ -3,6 +3,7 @@
 // fits their machine. Numbers are deliberately simple: parameter counts are exact for Llama-family
 // (Llama, Qwen2, Mistral, ...) decoder shapes; activation memory and FLOPs are textbook approximations.
 
+import { packedLayoutBytes } from './packedLayout';
 import { resolveLoraTargets, type BackendName, type Quantize, type RunConfig } from './runConfig';
 
 /** The part of a Hugging Face config.json that sizes a decoder-only transformer. */
@@ -192,21 +193,12 @@ const BYTES_PER_FLOAT = 4;
 const WIDENING_BACKENDS: ReadonlySet<BackendName> = new Set<BackendName>(['tensorflow', 'cpu']);
 
 /**
- * Bytes of one frozen projection weight [out, in] as the engine holds it (the packed layout of issue 18:
- * bytes in int32 words). 'none': as stored — 16-bit as two values per word per row, float32 as is;
- * int8: four values per word per row + a float32 scale per row; nf4: eight 4-bit codes per word over
- * the flattened weight + a float32 absmax per block of 64 values.
+ * Bytes of one frozen projection weight [out, in] as the engine holds it (the packed layout of issue 18,
+ * core/packedLayout.ts). 'none': as stored — 16-bit packed two values a word, float32 as is.
  */
 export function packedLinearBytes(outFeatures: number, inFeatures: number, quantize: Quantize, storedBytes: 2 | 4): number {
-  const n = outFeatures, k = inFeatures;
-  switch (quantize) {
-    case 'int8':
-      return n * Math.ceil(k / 4) * 4 + n * 4;
-    case 'nf4':
-      return Math.ceil((n * k) / 8) * 4 + Math.ceil((n * k) / 64) * 4;
-    case 'none':
-      return storedBytes === 2 ? n * Math.ceil(k / 2) * 4 : n * k * 4;
-  }
+  if (quantize !== 'none') return packedLayoutBytes(quantize, outFeatures, inFeatures);
+  return storedBytes === 2 ? packedLayoutBytes('bf16', outFeatures, inFeatures) : outFeatures * inFeatures * 4;
 }
 
 export interface FrozenWeightBytes {

@@ -16,7 +16,7 @@ import type { LoraAdapter } from './lora';
 // The operations, each on the active backend's kernel (fused on webgpu, tfjs ops elsewhere).
 import { appendToCache, attention, byRows, embedding, linear, requireOneBinding, rmsNorm, rope, type AttentionMask, type RopeTables } from './ops';
 import { dequantize, packedKernelsAvailable } from './packedMatMul';
-import { disposePacked, frozenFromStored, isPacked, packedBytes, type FrozenMatrix, type PackedWeight, type QuantizeKind } from './packedWeight';
+import { disposePacked, frozenFromStored, isPacked, packedBytes, type FrozenMatrix, type PackedWeight, type QuantizeKind, type StoredTensor } from './packedWeight';
 
 export const MASKED = -1e9;
 
@@ -117,21 +117,35 @@ export class DecoderModel {
    * projections are quantized. Norms, biases and F32-stored matrices are float32.
    */
   static load(dir: string, options: LoadOptions = {}): DecoderModel {
+    const config = readModelConfig(dir);
+    const store = WeightStore.openFolder(dir);
+    try {
+      return DecoderModel.fromStored(config, (name) => {
+        const stored = storedWeightName(name, (n) => store.has(n));
+        if (!stored) throw new Error(`${dir}: missing tensor ${name} in the model's weights`);
+        return store.readBytes(stored);
+      }, options);
+    } finally {
+      store.close();
+    }
+  }
+
+  /**
+   * The model of `config` from its weights as stored (`read` gives one at a time, in
+   * expectedWeightNames order), held as `options` ask: float32, 16-bit or quantized (see load).
+   */
+  static fromStored(config: ModelConfig, read: (name: string) => StoredTensor, options: LoadOptions = {}): DecoderModel {
     const quantize = options.quantize ?? 'none';
     if (quantize !== 'none' && options.float32) throw new Error(`--quantize ${quantize} quantizes frozen weights: it cannot be combined with float32 (trainable) weights`);
     const widen = options.float32 ?? !packedKernelsAvailable();
     // Without packed kernels every product would dequantize its weight in JavaScript at each call.
     if (quantize !== 'none' && widen) throw new Error(`--quantize ${quantize} needs a backend with kernels for packed weights (wasm or webgpu); the ${tf.getBackend()} backend has none: use --backend wasm or webgpu`);
-    const config = readModelConfig(dir);
     const projections = new Set(projectionWeightNames(config));
-    const store = WeightStore.openFolder(dir);
     const weights = new Map<string, tf.Tensor>();
     const packed = new Map<string, PackedWeight>();
     try {
       for (const name of expectedWeightNames(config)) {
-        const stored = storedWeightName(name, (n) => store.has(n));
-        if (!stored) throw new Error(`${dir}: missing tensor ${name} in the model's weights`);
-        const held = frozenFromStored(store.readBytes(stored), { quantize: projections.has(name) ? quantize : 'none', widen });
+        const held = frozenFromStored(read(name), { quantize: projections.has(name) ? quantize : 'none', widen });
         if (isPacked(held)) packed.set(name, held);
         else weights.set(name, held);
       }
@@ -139,8 +153,6 @@ export class DecoderModel {
       for (const t of weights.values()) t.dispose();
       for (const p of packed.values()) disposePacked(p);
       throw err;
-    } finally {
-      store.close();
     }
     return new DecoderModel(config, weights, packed);
   }

@@ -193,7 +193,7 @@ function batchSlice(x: tf.Tensor4D, b0: number, count: number, keyEnd: number): 
   if (b0 === 0 && count === B && keyEnd === S) return x;
   if (x.size <= bindingLimitBytes() / 4) return tf.slice(x, [b0, 0, 0, 0], [count, K, keyEnd, hd]);
   // a KV cache larger than one binding: whole batch elements are contiguous rows of [B, K·S·hd]
-  const rows = sliceRowsByCopy(tf.reshape(x, [B, K * S * hd]), b0, count);
+  const rows = sliceRowsByCopy(tf.reshape(x, [B, K * S * hd]) as tf.Tensor2D, b0, count);
   return tf.reshape(rows, [count, K, S, hd]);
 }
 

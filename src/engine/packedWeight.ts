@@ -12,8 +12,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Quantize } from '../core/runConfig';
 import { halfToFloatTable, toFloat32, type StDtype } from '../core/safetensors';
+import { NF4_BLOCK, packedScaleShape, packedWordShape, wordsPerRow, type PackedKind } from '../core/packedLayout';
 
-export type PackedKind = 'f16' | 'bf16' | 'int8' | 'nf4';
+export type { PackedKind };
 
 /** What `--quantize` asks of the frozen projection weights (the names are the run setting's: core/runConfig.ts). */
 export type QuantizeKind = Quantize;
@@ -38,20 +39,9 @@ export const NF4_LEVELS = Float32Array.from([
   0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
   0.7229568362236023, 1.0,
 ]);
-export const NF4_BLOCK = 64;
 
 export function isPacked(w: FrozenMatrix | tf.Tensor): w is PackedWeight {
   return !(w instanceof tf.Tensor);
-}
-
-/** Words per row of a row-wise packed kind, or the word count of an nf4 weight. */
-export function packedWordShape(kind: PackedKind, N: number, K: number): number[] {
-  switch (kind) {
-    case 'f16':
-    case 'bf16': return [N, Math.ceil(K / 2)];
-    case 'int8': return [N, Math.ceil(K / 4)];
-    case 'nf4': return [Math.ceil((N * K) / 8)];
-  }
 }
 
 /** Bytes a packed weight holds (data and scales). */
@@ -89,7 +79,7 @@ export function pack16(bytes: Uint8Array, dtype: StDtype, shape: readonly number
   const [N, K] = shape;
   if (bytes.length !== N * K * 2) throw new Error(`pack16: ${bytes.length} bytes for [${N}, ${K}] 16-bit values`);
   const kind: PackedKind = dtype === 'F16' ? 'f16' : 'bf16';
-  const W = Math.ceil(K / 2);
+  const W = wordsPerRow(kind, K);
   if (K % 2 === 0) {
     const aligned = bytes.byteOffset % 4 === 0 ? bytes : Uint8Array.from(bytes);
     return { kind, shape: [N, K], words: new Int32Array(aligned.buffer, aligned.byteOffset, N * W) };
@@ -109,7 +99,7 @@ function roundHalfEven(v: number): number {
 /** int8 per output row: scale = absmax/127, q = round-half-to-even(w/scale) clamped to ±127 (float32 arithmetic). */
 export function quantizeInt8(values: Float32Array, shape: readonly [number, number]): PackedArrays {
   const [N, K] = shape;
-  const W = Math.ceil(K / 4);
+  const W = wordsPerRow('int8', K);
   const bytes = new Int8Array(N * W * 4);
   const scales = new Float32Array(N);
   for (let r = 0; r < N; r++) {
@@ -131,8 +121,8 @@ export function quantizeInt8(values: Float32Array, shape: readonly [number, numb
 export function quantizeNf4(values: Float32Array, shape: readonly [number, number]): PackedArrays {
   const [N, K] = shape;
   const total = N * K;
-  const blocks = Math.ceil(total / NF4_BLOCK);
-  const words = new Int32Array(Math.ceil(total / 8));
+  const blocks = packedScaleShape('nf4', N, K)![0];
+  const words = new Int32Array(packedWordShape('nf4', N, K)[0]);
   const scales = new Float32Array(blocks);
   const ZERO_CODE = 7;
   for (let b = 0; b < blocks; b++) {
@@ -173,7 +163,7 @@ export function dequantizeReference(a: PackedArrays, rowStart = 0, rows = a.shap
   const out = new Float32Array(rows * K);
   const w = a.words;
   if (a.kind === 'f16' || a.kind === 'bf16') {
-    const W = Math.ceil(K / 2);
+    const W = wordsPerRow(a.kind, K);
     const halves = new Uint16Array(w.buffer, w.byteOffset, w.length * 2);
     const table = a.kind === 'f16' ? halfToFloatTable() : undefined;
     const bits = new Uint32Array(1), f = new Float32Array(bits.buffer);
@@ -191,7 +181,7 @@ export function dequantizeReference(a: PackedArrays, rowStart = 0, rows = a.shap
   }
   const scales = a.scales!;
   if (a.kind === 'int8') {
-    const W = Math.ceil(K / 4);
+    const W = wordsPerRow('int8', K);
     const q = new Int8Array(w.buffer, w.byteOffset, w.length * 4);
     for (let r = 0; r < rows; r++) {
       const s = scales[rowStart + r];
@@ -219,12 +209,22 @@ export function packedArrays(w: PackedWeight): PackedArrays {
 }
 
 /**
+ * A tensor as a checkpoint stores it: its bytes (F32, F16 or BF16), dtype and shape. The bytes are
+ * handed over: a float32 tensor made from aligned F32 bytes views them instead of copying them.
+ */
+export interface StoredTensor {
+  bytes: Uint8Array;
+  dtype: StDtype;
+  shape: number[];
+}
+
+/**
  * The frozen matrix `name` of a checkpoint as it will be held: a 16-bit stored matrix stays 16-bit
  * (unless `widen`), `quantize` int8/nf4 quantizes it from its float32 values; anything else is a
  * float32 tensor as before.
  */
 export function frozenFromStored(
-  stored: { bytes: Uint8Array; dtype: StDtype; shape: number[] },
+  stored: StoredTensor,
   how: { quantize: QuantizeKind; widen: boolean },
 ): FrozenMatrix | tf.Tensor {
   const { bytes, dtype, shape } = stored;
@@ -235,5 +235,6 @@ export function frozenFromStored(
     return toPackedWeight(how.quantize === 'int8' ? quantizeInt8(values, matrix) : quantizeNf4(values, matrix));
   }
   if (shape.length === 2 && !how.widen && (dtype === 'F16' || dtype === 'BF16')) return toPackedWeight(pack16(bytes, dtype, shape));
-  return tf.tensor(storedToFloat32(bytes, dtype, count), shape, 'float32');
+  const aligned = dtype === 'F32' && bytes.byteOffset % 4 === 0;
+  return tf.tensor(aligned ? new Float32Array(bytes.buffer, bytes.byteOffset, count) : storedToFloat32(bytes, dtype, count), shape, 'float32');
 }

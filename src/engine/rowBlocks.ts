@@ -55,7 +55,7 @@ export function rowBlocks(w: tf.Tensor2D): RowBlock[] {
   const blocks: RowBlock[] = [];
   for (let start = 0; start < R; start += perBlock) {
     const rows = Math.min(perBlock, R - start);
-    const weight = tf.keep(sliceRows(w, start, rows));
+    const weight = tf.keep(sliceRowsByCopy(w, start, rows));
     blocks.push({ start, rows, weight });
   }
   blocksOf.set(w, blocks);
@@ -115,14 +115,6 @@ export function gatherRows(w: FrozenMatrix, ids: tf.Tensor1D): tf.Tensor2D {
   });
 }
 
-/**
- * Rows [start, start + rows) of a 2-D tensor (float32 or int32) on webgpu, without binding it: a copy
- * from its CPU values or a buffer-to-buffer copy (see rowSlice below). The caller owns the result.
- */
-export function sliceRows<T extends tf.Tensor2D>(w: T, start: number, rows: number): T {
-  return tf.engine().runKernel(ROW_SLICE, { x: w }, { start, rows }) as T;
-}
-
 /** Internals of tfjs-backend-webgpu 4.x that a buffer-to-buffer copy needs. */
 interface WebGpuInternals {
   tensorMap: { get(dataId: tf.DataId): { values: Float32Array | Int32Array | null; resource?: unknown } };
@@ -178,10 +170,14 @@ const concatColumns: WebGpuKernelFunc = ({ inputs, backend }) => {
   return out;
 };
 
-/** Rows [start, start + rows) of x [R, C] as a new tensor: a copy that binds nothing on webgpu, tf.slice elsewhere. */
-export function sliceRowsByCopy(x: tf.Tensor2D, start: number, rows: number): tf.Tensor2D {
+/**
+ * Rows [start, start + rows) of x [R, C] (float32 or int32) as a new tensor: on webgpu a copy that
+ * binds nothing (rowSlice above: from the CPU values or buffer to buffer), tf.slice elsewhere. The
+ * caller owns the result.
+ */
+export function sliceRowsByCopy<T extends tf.Tensor2D>(x: T, start: number, rows: number): T {
   if (tf.getBackend() !== 'webgpu') return tf.slice(x, [start, 0], [rows, -1]);
-  return tf.engine().runKernel(ROW_SLICE, { x }, { start, rows }) as tf.Tensor2D;
+  return tf.engine().runKernel(ROW_SLICE, { x }, { start, rows }) as T;
 }
 
 /** [x0 | x1 | …] along axis 1: copies that bind nothing on webgpu (no gradient), tf.concat elsewhere. */

@@ -1,12 +1,10 @@
 // Named model shapes for benchmarks (random weights, no download): the same as
 // ../shared/bench/torch_lora_step.py, so both engines time the same step.
-import * as tf from '@tensorflow/tfjs-core';
 import { parseModelConfig, type ModelConfig } from '../core/modelConfig';
 import { mulberry32 } from '../core/random';
 import { fromFloat32 } from '../core/safetensors';
-import { DecoderModel, expectedWeightNames, projectionWeightNames, type LoadOptions } from './model';
+import { DecoderModel, type LoadOptions } from './model';
 import { packedKernelsAvailable } from './packedMatMul';
-import { disposePacked, frozenFromStored, isPacked, type PackedWeight } from './packedWeight';
 
 export const SHAPES: Record<string, Record<string, unknown>> = {
   tiny: { model_type: 'llama', hidden_size: 256, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 4, intermediate_size: 688, vocab_size: 2000, tie_word_embeddings: true },
@@ -29,12 +27,9 @@ export function shapeConfig(name: string): ModelConfig {
  * matrix at a time, so a 3B shape never exists in float32 as a whole.
  */
 export function randomModel(config: ModelConfig, seed = 0, held?: LoadOptions): DecoderModel {
-  const weights = new Map<string, tf.Tensor>();
-  const packed = new Map<string, PackedWeight>();
-  const quantize = held?.quantize ?? 'none';
-  const widen = held === undefined || (held.float32 ?? !packedKernelsAvailable());
-  if (quantize !== 'none' && widen) throw new Error(`--quantize ${quantize} needs 16-bit frozen weights with packed kernels (not float32 / full fine-tuning)`);
-  const projections = new Set(projectionWeightNames(config));
+  const options: LoadOptions = held ?? { float32: true };
+  // float32 matrices get the drawn values exactly (no copy); held ones are drawn, then stored as BF16
+  const matrixDtype = (options.float32 ?? !packedKernelsAvailable()) ? 'F32' : 'BF16';
   const c = config, hd = c.head_dim;
   const shapeOf = (name: string): number[] => {
     if (name.endsWith('norm.weight')) return name.includes('q_norm') || name.includes('k_norm') ? [hd] : [c.hidden_size];
@@ -49,25 +44,12 @@ export function randomModel(config: ModelConfig, seed = 0, held?: LoadOptions): 
     return proj[2] === 'bias' ? [out[proj[1]]] : [out[proj[1]], inp[proj[1]] ?? c.hidden_size];
   };
   let s = seed;
-  try {
-    for (const name of expectedWeightNames(config)) {
-      const shape = shapeOf(name);
-      if (name.endsWith('norm.weight')) weights.set(name, tf.ones(shape));
-      else if (name.endsWith('.bias')) weights.set(name, tf.zeros(shape));
-      else if (widen) weights.set(name, tf.tensor(normal(shape.reduce((a, b) => a * b, 1), 0.02, s++), shape, 'float32'));
-      else {
-        const bytes = fromFloat32(normal(shape.reduce((a, b) => a * b, 1), 0.02, s++), 'BF16');
-        const matrix = frozenFromStored({ bytes, dtype: 'BF16', shape }, { quantize: projections.has(name) ? quantize : 'none', widen: false });
-        if (isPacked(matrix)) packed.set(name, matrix);
-        else weights.set(name, matrix);
-      }
-    }
-  } catch (err) {
-    for (const t of weights.values()) t.dispose();
-    for (const p of packed.values()) disposePacked(p);
-    throw err;
-  }
-  return new DecoderModel(config, weights, packed);
+  return DecoderModel.fromStored(config, (name) => {
+    const shape = shapeOf(name), count = shape.reduce((a, b) => a * b, 1);
+    if (name.endsWith('norm.weight')) return { bytes: fromFloat32(new Float32Array(count).fill(1), 'F32'), dtype: 'F32', shape };
+    if (name.endsWith('.bias')) return { bytes: fromFloat32(new Float32Array(count), 'F32'), dtype: 'F32', shape };
+    return { bytes: fromFloat32(normal(count, 0.02, s++), matrixDtype), dtype: matrixDtype, shape };
+  }, options);
 }
 
 /**

@@ -13,9 +13,12 @@ import { initBackend } from '../../../src/engine/backend';
 import { mulberry32 } from '../../../src/core/random';
 import { dequantize, packedMatMulT, gatherPackedRows, TILE_FLOATS } from '../../../src/engine/packedMatMul';
 import {
-  NF4_LEVELS, dequantizeReference, pack16, quantizeInt8, quantizeNf4, toPackedWeight, disposePacked,
+  NF4_LEVELS, dequantizeReference, pack16, packedBytes, quantizeInt8, quantizeNf4, toPackedWeight, disposePacked,
   type PackedArrays, type PackedKind,
 } from '../../../src/engine/packedWeight';
+import { packedLayoutBytes, packedScaleShape } from '../../../src/core/packedLayout';
+import { packedLinearBytes } from '../../../src/core/estimate';
+import { fromFloat32 } from '../../../src/core/safetensors';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 
@@ -124,6 +127,23 @@ describe('packed weights: quantizers follow the definitions', () => {
     assert.equal(odd.words.length, 4);
     const halves = new Uint16Array(odd.words.buffer);
     assert.equal(halves[3], 0, 'pad half of row 0');
+  });
+
+  test('what the packers make has the sizes of core/packedLayout.ts (what the estimate and the kernels count), at awkward shapes', () => {
+    for (const [N, K] of [[3, 5], [7, 100], [65, 9], [2, 64], [1, 1]] as const) {
+      const values = normal(N * K, N * K);
+      const made: PackedArrays[] = [
+        pack16(fromFloat32(values, 'F16'), 'F16', [N, K]), pack16(fromFloat32(values, 'BF16'), 'BF16', [N, K]),
+        quantizeInt8(values, [N, K]), quantizeNf4(values, [N, K]),
+      ];
+      for (const a of made) {
+        const w = toPackedWeight(a); // checks the words against packedWordShape
+        assert.deepEqual(w.scales?.shape, packedScaleShape(a.kind, N, K), `${a.kind} [${N}, ${K}] scales`);
+        assert.equal(packedBytes(w), packedLayoutBytes(a.kind, N, K), `${a.kind} [${N}, ${K}] bytes`);
+        disposePacked(w);
+      }
+      assert.equal(packedLinearBytes(N, K, 'nf4', 2), packedLayoutBytes('nf4', N, K));
+    }
   });
 });
 

@@ -12,7 +12,8 @@
 //    dequantization (one pass over the tile) costs O(N·K) against the product's O(M·N·K).
 // Both run on the calling thread; XNNPACK's products are the threaded part.
 import * as tf from '@tensorflow/tfjs-core';
-import { NF4_LEVELS, type PackedKind } from '../../packedWeight';
+import { wordsPerRow, type PackedKind } from '../../../core/packedLayout';
+import { NF4_LEVELS } from '../../packedWeight';
 import { PACKED_KERNELS_WASM_BASE64, PACKED_KERNELS_WASM_SHARED_BASE64 } from './packedKernelsBinary';
 
 export const PACKED_DEQUANTIZE = 'FtunePackedDequantize';
@@ -87,7 +88,7 @@ interface PackedAttrs {
 }
 
 function rowBytes(kind: PackedKind, K: number): number {
-  return kind === 'int8' ? Math.ceil(K / 4) * 4 : Math.ceil(K / 2) * 4;
+  return kind === 'nf4' ? 0 : wordsPerRow(kind, K) * 4; // nf4 is flat: no rows of its own
 }
 
 type KernelArgs<I, A> = { inputs: I; backend: WasmBackend; attrs: A };

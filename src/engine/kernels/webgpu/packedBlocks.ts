@@ -9,9 +9,9 @@
 // nf4 is flat: a block of rows starts inside a word (8 codes) and inside an absmax block (64 values)
 // when K is not a multiple of those; flatBase and scaleBase say where, in elements.
 import * as tf from '@tensorflow/tfjs-core';
-import { bindingLimitBytes, sliceRows } from '../../rowBlocks';
-import { NF4_BLOCK, packedWordShape, type PackedKind, type PackedWeight } from '../../packedWeight';
-import { ELEMENTS_PER_WORD } from './packedDecode';
+import { bindingLimitBytes, sliceRowsByCopy } from '../../rowBlocks';
+import { ELEMENTS_PER_WORD, NF4_BLOCK, packedScaleShape, packedWordShape, wordsPerRow, type PackedKind } from '../../../core/packedLayout';
+import type { PackedWeight } from '../../packedWeight';
 
 export interface PackedBlock {
   /** first row of W in this block. */
@@ -48,7 +48,7 @@ export function rowsPerBlock(kind: PackedKind, K: number, limit: number): number
   if (!Number.isFinite(limit)) return Infinity;
   const words = Math.floor(limit / 4);
   if (kind === 'nf4') return Math.floor(((words - 2) * ELEMENTS_PER_WORD.nf4) / K); // a block may straddle a word at each end
-  return Math.floor(words / Math.ceil(K / ELEMENTS_PER_WORD[kind]));
+  return Math.floor(words / wordsPerRow(kind, K));
 }
 
 function sliceBlock(w: PackedWeight, start: number, rows: number): PackedBlock {
@@ -56,7 +56,7 @@ function sliceBlock(w: PackedWeight, start: number, rows: number): PackedBlock {
   if (w.kind !== 'nf4') {
     return {
       start, rows, flatBase: 0, scaleBase: 0,
-      data: tf.keep(sliceRows(w.data as tf.Tensor2D, start, rows)),
+      data: tf.keep(sliceRowsByCopy(w.data as tf.Tensor2D, start, rows)),
       scales: w.scales ? sliceFlat(w.scales, start, rows) : undefined,
     };
   }
@@ -73,14 +73,13 @@ function sliceBlock(w: PackedWeight, start: number, rows: number): PackedBlock {
 
 /** Elements [start, start + count) of a 1-D tensor, kept. */
 function sliceFlat(t: tf.Tensor, start: number, count: number): tf.Tensor {
-  return tf.keep(tf.tidy(() => tf.reshape(sliceRows(tf.reshape(t, [t.size, 1]) as tf.Tensor2D, start, count), [count])));
+  return tf.keep(tf.tidy(() => tf.reshape(sliceRowsByCopy(tf.reshape(t, [t.size, 1]) as tf.Tensor2D, start, count), [count])));
 }
 
 /** The tensors have the layout's shapes and dtypes for `shape` (a mismatch would read wrong words). */
 function checkLayout(w: PackedWeight): void {
   const [N, K] = w.shape;
-  const scales = { f16: undefined, bf16: undefined, int8: [N], nf4: [Math.ceil((N * K) / NF4_BLOCK)] }[w.kind];
-  const expected = { data: packedWordShape(w.kind, N, K), scales };
+  const expected = { data: packedWordShape(w.kind, N, K), scales: packedScaleShape(w.kind, N, K) };
   const same = (t: tf.Tensor | undefined, shape: number[] | undefined) => (t === undefined || shape === undefined ? t === undefined && shape === undefined : t.shape.join() === shape.join());
   if (w.data.dtype !== 'int32' || !same(w.data, expected.data) || !same(w.scales, expected.scales) || (w.scales !== undefined && w.scales.dtype !== 'float32')) {
     const describe = (t: tf.Tensor | undefined) => (t ? `${t.dtype} [${t.shape.join(', ')}]` : 'none');

@@ -6,10 +6,8 @@
 // (nf4: where the block's first row starts inside its first word and its first absmax block, in elements).
 //
 // f16 and bf16 widen exactly; int8 and nf4 compute q·scale and level·absmax in f32, as the definitions do.
-import { NF4_BLOCK, NF4_LEVELS, type PackedKind } from '../../packedWeight';
-
-/** Elements per int32 word of each kind (nf4 counts over the flattened weight, not per row). */
-export const ELEMENTS_PER_WORD: Record<PackedKind, number> = { f16: 2, bf16: 2, int8: 4, nf4: 8 };
+import { NF4_BLOCK, wordsPerRow, type PackedKind } from '../../../core/packedLayout';
+import { NF4_LEVELS } from '../../packedWeight';
 
 /** The shader's input names for a kind: the words, and the scales where the kind has them. */
 export function packedInputNames(kind: PackedKind): string[] {
@@ -71,6 +69,6 @@ export const PACKED_UNIFORMS = 'kCols : i32, wordsPerRow : i32, flatBase : i32, 
 
 /** Values of PACKED_UNIFORMS for a block of a [N, K] weight of `kind`. */
 export function packedUniformValues(kind: PackedKind, kCols: number, flatBase: number, scaleBase: number): { type: 'int32'; data: number[] }[] {
-  const wordsPerRow = kind === 'nf4' ? 0 : Math.ceil(kCols / ELEMENTS_PER_WORD[kind]);
-  return [kCols, wordsPerRow, flatBase, scaleBase].map((v) => ({ type: 'int32' as const, data: [v] }));
+  const rowWords = kind === 'nf4' ? 0 : wordsPerRow(kind, kCols);
+  return [kCols, rowWords, flatBase, scaleBase].map((v) => ({ type: 'int32' as const, data: [v] }));
 }
