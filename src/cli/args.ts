@@ -2,8 +2,8 @@
 // fails before a model is loaded.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
-  BACKENDS as BACKEND_NAMES, DATA_FORMATS, DEFAULT_RUN_CONFIG, numberProblem, numericRunConfigKeys, RUN_CONFIG_ENUMS,
-  QUANTIZE_MODES, type BackendName, type DataFormat, type NumberRule, type Quantize, type RunConfig,
+  BACKENDS as BACKEND_NAMES, DATA_FORMATS, DEFAULT_RUN_CONFIG, numberProblem, numericRunConfigKeys, RUN_CONFIG_ENUMS, RUN_CONFIG_FIELDS,
+  QUANTIZE_MODES, type BackendName, type DataFormat, type FieldKind, type NumberRule, type Quantize, type RunConfig,
 } from '../core/runConfig';
 import { methodSpec } from '../core/methods';
 import { parseFieldArgs, type FieldMap } from '../core/formats';
@@ -79,50 +79,40 @@ export function quantizeOption(values: Parsed): Quantize | undefined {
   return str(values, 'quantize') === undefined ? undefined : oneOf(values, 'quantize', QUANTIZE_MODES, 'none');
 }
 
+/**
+ * Run-config keys whose `ftune train` flag is not `--key-name` taking the value as it is: `--no-shuffle`,
+ * `--field k=v` (DATA_OPTIONS), and `--golden` with the other evaluate-while-training flags (evalArgs.ts).
+ */
+const KEYS_WITH_FLAGS_OF_THEIR_OWN: ReadonlySet<keyof RunConfig> = new Set<keyof RunConfig>(['shuffle', 'fields', 'golden']);
+
+/**
+ * What `--key-name` takes, by the key's kind in runConfig.ts: a value (numbers, enums, strings, LoRA
+ * targets), a switch (booleans) or a repeatable value (lists). The kinds left out have flags of their own.
+ */
+const FLAG_OF_KIND: Partial<Record<FieldKind, Options[string]>> = {
+  int: { type: 'string' }, 'positive-int': { type: 'string' }, nonneg: { type: 'string' }, float: { type: 'string' },
+  enum: { type: 'string' }, string: { type: 'string' }, 'optional-string': { type: 'string' }, 'lora-targets': { type: 'string' },
+  boolean: { type: 'boolean' }, 'string-list': { type: 'string', multiple: true },
+};
+
+/** The run-config keys of these kinds that are set by `--key-name` (RUN_CONFIG_FIELDS order). */
+function keysWithFlags(...kinds: FieldKind[]): (keyof RunConfig)[] {
+  return (Object.entries(RUN_CONFIG_FIELDS) as [keyof RunConfig, FieldKind][])
+    .filter(([key, kind]) => kinds.includes(kind) && FLAG_OF_KIND[kind] !== undefined && !KEYS_WITH_FLAGS_OF_THEIR_OWN.has(key))
+    .map(([key]) => key);
+}
+
+/**
+ * The flags of `ftune train`: one per run setting, made from RUN_CONFIG_FIELDS (a new setting gets its
+ * flag there), and those that are not settings. The evaluate-while-training ones are in evalArgs.ts.
+ */
 export const TRAIN_OPTIONS: Options = {
+  ...Object.fromEntries(keysWithFlags(...(Object.keys(FLAG_OF_KIND) as FieldKind[])).map((key) => [flagOf(key), FLAG_OF_KIND[RUN_CONFIG_FIELDS[key]]!])),
   ...DATA_OPTIONS,
-  ...QUANTIZE_OPTIONS,
-  method: { type: 'string' },
-  model: { type: 'string' },
-  data: { type: 'string' },
-  out: { type: 'string' },
-  'eval-data': { type: 'string' },
-  'eval-split': { type: 'string' },
-  'lora-r': { type: 'string' },
-  'lora-alpha': { type: 'string' },
-  'lora-dropout': { type: 'string' },
-  'lora-targets': { type: 'string' },
-  full: { type: 'boolean' },
-  'init-adapter': { type: 'string' },
-  epochs: { type: 'string' },
-  'max-steps': { type: 'string' },
-  'batch-size': { type: 'string' },
-  'grad-accum': { type: 'string' },
-  lr: { type: 'string' },
-  'weight-decay': { type: 'string' },
-  'adam-beta1': { type: 'string' },
-  'adam-beta2': { type: 'string' },
-  'adam-eps': { type: 'string' },
-  'max-grad-norm': { type: 'string' },
-  schedule: { type: 'string' },
-  'warmup-steps': { type: 'string' },
-  limit: { type: 'string' },
   'no-shuffle': { type: 'boolean' },
-  seed: { type: 'string' },
-  'eval-every': { type: 'string' },
-  'save-every': { type: 'string' },
-  backend: { type: 'string' },
+  config: { type: 'string' },
   resume: { type: 'boolean' },
   overwrite: { type: 'boolean' },
-  beta: { type: 'string' },
-  'neftune-alpha': { type: 'string' },
-  'gradient-checkpointing': { type: 'boolean' },
-  mix: { type: 'string', multiple: true },
-  'num-generations': { type: 'string' },
-  'max-completion-length': { type: 'string' },
-  temperature: { type: 'string' },
-  reward: { type: 'string' },
-  config: { type: 'string' },
 };
 
 export const FORMATS: readonly DataFormat[] = DATA_FORMATS;
@@ -154,23 +144,21 @@ export function runConfigFromArgs(values: Parsed, base?: RunConfig): RunConfig {
   // --epochs and --max-steps replace each other: max_steps > 0 overrides epochs.
   if (str(values, 'max-steps') !== undefined) config.epochs = d.epochs;
   if (str(values, 'epochs') !== undefined) config.max_steps = 0;
-  const enumOf = <K extends keyof typeof RUN_CONFIG_ENUMS>(key: K): RunConfig[K] => oneOf(values, key, RUN_CONFIG_ENUMS[key], d[key] as string) as RunConfig[K];
-  config.method = enumOf('method');
-  config.format = enumOf('format');
-  config.schedule = enumOf('schedule');
-  config.backend = enumOf('backend');
-  config.quantize = enumOf('quantize');
-  for (const key of ['model', 'data', 'out', 'eval_data', 'init_adapter', 'reward'] as const) {
+  const set = config as unknown as Record<keyof RunConfig, unknown>;
+  for (const key of keysWithFlags('enum')) set[key] = oneOf(values, flagOf(key), RUN_CONFIG_ENUMS[key as keyof typeof RUN_CONFIG_ENUMS], d[key] as string);
+  for (const key of keysWithFlags('string', 'optional-string')) {
     const given = str(values, flagOf(key));
-    if (given !== undefined) config[key] = given;
+    if (given !== undefined) set[key] = given;
+  }
+  for (const key of keysWithFlags('boolean')) if (values[flagOf(key)] === true) set[key] = true;
+  for (const key of keysWithFlags('string-list')) {
+    const given = values[flagOf(key)];
+    if (Array.isArray(given)) set[key] = given;
   }
   if (values.field !== undefined) config.fields = fields(values);
   const targets = str(values, 'lora-targets');
   if (targets !== undefined) config.lora_targets = targets === 'all-linear' ? 'all-linear' : targets.split(',').map((t) => t.trim()).filter(Boolean);
-  if (values.full === true) config.full = true;
   if (values['no-shuffle'] === true) config.shuffle = false;
-  if (values['gradient-checkpointing'] === true) config.gradient_checkpointing = true;
-  if (Array.isArray(values.mix)) config.mix = values.mix;
   for (const m of config.mix) {
     if (!/^.+:(0(\.\d+)?|\.\d+)$/.test(m)) throw new UsageError(`--mix expects FILE:RATIO with 0 <= RATIO < 1, got ${JSON.stringify(m)}`);
   }

@@ -173,7 +173,7 @@ export function resolveLoraTargets(targets: RunConfig['lora_targets']): string[]
 
 /** How a number is checked, for a run_config.json key and for its `--flag` alike. */
 export type NumberRule = 'int' | 'positive-int' | 'nonneg' | 'float';
-type FieldKind = NumberRule | 'string' | 'optional-string' | 'boolean' | 'enum' | 'string-list' | 'string-map' | 'lora-targets'
+export type FieldKind = NumberRule | 'string' | 'optional-string' | 'boolean' | 'enum' | 'string-list' | 'string-map' | 'lora-targets'
   | OptionalNumberKind | 'metric-list' | 'best-metric' | 'report-list';
 /** Optional numbers have their own flags (they are not turned into `--key-name` by numericRunConfigKeys). */
 type OptionalNumberKind = 'optional-int' | 'optional-positive-int' | 'optional-nonneg';

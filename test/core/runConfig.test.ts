@@ -8,6 +8,7 @@ import * as path from 'path';
 import { DEFAULT_RUN_CONFIG, parseRunConfig, RUN_CONFIG_FIELDS, serializeRunConfig, type RunConfig } from '../../src/core/runConfig';
 import { readRunConfigFile } from '../../src/core/runConfigFile';
 import { parse, TRAIN_OPTIONS } from '../../src/cli/args';
+import { EVAL_DURING_TRAINING_OPTIONS } from '../../src/cli/evalArgs';
 import { resolveTrainConfig } from '../../src/cli/train';
 
 /** A value for every field that differs from its default, so a field dropped on the way cannot pass unnoticed. */
@@ -65,6 +66,28 @@ test('ftune train --config reads the file; flags given with it override fields',
   fs.writeFileSync(file, '{ not json');
   assert.throws(() => resolveTrainConfig(argv()), /invalid JSON/);
   assert.throws(() => readRunConfigFile(path.join(dir, 'missing.json')), /missing\.json: not found/);
+});
+
+/** `ftune train` flags that give `c` without a config file: `--key-name VALUE` but for the few named here. */
+function flagsOf(c: RunConfig): string[] {
+  const named: Partial<Record<keyof RunConfig, string>> = { fields: 'field', shuffle: 'no-shuffle', eval_metrics: 'eval-metric' };
+  const argv: string[] = [];
+  for (const [key, value] of Object.entries(c) as [keyof RunConfig, unknown][]) {
+    const flag = `--${named[key] ?? key.replace(/_/g, '-')}`;
+    if (key === 'epochs') continue; // --max-steps is given: the two replace each other
+    if (typeof value === 'boolean') {
+      if (value !== (DEFAULT_RUN_CONFIG as Record<string, unknown>)[key]) argv.push(flag); // a switch: --full, --no-shuffle, --gradient-checkpointing
+    } else if (key === 'fields') for (const [field, column] of Object.entries(value as Record<string, string>)) argv.push(flag, `${field}=${column}`);
+    else if (key === 'lora_targets') argv.push(flag, (value as string[]).join(','));
+    else if (Array.isArray(value)) for (const item of value as string[]) argv.push(flag, item);
+    else argv.push(flag, String(value));
+  }
+  return argv;
+}
+
+test('every run setting has a flag of ftune train: the flags alone give the whole sample', () => {
+  const values = parse(flagsOf(TRAINABLE), { ...TRAIN_OPTIONS, ...EVAL_DURING_TRAINING_OPTIONS }, 'usage').values;
+  assert.deepEqual(resolveTrainConfig(values), { ...TRAINABLE, epochs: DEFAULT_RUN_CONFIG.epochs });
 });
 
 test('--resume without --config starts from <out>/run_config.json, flags still override', () => {
