@@ -22,19 +22,19 @@ export function shapeConfig(name: string): ModelConfig {
   return parseModelConfig({ rms_norm_eps: 1e-6, rope_theta: 10000, ...raw }, `shape ${name}`);
 }
 
+/** One weight of a random model: norms 1, biases 0, matrices N(0, 0.02²) drawn from their own seed. */
+export interface RandomWeight {
+  name: string;
+  shape: number[];
+  init: 'ones' | 'zeros' | { seed: number };
+}
+
 /**
- * A model of `config` with weights ~ N(0, 0.02), norms 1, biases 0 (as the PyTorch reference). Without
- * `held`, every weight is float32. With it, the matrices are held as DecoderModel.load holds a BF16
- * checkpoint (16-bit, or `quantize`d projections; float32 when `float32` or without packed kernels), one
- * matrix at a time, so a 3B shape never exists in float32 as a whole.
+ * The weights of a random model of `config`, in expectedWeightNames order: the matrices take seeds
+ * seed, seed + 1, … in that order, so randomModel and a GGUF written from randomWeightValues (bench
+ * --llama-cpp) hold the same numbers.
  */
-export function randomModel(config: ModelConfig, seed = 0, held?: LoadOptions): DecoderModel {
-  const weights = new Map<string, tf.Tensor>();
-  const packed = new Map<string, PackedWeight>();
-  const quantize = held?.quantize ?? 'none';
-  const widen = held === undefined || (held.float32 ?? !packedKernelsAvailable());
-  if (quantize !== 'none' && widen) throw new Error(`--quantize ${quantize} needs 16-bit frozen weights with packed kernels (not float32 / full fine-tuning)`);
-  const projections = new Set(projectionWeightNames(config));
+export function randomWeights(config: ModelConfig, seed = 0): RandomWeight[] {
   const c = config, hd = c.head_dim;
   const shapeOf = (name: string): number[] => {
     if (name.endsWith('norm.weight')) return name.includes('q_norm') || name.includes('k_norm') ? [hd] : [c.hidden_size];
@@ -49,17 +49,44 @@ export function randomModel(config: ModelConfig, seed = 0, held?: LoadOptions): 
     return proj[2] === 'bias' ? [out[proj[1]]] : [out[proj[1]], inp[proj[1]] ?? c.hidden_size];
   };
   let s = seed;
+  return expectedWeightNames(config).map((name) => ({
+    name,
+    shape: shapeOf(name),
+    init: name.endsWith('norm.weight') ? 'ones' : name.endsWith('.bias') ? 'zeros' : { seed: s++ },
+  }));
+}
+
+/** The float32 values of one random weight (row-major). */
+export function randomWeightValues(w: RandomWeight): Float32Array {
+  const n = w.shape.reduce((a, b) => a * b, 1);
+  if (w.init === 'ones') return new Float32Array(n).fill(1);
+  if (w.init === 'zeros') return new Float32Array(n);
+  return normal(n, 0.02, w.init.seed);
+}
+
+/**
+ * A model of `config` with weights ~ N(0, 0.02), norms 1, biases 0 (as the PyTorch reference). Without
+ * `held`, every weight is float32. With it, the matrices are held as DecoderModel.load holds a BF16
+ * checkpoint (16-bit, or `quantize`d projections; float32 when `float32` or without packed kernels), one
+ * matrix at a time, so a 3B shape never exists in float32 as a whole.
+ */
+export function randomModel(config: ModelConfig, seed = 0, held?: LoadOptions): DecoderModel {
+  const weights = new Map<string, tf.Tensor>();
+  const packed = new Map<string, PackedWeight>();
+  const quantize = held?.quantize ?? 'none';
+  const widen = held === undefined || (held.float32 ?? !packedKernelsAvailable());
+  if (quantize !== 'none' && widen) throw new Error(`--quantize ${quantize} needs 16-bit frozen weights with packed kernels (not float32 / full fine-tuning)`);
+  const projections = new Set(projectionWeightNames(config));
   try {
-    for (const name of expectedWeightNames(config)) {
-      const shape = shapeOf(name);
-      if (name.endsWith('norm.weight')) weights.set(name, tf.ones(shape));
-      else if (name.endsWith('.bias')) weights.set(name, tf.zeros(shape));
-      else if (widen) weights.set(name, tf.tensor(normal(shape.reduce((a, b) => a * b, 1), 0.02, s++), shape, 'float32'));
+    for (const w of randomWeights(config, seed)) {
+      if (w.init === 'ones') weights.set(w.name, tf.ones(w.shape));
+      else if (w.init === 'zeros') weights.set(w.name, tf.zeros(w.shape));
+      else if (widen) weights.set(w.name, tf.tensor(randomWeightValues(w), w.shape, 'float32'));
       else {
-        const bytes = fromFloat32(normal(shape.reduce((a, b) => a * b, 1), 0.02, s++), 'BF16');
-        const matrix = frozenFromStored({ bytes, dtype: 'BF16', shape }, { quantize: projections.has(name) ? quantize : 'none', widen: false });
-        if (isPacked(matrix)) packed.set(name, matrix);
-        else weights.set(name, matrix);
+        const bytes = fromFloat32(randomWeightValues(w), 'BF16');
+        const matrix = frozenFromStored({ bytes, dtype: 'BF16', shape: w.shape }, { quantize: projections.has(w.name) ? quantize : 'none', widen: false });
+        if (isPacked(matrix)) packed.set(w.name, matrix);
+        else weights.set(w.name, matrix);
       }
     }
   } catch (err) {
