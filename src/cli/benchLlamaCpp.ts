@@ -20,16 +20,13 @@ import { byteLevelVocab } from '../export/gguf/vocab';
 
 type NodeLlamaCpp = typeof import('node-llama-cpp', { with: { 'resolution-mode': 'import' } });
 
-/** The package's own name: the import below resolves it next to ftune (node_modules), as npm installs it. */
-export const NODE_LLAMA_CPP = 'node-llama-cpp';
-
 /**
- * Imports node-llama-cpp, or fails with one line saying why and how to install it. `specifier` is the
- * module to import (the package, unless a caller has its own copy).
+ * Imports node-llama-cpp, or fails with one line saying why and how to install it. The bundle keeps
+ * this import as it is (scripts/build.mjs EXTERNAL_NATIVE): Node resolves it next to ftune at run time.
  */
-export async function loadNodeLlamaCpp(specifier: string = NODE_LLAMA_CPP): Promise<NodeLlamaCpp> {
+export async function loadNodeLlamaCpp(): Promise<NodeLlamaCpp> {
   try {
-    return (await import(specifier)) as NodeLlamaCpp;
+    return await import('node-llama-cpp');
   } catch (err) {
     throw new Error(`--llama-cpp needs node-llama-cpp, which could not be loaded (${firstLine(err)}); install it where ftune runs: npm install node-llama-cpp`);
   }
