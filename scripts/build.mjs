@@ -15,7 +15,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const stubs = path.join(repoRoot, 'scripts', 'bundle-stubs');
 
 /** Native or optional packages that are never bundled: the code that uses them loads them lazily. */
-export const EXTERNAL_NATIVE = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node', 'webgpu'];
+export const EXTERNAL_NATIVE = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node', 'webgpu', 'node-llama-cpp'];
 
 /**
  * @huggingface/transformers requires onnxruntime-node and sharp when it loads, although tokenizers

@@ -4,15 +4,15 @@
 
 import type { Chart } from 'chart.js';
 import { detectOverfitting, DEFAULT_OVERFIT_PATIENCE, type OverfitAlarm } from '../src/core/overfit.js';
-import { isHostToLossPanel, type HostToLossPanel, type LossPanelToHost, type LossRunPayload, type LossXAxis, type TrainerEvent } from '../src/core/protocol.js';
+import { isHostToLossPanel, type HostToLossPanel, type LossPanelToHost, type LossRunPayload, type LossXAxis } from '../src/core/protocol.js';
 import { metricsCsv } from './lib/csv.js';
 import { hparamTable } from './lib/hparams.js';
-import { buildSeries, collectMetrics, extraSeries, methodChartTitle, runOutcome, xOfStep, type ExtraSeries, type RunMetrics, type RunSeries, type SeriesKey, type XY } from './lib/metrics.js';
+import { buildSeries, collectMetrics, extraSeries, formatNumber, methodChartTitle, runHeaderText, xOfStep, type ExtraSeries, type RunMetrics, type RunSeries, type SeriesKey, type XY } from './lib/metrics.js';
 import type { XRange } from './lib/range.js';
 import { onThemeChange, themeColors, withAlpha, type ThemeColors } from './lib/theme.js';
 import { el } from './lib/dom.js';
 import { vscodeApi } from './lib/vscodeApi.js';
-import { applyTheme, attachRangeSelect, createLineChart, formatNumber, registerChartParts, setMarkers, setXRange, type LineDataset, type Marker } from './loss/chartKit.js';
+import { applyTheme, attachRangeSelect, createLineChart, registerChartParts, setMarkers, setXRange, type LineDataset, type Marker } from './loss/chartKit.js';
 import { button, checkbox, dropdown, initUi } from './ui.js';
 import { bestEvaluation, GENERATION_CHART_TITLES, generationSeries } from './lib/evalMetrics.js';
 import { GENERATION_METRIC_KEYS, type GenerationMetricKey } from '../src/core/bestMetric.js';
@@ -285,14 +285,7 @@ function renderRunsLine(): void {
       const item = el('span', { class: 'run' });
       const swatch = el('span', { class: 'swatch' });
       swatch.style.background = colors.palette[i % colors.palette.length];
-      const last = run.metrics.steps[run.metrics.steps.length - 1];
-      const lastEval = run.metrics.evals[run.metrics.evals.length - 1];
-      const started = [...run.payload.events].reverse().find((e): e is Extract<TrainerEvent, { type: 'started' }> => e.type === 'started');
-      const outcome = runOutcome(run.payload.events) ?? (started ? 'running' : 'no metrics yet');
-      const parts = [run.payload.label, outcome];
-      if (last) parts.push(`step ${last.step}/${last.total_steps}`, `loss ${formatNumber(last.loss)}`);
-      if (lastEval) parts.push(`eval ${formatNumber(lastEval.eval_loss)}`);
-      item.append(swatch, el('span', { title: run.payload.run_dir }, parts.join(' · ')));
+      item.append(swatch, el('span', { title: run.payload.run_dir }, runHeaderText(run.payload, run.metrics)));
       return item;
     }),
   );

@@ -47,8 +47,13 @@ export function number(values: Parsed, key: string, fallback: number, check: Num
 }
 
 function oneOf<T extends string>(values: Parsed, key: string, allowed: readonly T[], fallback: T): T {
+  return optionalOneOf(values, key, allowed) ?? fallback;
+}
+
+/** The value of `--key`, one of `allowed`, or undefined when the flag is absent. */
+export function optionalOneOf<T extends string>(values: Parsed, key: string, allowed: readonly T[]): T | undefined {
   const raw = str(values, key);
-  if (raw === undefined) return fallback;
+  if (raw === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(raw)) throw new UsageError(`--${key} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`);
   return raw as T;
 }

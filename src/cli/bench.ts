@@ -1,8 +1,9 @@
 // `ftune bench`: LoRA (or full) training steps on random tokens, then prefill and decode, on a named
 // shape with random weights or a real model folder. Prints throughput, peak memory and FLOP/s.
 import * as tf from '@tensorflow/tfjs-core';
+import * as os from 'os';
 import * as path from 'path';
-import type { BenchResult } from '../core/protocol';
+import { GGUF_TYPES, type BenchResult, type LlamaCppDecodeResult } from '../core/protocol';
 import { parseModelConfig, type ModelConfig } from '../core/modelConfig';
 import { ALL_LINEAR_TARGETS } from '../core/runConfig';
 import { mulberry32 } from '../core/random';
@@ -14,15 +15,19 @@ import { causalLmObjective, type StepContext } from '../engine/objectives';
 import { AdamW } from '../engine/optimizer';
 import { randomModel, shapeConfig, SHAPES } from '../engine/shapes';
 import { optimizerStep } from '../engine/step';
-import { backendOption, number, parse, QUANTIZE_OPTIONS, QUANTIZE_USAGE, quantizeOption, str, UsageError } from './args';
+import { backendOption, number, optionalOneOf, parse, QUANTIZE_OPTIONS, QUANTIZE_USAGE, quantizeOption, str, UsageError } from './args';
 import * as fs from 'fs';
+import { llamaCppDecode, loadNodeLlamaCpp } from './benchLlamaCpp';
 import { printJson } from './jsonOutput';
 
 export const BENCH_USAGE = `usage: ftune bench [--shape ${Object.keys(SHAPES).join('|')} | --model DIR | --config FILE] [--batch 4] [--seq 128]
     [--method lora|full] [--lora-r 8] [--steps 3] [--decode-tokens 16] [--backend B] [--gradient-checkpointing]
-    ${QUANTIZE_USAGE} [--float32] [--profile] [--json]
+    ${QUANTIZE_USAGE} [--float32] [--llama-cpp ${GGUF_TYPES.join('|')}] [--profile] [--json]
   LoRA holds the frozen matrices as a BF16 checkpoint loads (16-bit; --quantize int8|nf4 quantizes the projections;
-  --float32 holds them in float32, as before 16-bit storage); --method full trains every weight in float32.`;
+  --float32 holds them in float32, as before 16-bit storage); --method full trains every weight in float32.
+  Decode counts greedy steps after a 16-token prompt (the prompt and its first token excluded).
+  --llama-cpp TYPE: the same shape with random weights written as GGUF TYPE and decoded by llama.cpp on the CPU
+  with our thread count, prompt and steps (needs the optional package: npm install node-llama-cpp).`;
 
 export type { BenchResult };
 
@@ -41,7 +46,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     shape: { type: 'string' }, model: { type: 'string' }, config: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
     method: { type: 'string' }, 'lora-r': { type: 'string' }, steps: { type: 'string' }, 'decode-tokens': { type: 'string' },
     backend: { type: 'string' }, json: { type: 'boolean' }, profile: { type: 'boolean' }, 'gradient-checkpointing': { type: 'boolean' }, float32: { type: 'boolean' },
-    ...QUANTIZE_OPTIONS,
+    'llama-cpp': { type: 'string' }, ...QUANTIZE_OPTIONS,
   }, BENCH_USAGE);
   const method = (str(values, 'method') ?? 'lora') as 'lora' | 'full';
   if (method !== 'lora' && method !== 'full') throw new UsageError('--method must be lora or full');
@@ -54,6 +59,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const T = number(values, 'seq', 128, 'positive-int');
   const steps = number(values, 'steps', 3, 'positive-int');
   const r = number(values, 'lora-r', 8, 'positive-int');
+  const decodeTokens = number(values, 'decode-tokens', 16, 'positive-int');
+  const llamaCppType = optionalOneOf(values, 'llama-cpp', GGUF_TYPES);
+  // Before minutes of benchmarking: a missing node-llama-cpp is one error line now.
+  const llamaCpp = llamaCppType && await loadNodeLlamaCpp();
   const backend = await initBackend(backendOption(values));
 
   let model: DecoderModel;
@@ -112,15 +121,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const heapAfterTraining = backendHeapBytes();
   const kernels = values.profile === true ? profiled.kernels : undefined;
 
-  const decodeTokens = number(values, 'decode-tokens', 16, 'positive-int');
   const prompt = sequences[0].input_ids;
   const p0 = performance.now();
   await generate(model, { promptIds: prompt, options: { max_new_tokens: 1, greedy: true, stop: false }, eosIds: [], adapter });
   const prefillSeconds = (performance.now() - p0) / 1000;
-  const decodeCpu0 = process.cpuUsage();
-  const decode = await generate(model, { promptIds: prompt.slice(0, Math.min(16, T)), options: { max_new_tokens: decodeTokens, greedy: true, stop: false }, eosIds: [], adapter });
-
-  const decodeCpu = process.cpuUsage(decodeCpu0);
+  const decodePrompt = prompt.slice(0, Math.min(16, T));
+  const decode = await timeDecode(model, adapter, decodePrompt, decodeTokens);
   const trainFlops = forwardFlops(c, B, T) * (method === 'full' ? 3 : 2);
   const result: BenchResult = {
     backend: `${backend.name}`,
@@ -137,8 +143,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
     wasm_heap_bytes: heapAfterTraining,
     max_rss_bytes: process.resourceUsage().maxRSS * 1024,
     prefill_tokens_per_second: T / prefillSeconds,
-    decode_tokens_per_second: decode.tokenIds.length / decode.seconds,
-    decode_cpu_seconds_per_token: (decodeCpu.user + decodeCpu.system) / 1e6 / Math.max(1, decode.tokenIds.length),
+    decode_tokens_per_second: decodeTokens / decode.seconds,
+    decode_cpu_seconds_per_token: decode.cpuSeconds / decodeTokens,
+    threads: backend.threads,
     flops_per_second: trainFlops / secondsPerStep,
     parameters: model.parameterCount(),
     trainable_parameters: vars.reduce((n, v) => n + v.size, 0),
@@ -146,6 +153,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
   optimizer.dispose();
   adapter?.dispose();
   model.dispose();
+  if (llamaCpp && llamaCppType) {
+    // The same random weights (seed 0) for a named shape or --config; a --model folder's shape with random
+    // weights (llama.cpp's speed does not depend on their values). The same threads: wasm's, else every core.
+    const threads = backend.threads ?? os.availableParallelism();
+    result.llama_cpp = await llamaCppDecode(llamaCpp, { config: c, seed: 0, type: llamaCppType, threads, promptIds: decodePrompt, decodeTokens });
+  }
   if (values.json === true) printJson('bench', kernels ? { ...result, kernels } : result);
   else {
     const mb = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
@@ -155,9 +168,36 @@ export async function benchCommand(argv: string[]): Promise<number> {
       `  prefill: ${result.prefill_tokens_per_second.toFixed(1)} tokens/s   decode: ${result.decode_tokens_per_second.toFixed(1)} tokens/s (${(result.decode_cpu_seconds_per_token * 1000).toFixed(0)} CPU ms/token)\n` +
       `  peak tensor memory ${mb(result.peak_memory_bytes)}${result.wasm_heap_bytes ? `, wasm heap ${mb(result.wasm_heap_bytes)}` : ''}, max RSS ${mb(result.max_rss_bytes)}; ${result.trainable_parameters} trainable of ${result.parameters} parameters\n`,
     );
+    if (result.llama_cpp) process.stdout.write(formatLlamaCpp(result.llama_cpp, result.decode_tokens_per_second));
     if (kernels) process.stdout.write(formatKernelProfile(kernels));
   }
   return 0;
+}
+
+/** Times `steps` greedy decode steps after `promptIds`: the clock starts when the prompt's first token is out. */
+async function timeDecode(model: DecoderModel, adapter: LoraAdapter | undefined, promptIds: number[], steps: number): Promise<{ seconds: number; cpuSeconds: number }> {
+  let produced = 0;
+  let start = 0, end = 0;
+  let cpu0 = process.cpuUsage(), cpu = cpu0;
+  await generate(model, {
+    promptIds, options: { max_new_tokens: steps + 1, greedy: true, stop: false }, eosIds: [], adapter,
+    onToken: () => {
+      produced++;
+      if (produced === 1) {
+        start = performance.now();
+        cpu0 = process.cpuUsage();
+      } else if (produced === steps + 1) {
+        end = performance.now();
+        cpu = process.cpuUsage(cpu0);
+      }
+    },
+  });
+  return { seconds: (end - start) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
+}
+
+function formatLlamaCpp(l: LlamaCppDecodeResult, ours: number): string {
+  return `  llama.cpp ${l.release}, ${l.type} GGUF (${(l.gguf_bytes / 2 ** 20).toFixed(0)} MiB), ${l.threads} thread${l.threads === 1 ? '' : 's'}: ` +
+    `decode ${l.decode_tokens_per_second.toFixed(1)} tokens/s (${(l.decode_cpu_seconds_per_token * 1000).toFixed(0)} CPU ms/token); ours ${(ours / l.decode_tokens_per_second).toFixed(2)}× of it\n`;
 }
 
 export interface KernelTime {

@@ -1,11 +1,12 @@
 // `ftune export`: a trained adapter (or model) as PEFT files, a merged transformers folder, a GGUF
 // file with an Ollama Modelfile, or a TRL/accelerate/Axolotl folder that re-runs the training.
 import { EXPORT_TARGETS, runExport, type ExportOptions, type ExportTarget } from '../export';
-import { backendOption, parse, str, UsageError } from './args';
+import { GGUF_TYPES } from '../core/protocol';
+import { backendOption, optionalOneOf, parse, str, UsageError } from './args';
 import { printJson } from './jsonOutput';
 
 export const EXPORT_USAGE = `usage: ftune export --to peft|merged|gguf|trl --out DIR [--model DIR] [--adapter DIR] [--run DIR]
-    [--dtype bf16|f16|f32] [--type f16|q8_0|f32] [--max-shard-size 2GB] [--backend B] [--json]
+    [--dtype bf16|f16|f32] [--type ${GGUF_TYPES.join('|')}] [--max-shard-size 2GB] [--backend B] [--json]
   peft    the adapter in PEFT format with a model card
   merged  the adapter fused into the base weights (safetensors, sharded above --max-shard-size)
   gguf    one GGUF file for llama.cpp / Ollama (--type, default f16) and an Ollama Modelfile
@@ -13,13 +14,6 @@ export const EXPORT_USAGE = `usage: ftune export --to peft|merged|gguf|trl --out
   --run DIR fills in --model and --adapter from the run folder and exports its chat template.`;
 
 const DTYPES = ['bf16', 'f16', 'f32'] as const;
-const TYPES = ['f16', 'q8_0', 'f32'] as const;
-
-function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T | undefined {
-  if (value === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
-  return value as T;
-}
 
 /** "2GB", "500MB", "1.5G", "123456" (bytes) → bytes (powers of 1024, as transformers' max_shard_size). */
 export function parseSize(text: string): number {
@@ -38,7 +32,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     dtype: { type: 'string' }, type: { type: 'string' }, 'max-shard-size': { type: 'string' }, backend: { type: 'string' },
     json: { type: 'boolean' },
   }, EXPORT_USAGE);
-  const to = oneOf(str(values, 'to'), EXPORT_TARGETS, 'to');
+  const to = optionalOneOf(values, 'to', EXPORT_TARGETS);
   if (!to) throw new UsageError(`--to is required\n${EXPORT_USAGE}`);
   const out = str(values, 'out');
   if (!out) throw new UsageError('--out is required');
@@ -49,8 +43,8 @@ export async function exportCommand(argv: string[]): Promise<number> {
     model: str(values, 'model'),
     adapter: str(values, 'adapter'),
     run: str(values, 'run'),
-    dtype: oneOf(str(values, 'dtype'), DTYPES, 'dtype'),
-    type: oneOf(str(values, 'type'), TYPES, 'type'),
+    dtype: optionalOneOf(values, 'dtype', DTYPES),
+    type: optionalOneOf(values, 'type', GGUF_TYPES),
     maxShardBytes: shard === undefined ? undefined : parseSize(shard),
     backend: backendOption(values),
   };

@@ -528,6 +528,27 @@ export interface WebGpuModelCheck {
 /** `ftune doctor --json`: the report, and the model check when `--model` was given and webgpu works. */
 export type DoctorOutput = DoctorReport & { webgpu_model_check?: WebGpuModelCheck };
 
+/** GGUF tensor types as `ftune export --type` and `ftune bench --llama-cpp` name them. */
+export const GGUF_TYPES = ['f16', 'q8_0', 'f32'] as const;
+export type GgufType = (typeof GGUF_TYPES)[number];
+
+/**
+ * `ftune bench --llama-cpp TYPE`: llama.cpp (node-llama-cpp, CPU) decoding the bench's shape written
+ * as GGUF TYPE, with the same thread count, prompt and number of greedy decode steps as ours.
+ */
+export interface LlamaCppDecodeResult {
+  type: GgufType;
+  /** llama.cpp's release as node-llama-cpp reports it (its prebuilt binary's). */
+  release: string;
+  threads: number;
+  gguf_bytes: number;
+  prompt_tokens: number;
+  decode_tokens: number;
+  /** decode only: the prompt and the first token are out before the clock starts, as for ours. */
+  decode_tokens_per_second: number;
+  decode_cpu_seconds_per_token: number;
+}
+
 /** `ftune bench --json` (and `kernels`, time per kernel, with `--profile`). */
 export interface BenchResult {
   backend: string;
@@ -548,12 +569,17 @@ export interface BenchResult {
   wasm_heap_bytes?: number;
   max_rss_bytes: number;
   prefill_tokens_per_second: number;
+  /** greedy decode steps after a 16-token prompt, decode only: the clock starts when the prompt's first token is out. */
   decode_tokens_per_second: number;
-  /** CPU time of this process per decoded token (prompt included): on a busy machine wall time also counts other processes' turns. */
+  /** CPU time of this process per decode step (same steps): on a busy machine wall time also counts other processes' turns. */
   decode_cpu_seconds_per_token: number;
+  /** threads the CPU kernels compute with (wasm); absent on backends that do not say. */
+  threads?: number;
   flops_per_second: number;
   parameters: number;
   trainable_parameters: number;
+  /** with --llama-cpp: llama.cpp's decode of the same shape, the anchor to compare decode_tokens_per_second with. */
+  llama_cpp?: LlamaCppDecodeResult;
 }
 
 export type BenchOutput = BenchResult & { kernels?: unknown };

@@ -20,6 +20,37 @@ export type BackendName = (typeof BACKENDS)[number];
 export const QUANTIZE_MODES = ['none', 'int8', 'nf4'] as const;
 export type Quantize = (typeof QUANTIZE_MODES)[number];
 
+/**
+ * The base precisions a LoRA run can pick, as a person reads them: the wizard's choices, the Runs and
+ * Checkpoints views and the loss panel. A preset picks the most exact one that fits its memory
+ * (core/estimate.ts precisionThatFits): 4-bit only where only 4-bit fits.
+ */
+export const PRECISIONS: readonly { quantize: Quantize; label: string; description: string }[] = [
+  { quantize: 'none', label: '16-bit (as stored)', description: 'the checkpoint\'s own BF16 / F16 weights: exact' },
+  { quantize: 'int8', label: '8-bit (int8)', description: 'per-row int8: half the memory of 16-bit, nearly the same results' },
+  { quantize: 'nf4', label: '4-bit (NF4, QLoRA)', description: 'bitsandbytes NF4: a quarter of 16-bit, for bases that do not fit otherwise' },
+];
+
+export function describePrecision(quantize: Quantize): string {
+  return PRECISIONS.find((p) => p.quantize === quantize)?.label ?? quantize;
+}
+
+/**
+ * How a run holds its base weights, for tooltips: "4-bit (NF4, QLoRA)", "16-bit (as stored)"; full
+ * fine-tuning has no frozen base (every weight trains in float32).
+ */
+export function basePrecision(config: Pick<RunConfig, 'full' | 'quantize'>): string {
+  return config.full ? 'float32, every weight trained (full fine-tuning)' : describePrecision(config.quantize);
+}
+
+/**
+ * A quantized base in two words for descriptions and headers ("nf4 base", "int8 base"); undefined for a
+ * base held as stored (the default needs no mark) and for full fine-tuning.
+ */
+export function quantizedBaseTag(config: Pick<RunConfig, 'full' | 'quantize'>): string | undefined {
+  return config.full || config.quantize === 'none' ? undefined : `${config.quantize} base`;
+}
+
 export interface RunConfig {
   method: Method;
   model: string;

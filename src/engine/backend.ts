@@ -23,6 +23,8 @@ export interface BackendInfo {
   device: string;
   /** true when the work runs on a real GPU (not a CPU, not a software emulation of a GPU). */
   gpu: boolean;
+  /** threads the CPU kernels compute with, where the backend says (wasm). */
+  threads?: number;
 }
 
 let active: BackendInfo | undefined;
@@ -127,7 +129,7 @@ async function tryInit(name: Exclude<BackendName, 'auto'>): Promise<BackendInfo>
       if (!(await tf.setBackend('wasm'))) throw new Error('tfjs-backend-wasm did not start');
       guardWasmAllocations();
       const threads = wasm.getThreadsCount();
-      return { name, device: `CPU (wasm SIMD, ${threads} thread${threads === 1 ? '' : 's'}${note})`, gpu: false };
+      return { name, device: `CPU (wasm SIMD, ${threads} thread${threads === 1 ? '' : 's'}${note})`, gpu: false, threads };
     }
     case 'cpu':
       if (!(await tf.setBackend('cpu'))) throw new Error('tfjs-backend-cpu did not start');

@@ -3,7 +3,7 @@
 import { parseModelConfig, type ModelConfig } from '../core/modelConfig';
 import { mulberry32 } from '../core/random';
 import { fromFloat32 } from '../core/safetensors';
-import { DecoderModel, type LoadOptions } from './model';
+import { DecoderModel, expectedWeightNames, type LoadOptions } from './model';
 import { packedKernelsAvailable } from './packedMatMul';
 
 export const SHAPES: Record<string, Record<string, unknown>> = {
@@ -20,16 +20,19 @@ export function shapeConfig(name: string): ModelConfig {
   return parseModelConfig({ rms_norm_eps: 1e-6, rope_theta: 10000, ...raw }, `shape ${name}`);
 }
 
+/** One weight of a random model: norms 1, biases 0, matrices N(0, 0.02²) drawn from their own seed. */
+export interface RandomWeight {
+  name: string;
+  shape: number[];
+  init: 'ones' | 'zeros' | { seed: number };
+}
+
 /**
- * A model of `config` with weights ~ N(0, 0.02), norms 1, biases 0 (as the PyTorch reference). Without
- * `held`, every weight is float32. With it, the matrices are held as DecoderModel.load holds a BF16
- * checkpoint (16-bit, or `quantize`d projections; float32 when `float32` or without packed kernels), one
- * matrix at a time, so a 3B shape never exists in float32 as a whole.
+ * The weights of a random model of `config`, in expectedWeightNames order: the matrices take seeds
+ * seed, seed + 1, … in that order, so randomModel and a GGUF written from randomWeightValues (bench
+ * --llama-cpp) hold the same numbers.
  */
-export function randomModel(config: ModelConfig, seed = 0, held?: LoadOptions): DecoderModel {
-  const options: LoadOptions = held ?? { float32: true };
-  // float32 matrices get the drawn values exactly (no copy); held ones are drawn, then stored as BF16
-  const matrixDtype = (options.float32 ?? !packedKernelsAvailable()) ? 'F32' : 'BF16';
+export function randomWeights(config: ModelConfig, seed = 0): RandomWeight[] {
   const c = config, hd = c.head_dim;
   const shapeOf = (name: string): number[] => {
     if (name.endsWith('norm.weight')) return name.includes('q_norm') || name.includes('k_norm') ? [hd] : [c.hidden_size];
@@ -44,11 +47,37 @@ export function randomModel(config: ModelConfig, seed = 0, held?: LoadOptions): 
     return proj[2] === 'bias' ? [out[proj[1]]] : [out[proj[1]], inp[proj[1]] ?? c.hidden_size];
   };
   let s = seed;
+  return expectedWeightNames(config).map((name) => ({
+    name,
+    shape: shapeOf(name),
+    init: name.endsWith('norm.weight') ? 'ones' : name.endsWith('.bias') ? 'zeros' : { seed: s++ },
+  }));
+}
+
+/** The float32 values of one random weight (row-major). */
+export function randomWeightValues(w: RandomWeight): Float32Array {
+  const n = w.shape.reduce((a, b) => a * b, 1);
+  if (w.init === 'ones') return new Float32Array(n).fill(1);
+  if (w.init === 'zeros') return new Float32Array(n);
+  return normal(n, 0.02, w.init.seed);
+}
+
+/**
+ * A model of `config` with weights ~ N(0, 0.02), norms 1, biases 0 (as the PyTorch reference). Without
+ * `held`, every weight is float32. With it, the matrices are held as DecoderModel.load holds a BF16
+ * checkpoint (16-bit, or `quantize`d projections; float32 when `float32` or without packed kernels), one
+ * matrix at a time, so a 3B shape never exists in float32 as a whole.
+ */
+export function randomModel(config: ModelConfig, seed = 0, held?: LoadOptions): DecoderModel {
+  const options: LoadOptions = held ?? { float32: true };
+  // float32 matrices get the drawn values exactly (no copy); held ones are drawn, then stored as BF16
+  const matrixDtype = (options.float32 ?? !packedKernelsAvailable()) ? 'F32' : 'BF16';
+  const byName = new Map(randomWeights(config, seed).map((w) => [w.name, w]));
   return DecoderModel.fromStored(config, (name) => {
-    const shape = shapeOf(name), count = shape.reduce((a, b) => a * b, 1);
-    if (name.endsWith('norm.weight')) return { bytes: fromFloat32(new Float32Array(count).fill(1), 'F32'), dtype: 'F32', shape };
-    if (name.endsWith('.bias')) return { bytes: fromFloat32(new Float32Array(count), 'F32'), dtype: 'F32', shape };
-    return { bytes: fromFloat32(normal(count, 0.02, s++), matrixDtype), dtype: matrixDtype, shape };
+    const w = byName.get(name);
+    if (!w) throw new Error(`randomModel: no random weight named ${name}`);
+    const dtype = typeof w.init === 'object' ? matrixDtype : 'F32';
+    return { bytes: fromFloat32(randomWeightValues(w), dtype), dtype, shape: w.shape };
   }, options);
 }
 

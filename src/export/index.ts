@@ -5,7 +5,7 @@
 //   trl     a ready-to-launch TRL / accelerate / Axolotl folder to re-run the training at scale
 import * as fs from 'fs';
 import * as path from 'path';
-import { EXPORT_TARGETS, type ExportResult, type ExportTarget } from '../core/protocol';
+import { EXPORT_TARGETS, type ExportResult, type ExportTarget, type GgufType } from '../core/protocol';
 import type { BackendName, Quantize, RunConfig } from '../core/runConfig';
 import { readRunConfigFile, runConfigOfAdapter } from '../core/runConfigFile';
 import { initBackend } from '../engine/backend';
@@ -32,14 +32,15 @@ export interface ExportOptions {
   /** merged: weight dtype (default: the base's torch_dtype). */
   dtype?: 'bf16' | 'f16' | 'f32';
   /** gguf: tensor type (default f16). */
-  type?: 'f32' | 'f16' | 'q8_0';
+  type?: GgufType;
   /** merged: largest shard in bytes (default 2 GB). */
   maxShardBytes?: number;
   backend?: BackendName;
 }
 
 const DTYPES: Record<NonNullable<ExportOptions['dtype']>, WeightDtype> = { bf16: 'BF16', f16: 'F16', f32: 'F32' };
-const GGUF_TYPES: Record<NonNullable<ExportOptions['type']>, GgmlType> = { f32: 'F32', f16: 'F16', q8_0: 'Q8_0' };
+/** ggml's name of each GGUF type. */
+export const GGML_TYPE: Record<GgufType, GgmlType> = { f16: 'F16', q8_0: 'Q8_0', f32: 'F32' };
 
 function readRunConfig(runDir: string): RunConfig {
   const file = path.join(runDir, 'run_config.json');
@@ -198,7 +199,7 @@ async function exportMerged(opts: ExportOptions, modelDir: string, adapterDir: s
 }
 
 async function exportGgufFolder(opts: ExportOptions, modelDir: string, adapterDir: string | undefined, result: ExportResult, trainedOn: Quantize): Promise<void> {
-  const type = GGUF_TYPES[opts.type ?? 'f16'];
+  const type = GGML_TYPE[opts.type ?? 'f16'];
   const chatTemplate = resolveChatTemplate(modelDir, opts.run);
   const ggufName = `model-${type.toLowerCase()}.gguf`;
   const model = await loadFused(modelDir, adapterDir, opts.backend ?? 'auto');

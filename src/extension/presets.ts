@@ -1,7 +1,7 @@
 // Hardware presets: one click fills the knobs that decide memory and speed. Numbers follow common
 // LoRA practice (effective batch 8–16, lr 2e-4 for LoRA, 10× lower for full fine-tuning).
 
-import type { BackendName, Quantize, RunConfig } from '../core/runConfig';
+import type { BackendName, RunConfig } from '../core/runConfig';
 
 export type PresetId = 'cpu-small' | 'gpu-8gb' | 'gpu-24gb';
 
@@ -39,20 +39,6 @@ export const PRESETS: readonly Preset[] = [
     lora: { batch_size: 8, grad_accum: 2, max_length: 1024, lr: 2e-4, epochs: 3 },
   },
 ];
-
-/**
- * The base precisions a LoRA run can pick (run_config.json `quantize`). A preset picks the most exact one
- * that fits its memory (core/estimate.ts precisionThatFits): 4-bit only where only 4-bit fits.
- */
-export const PRECISIONS: readonly { quantize: Quantize; label: string; description: string }[] = [
-  { quantize: 'none', label: '16-bit (as stored)', description: 'the checkpoint\'s own BF16 / F16 weights: exact' },
-  { quantize: 'int8', label: '8-bit (int8)', description: 'per-row int8: half the memory of 16-bit, nearly the same results' },
-  { quantize: 'nf4', label: '4-bit (NF4, QLoRA)', description: 'bitsandbytes NF4: a quarter of 16-bit, for bases that do not fit otherwise' },
-];
-
-export function describePrecision(quantize: Quantize): string {
-  return PRECISIONS.find((p) => p.quantize === quantize)?.label ?? quantize;
-}
 
 /** Full fine-tuning updates every weight: a 10× smaller learning rate keeps it stable. */
 const FULL_LR_FACTOR = 0.1;

@@ -6,9 +6,9 @@ import * as path from 'path';
 import { estimateTraining, formatBytes, formatCount, formatDuration, memoryLimit, modelShapeFromConfig, precisionThatFits, proposeFit, totalSteps, type Estimate, type EstimateInput, type FitSettings } from '../core/estimate';
 import { formatParams, suggestHubModels } from '../core/hubSuggestions';
 import { METHODS, methodSpec, type Method } from '../core/methods';
-import { DEFAULT_RUN_CONFIG, type BackendName, type DataFormat, type RunConfig } from '../core/runConfig';
+import { DEFAULT_RUN_CONFIG, describePrecision, PRECISIONS, type BackendName, type DataFormat, type RunConfig } from '../core/runConfig';
 import { describeMapping, formatLabel, type DatasetScan } from './datasetScan';
-import { describePrecision, EDITABLE_FIELDS, parseFieldValue, PRECISIONS, PRESETS, presetFields, type EditableField, type PresetId } from './presets';
+import { EDITABLE_FIELDS, parseFieldValue, PRESETS, presetFields, type EditableField, type PresetId } from './presets';
 import { describeEvalCost, evalCost } from './wizardEval';
 import { BACK, outcomeOf, runSteps, type PickItem, type StepContext, type StepOutcome, type WizardUI } from './wizardFlow';
 

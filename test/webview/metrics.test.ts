@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { TrainerEvent } from '../../src/core/protocol';
+import type { LossRunPayload, TrainerEvent } from '../../src/core/protocol';
+import { DEFAULT_RUN_CONFIG, type Quantize, type RunConfig } from '../../src/core/runConfig';
 import { CSV_COLUMNS, csvField, metricsCsv } from '../../webview/lib/csv';
-import { buildSeries, collectMetrics, extraSeries, methodChartTitle, runOutcome, tokensAtStep, xOfStep } from '../../webview/lib/metrics';
+import { buildSeries, collectMetrics, extraSeries, methodChartTitle, runHeaderText, runOutcome, tokensAtStep, xOfStep } from '../../webview/lib/metrics';
 import { dragToRange } from '../../webview/lib/range';
 
 const step = (n: number, loss: number, extra: Partial<Extract<TrainerEvent, { type: 'step' }>> = {}): TrainerEvent => ({
@@ -114,4 +115,19 @@ test('methodChartTitle: the registry names the method and its headline metric wh
   assert.equal(methodChartTitle(['dpo', 'grpo']), 'Method metrics');
   assert.equal(methodChartTitle(['sft']), 'Method metrics', 'SFT has no headline beyond the loss');
   assert.equal(methodChartTitle([undefined]), 'Method metrics');
+});
+
+test('runHeaderText: the run\'s line in the panel header names a quantized base (run_config.json quantize)', () => {
+  const config = (quantize: Quantize, full = false): RunConfig => ({ ...DEFAULT_RUN_CONFIG, model: '/m', data: '/d.jsonl', out: '/runs/r', quantize, full });
+  const payload = (c: RunConfig | null): LossRunPayload => ({ run_dir: '/runs/r', label: 'r', config: c, events: [started, step(1, 2.5), step(2, 2.25), evalAt(2, 2.4)] });
+  const started: TrainerEvent = {
+    type: 'started', run_id: 'r', method: 'sft', model: '/m', backend: 'wasm', total_steps: 4, examples: 8, skipped: 0, trainable_parameters: 10,
+    config: config('nf4'), resumed_from_step: 0, time: '',
+  };
+  const header = (c: RunConfig | null) => runHeaderText(payload(c), collectMetrics(payload(c).events));
+  assert.equal(header(config('nf4')), 'r · nf4 base · running · step 2/4 · loss 2.25 · eval 2.4');
+  assert.equal(header(config('int8')), 'r · int8 base · running · step 2/4 · loss 2.25 · eval 2.4');
+  // as stored (the default), full fine-tuning and a missing run_config.json carry no mark
+  for (const c of [config('none'), config('none', true), null]) assert.equal(header(c), 'r · running · step 2/4 · loss 2.25 · eval 2.4');
+  assert.equal(runHeaderText({ run_dir: '/runs/q', label: 'q', config: config('nf4'), events: [] }, collectMetrics([])), 'q · nf4 base · no metrics yet');
 });

@@ -1,7 +1,8 @@
-// Turns a run's TrainerEvents into the chart series of the loss panel. Pure (no DOM), so it is unit
-// tested under node and shared by the charts and the CSV export.
+// Turns a run's TrainerEvents into the chart series of the loss panel and its one-line summary. Pure
+// (no DOM), so it is unit tested under node and shared by the charts and the CSV export.
 
-import type { EvalMetrics, LossXAxis, StepMetrics, TrainerEvent } from '../../src/core/protocol';
+import type { EvalMetrics, LossRunPayload, LossXAxis, StepMetrics, TrainerEvent } from '../../src/core/protocol';
+import { quantizedBaseTag } from '../../src/core/runConfig';
 import { emaSmooth } from '../../src/core/smoothing';
 import { isMethod, methodSpec } from '../../src/core/methods';
 
@@ -128,4 +129,28 @@ export function methodChartTitle(methods: readonly (string | undefined)[]): stri
   const only = distinct.length === 1 ? distinct[0] : undefined;
   const headline = isMethod(only) ? methodSpec(only).headline : undefined;
   return isMethod(only) && headline ? `${methodSpec(only).label} — watch ${headline.key}` : 'Method metrics';
+}
+
+/** A number as the panel shows it: 6 significant digits, exponent notation when very small or large. */
+export function formatNumber(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  const abs = Math.abs(value);
+  if (abs !== 0 && (abs < 1e-3 || abs >= 1e6)) return value.toExponential(3);
+  return String(Number(value.toPrecision(6)));
+}
+
+/**
+ * A run's line in the panel's header: label, quantized base ("nf4 base": its losses are those of that
+ * base), outcome, step and the latest losses.
+ */
+export function runHeaderText(payload: LossRunPayload, metrics: RunMetrics): string {
+  const last = metrics.steps[metrics.steps.length - 1];
+  const lastEval = metrics.evals[metrics.evals.length - 1];
+  const started = payload.events.some((e) => e.type === 'started');
+  const outcome = runOutcome(payload.events) ?? (started ? 'running' : 'no metrics yet');
+  const base = payload.config ? quantizedBaseTag(payload.config) : undefined;
+  const parts = [payload.label, ...(base ? [base] : []), outcome];
+  if (last) parts.push(`step ${last.step}/${last.total_steps}`, `loss ${formatNumber(last.loss)}`);
+  if (lastEval) parts.push(`eval ${formatNumber(lastEval.eval_loss)}`);
+  return parts.join(' · ');
 }

@@ -17,6 +17,7 @@ import {
   type InteractionModeFunction,
   type Plugin,
 } from 'chart.js';
+import { formatNumber } from '../lib/metrics.js';
 import { dragToRange, type XRange } from '../lib/range.js';
 import { withAlpha, type ThemeColors } from '../lib/theme.js';
 
@@ -112,13 +113,6 @@ export function registerChartParts(): void {
   Chart.register(LineController, LineElement, PointElement, LinearScale, Legend, Tooltip, markerPlugin);
   // custom interaction modes live on the Interaction namespace (typed through InteractionModeMap above)
   Interaction.modes.nearestPerDataset = nearestPerDataset;
-}
-
-export function formatNumber(value: number): string {
-  if (!Number.isFinite(value)) return String(value);
-  const abs = Math.abs(value);
-  if (abs !== 0 && (abs < 1e-3 || abs >= 1e6)) return value.toExponential(3);
-  return String(Number(value.toPrecision(6)));
 }
 
 export type LineDataset = ChartDataset<'line', { x: number; y: number }[]>;

@@ -1,6 +1,7 @@
 // A model (base weights, or LoRA already fused in) as one GGUF file llama.cpp / Ollama / LM Studio
 // load: llama.cpp's architecture keys and tensor names, the tokenizer and the chat template.
 import * as path from 'path';
+import type { ModelConfig } from '../../core/modelConfig';
 import { expectedWeightNames, type DecoderModel } from '../../engine/model';
 import { f32, str, u32, writeGguf, type GgufTensor, type MetadataValue } from './format';
 import type { GgmlType } from './quant';
@@ -35,8 +36,27 @@ export interface GgufExportResult {
   warnings: string[];
 }
 
-export function architectureMetadata(model: DecoderModel, type: GgmlType, name: string, vocabSize: number): [string, MetadataValue][] {
-  const c = model.config;
+/**
+ * What a GGUF file is written from: a config and float32 weights by Hugging Face name, read one at a
+ * time (a loaded model, or bench's random weights that never exist as a whole).
+ */
+export interface GgufWeights {
+  config: ModelConfig;
+  weight(hfName: string): { shape: readonly number[]; data(): Promise<Float32Array> | Float32Array } | undefined;
+}
+
+/** A loaded model's float32 weights (the adapter already fused in, nothing held packed). */
+export function modelWeights(model: DecoderModel): GgufWeights {
+  return {
+    config: model.config,
+    weight: (hfName) => {
+      const t = model.weights.get(hfName);
+      return t && { shape: t.shape, data: async () => (await t.data()) as Float32Array };
+    },
+  };
+}
+
+export function architectureMetadata(c: ModelConfig, type: GgmlType, name: string, vocabSize: number): [string, MetadataValue][] {
   const a = ggufArch(c);
   const kv: [string, MetadataValue][] = [
     ['general.architecture', str(a)],
@@ -83,9 +103,9 @@ export function architectureMetadata(model: DecoderModel, type: GgmlType, name: 
   return kv;
 }
 
-/** Tensors in llama.cpp's names, types and layouts, reading the model's weights lazily. */
-export function ggufTensors(model: DecoderModel, type: GgmlType): { tensors: GgufTensor[]; hfNames: (string | undefined)[] } {
-  const c = model.config;
+/** Tensors in llama.cpp's names, types and layouts, reading the weights lazily. */
+export function ggufTensors(weights: GgufWeights, type: GgmlType): { tensors: GgufTensor[]; hfNames: (string | undefined)[] } {
+  const c = weights.config;
   const arch = ggufArch(c);
   const tensors: GgufTensor[] = [];
   const hfNames: (string | undefined)[] = [];
@@ -110,7 +130,7 @@ export function ggufTensors(model: DecoderModel, type: GgmlType): { tensors: Ggu
     ...(c.tie_word_embeddings ? [] : ['lm_head.weight']), // tied: llama.cpp reuses token_embd
   ];
   for (const hfName of ordered) {
-    const t = model.weights.get(hfName);
+    const t = weights.weight(hfName);
     if (!t) throw new Error(`missing tensor ${hfName}`);
     const name = ggufTensorName(hfName, arch);
     const permute = needsLlamaPermute(arch, hfName);
@@ -121,7 +141,7 @@ export function ggufTensors(model: DecoderModel, type: GgmlType): { tensors: Ggu
       shape: t.shape,
       type: ggufTensorType(name, t.shape, type),
       data: async () => {
-        const values = (await t.data()) as Float32Array;
+        const values = await t.data();
         if (plusOne) return values.map((v) => v + 1);
         return permute ? permuteForLlamaRope(values, t.shape, heads) : values;
       },
@@ -135,13 +155,23 @@ export async function exportGguf(opts: GgufExportOptions): Promise<GgufExportRes
   const c = opts.model.config;
   const { vocab, warnings } = readGgufVocab(opts.modelDir, c.vocab_size);
   const name = llamaCppSafeName(opts.name ?? path.basename(path.resolve(opts.modelDir)), vocab.tokens, warnings);
-  const metadata = [...architectureMetadata(opts.model, opts.type, name, c.vocab_size), ...vocabMetadata(vocab, opts.chatTemplate)];
-  const { tensors, hfNames } = ggufTensors(opts.model, opts.type);
-  const written = await writeGguf(opts.file, metadata, tensors);
+  const written = await writeGgufModel(opts.file, modelWeights(opts.model), vocab, { type: opts.type, name, chatTemplate: opts.chatTemplate });
+  return { ...written, warnings: [...warnings, ...written.warnings] };
+}
+
+/** Writes `weights` with `vocab` as one GGUF file of `type` (Q8_0 falls back to F16 for rows that are not whole blocks). */
+export async function writeGgufModel(
+  file: string, weights: GgufWeights, vocab: GgufVocab, opts: { type: GgmlType; name: string; chatTemplate?: string },
+): Promise<GgufExportResult> {
+  const c = weights.config;
+  const metadata = [...architectureMetadata(c, opts.type, opts.name, c.vocab_size), ...vocabMetadata(vocab, opts.chatTemplate)];
+  const { tensors, hfNames } = ggufTensors(weights, opts.type);
+  const written = await writeGguf(file, metadata, tensors);
+  const warnings: string[] = [];
   const fallbacks = tensors.filter((t) => opts.type === 'Q8_0' && t.type === 'F16').map((t) => t.name);
   if (fallbacks.length) warnings.push(`${fallbacks.length} tensor(s) have rows that are not whole 32-value blocks and were written as F16: ${fallbacks.join(', ')}`);
   return {
-    file: opts.file,
+    file,
     bytes: written.bytes,
     arch: ggufArch(c),
     tensors: tensors.map((t, i) => ({ name: t.name, hfName: hfNames[i], type: t.type, shape: [...t.shape] })),

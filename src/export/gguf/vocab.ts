@@ -156,6 +156,29 @@ export function readGgufVocab(modelDir: string, vocabSize: number): { vocab: Ggu
   };
 }
 
+/**
+ * GPT-2's bytes_to_unicode: the printable character that stands for each byte in a byte-level BPE
+ * vocabulary (printable Latin-1 bytes stand for themselves, the others for U+0100 onwards).
+ */
+export function byteLevelAlphabet(): string[] {
+  const printable = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+  let next = 256;
+  return Array.from({ length: 256 }, (_, b) => String.fromCodePoint(printable(b) ? b : next++));
+}
+
+/**
+ * A vocabulary for a model with no tokenizer (bench's random weights): the 256 byte tokens, no merges,
+ * every further id an unused placeholder as readGgufVocab pads. llama.cpp loads it (it tokenizes "\n"
+ * while loading, hence the bytes) and runs token ids through it unchanged.
+ */
+export function byteLevelVocab(vocabSize: number): GgufVocab {
+  if (vocabSize < 256) throw new Error(`a byte-level vocabulary needs at least 256 ids, the model has ${vocabSize}`);
+  const bytes = byteLevelAlphabet();
+  const tokens = Array.from({ length: vocabSize }, (_, i) => (i < 256 ? bytes[i] : `[PAD${i}]`));
+  const tokenTypes = tokens.map((_, i) => (i < 256 ? TokenType.NORMAL : TokenType.UNUSED));
+  return { tokens, tokenTypes, merges: [], pre: 'default', addBos: false, addEos: false };
+}
+
 /** The special tokens a TemplateProcessing post-processor puts around a single sequence (Llama 3 prepends bos). */
 function templateSpecials(pp: PostProcessor | null | undefined): { first?: string; last?: string } {
   if (!pp) return {};

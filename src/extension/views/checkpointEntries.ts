@@ -1,5 +1,6 @@
 // The Checkpoints view's children of one run, without vscode (unit tested): the best evaluation's
 // weights first (starred), then the checkpoints, then the final adapter.
+import { basePrecision, quantizedBaseTag } from '../../core/runConfig';
 import type { RunSummary } from '../../core/runStore';
 
 export type CheckpointEntry =
@@ -33,4 +34,17 @@ export function checkpointLabel(entry: Extract<CheckpointEntry, { kind: 'checkpo
   }
   const label = entry.final ? `adapter (final, step ${entry.step})` : `step ${entry.step}`;
   return { label: entry.best === 'step' ? `${label} ★` : label, description: loss };
+}
+
+/** A run's line: what it saved, and its base when quantized (its adapters were trained on that base). */
+export function checkpointRunDescription(run: RunSummary): string {
+  const count = run.checkpoints.length;
+  const saved = `${count} checkpoint${count === 1 ? '' : 's'}${run.adapter ? ' + adapter' : ''}${run.best ? ' + best' : ''}`;
+  const base = run.config && quantizedBaseTag(run.config);
+  return base ? `${saved} · ${base}` : saved;
+}
+
+/** A checkpoint's tooltip: its folder and the base precision it was trained on. */
+export function checkpointTooltip(entry: Extract<CheckpointEntry, { kind: 'checkpoint' }>): string {
+  return entry.run.config ? `${entry.path}\nBase weights: ${basePrecision(entry.run.config)}` : entry.path;
 }

@@ -2,7 +2,7 @@
 // its checkpoints (step + eval loss) and the final adapter. Items open in the playground or copy their path.
 
 import * as vscode from 'vscode';
-import { checkpointEntries, checkpointLabel, type CheckpointEntry } from './checkpointEntries';
+import { checkpointEntries, checkpointLabel, checkpointRunDescription, checkpointTooltip, type CheckpointEntry } from './checkpointEntries';
 import { statusIcon, type RunsSource } from './runsView';
 
 export type { CheckpointEntry } from './checkpointEntries';
@@ -25,8 +25,7 @@ export class CheckpointsProvider implements vscode.TreeDataProvider<CheckpointEn
       const item = new vscode.TreeItem(entry.run.name, vscode.TreeItemCollapsibleState.Expanded);
       item.id = `run:${entry.run.id}`;
       item.iconPath = statusIcon(entry.run.status);
-      const count = entry.run.checkpoints.length;
-      item.description = `${count} checkpoint${count === 1 ? '' : 's'}${entry.run.adapter ? ' + adapter' : ''}${entry.run.best ? ' + best' : ''}`;
+      item.description = checkpointRunDescription(entry.run);
       item.contextValue = 'checkpointRun';
       return item;
     }
@@ -35,7 +34,7 @@ export class CheckpointsProvider implements vscode.TreeDataProvider<CheckpointEn
     item.id = `ckpt:${entry.path}`;
     item.iconPath = new vscode.ThemeIcon(entry.best === 'folder' ? 'star-full' : entry.final ? 'package' : 'save');
     item.description = description;
-    item.tooltip = entry.path;
+    item.tooltip = checkpointTooltip(entry);
     item.contextValue = 'checkpoint';
     item.resourceUri = vscode.Uri.file(entry.path);
     return item;
