@@ -1,5 +1,6 @@
-// The backward pass of a gradient-checkpointed segment (model.ts checkpointedLayer): recompute the
-// segment on a fresh tape and take its gradients, holding as few gradient tensors as possible.
+// Backward passes that hold as few gradient tensors as possible: a training step's (step.ts), and a
+// gradient-checkpointed segment's (model.ts checkpointedLayer), which recomputes the segment on a
+// fresh tape and takes its gradients there.
 import * as tf from '@tensorflow/tfjs-core';
 
 /** The parts of a tfjs tape node this file touches (tfjs-core's TapeNode). */
@@ -26,7 +27,7 @@ export function recomputeGradients(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.T
   try {
     const { value, grads } = engine.gradients(() => {
       const y = f();
-      releaseGradientsOnceUsed(engine.state.activeTape ?? []);
+      releaseGradientsOnceUsed();
       return y;
     }, xs, dy, true);
     value.dispose();
@@ -37,11 +38,13 @@ export function recomputeGradients(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.T
 }
 
 /**
- * Makes the backward pass over `tape` free each node's output gradients as soon as that node has
- * turned them into its input gradients. WHY: tfjs's backpropagateGradients keeps every intermediate
- * gradient until the whole backward pass ends (and, where a tensor feeds several nodes, each partial
- * gradient beside their sum), so a recomputed decoder layer held the gradient of each of its
- * activations: at 512 tokens of a 3B shape, ~230 MiB more at the peak of the step.
+ * Call at the end of a function whose gradients tfjs is about to take (tf.variableGrads, tf.grads,
+ * engine.gradients): the backward pass then frees each node's output gradients as soon as that node
+ * has turned them into its input gradients. WHY: tfjs's backpropagateGradients keeps every
+ * intermediate gradient until the whole backward pass ends (and, where a tensor feeds several nodes,
+ * each partial gradient beside their sum): a recomputed decoder layer held the gradient of each of its
+ * activations (at 512 tokens of a 3B shape, ~230 MiB more at the peak of the step), and a step held
+ * every checkpointed layer's input gradient (36 × 4 MiB there).
  *
  * The nodes run last to first; when a node's gradient function is called, the node after it is done
  * (its gradient closures have all been called), so its output gradients and the partial input
@@ -49,7 +52,8 @@ export function recomputeGradients(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.T
  * pass are freed (never the caller's `dy`, never a forward activation), and never one that a gradient
  * closure returned twice (it may be stored as two tensors' gradients).
  */
-function releaseGradientsOnceUsed(tape: TapeNode[]): void {
+export function releaseGradientsOnceUsed(): void {
+  const tape = (tf.engine() as unknown as Engine).state.activeTape ?? [];
   const mark = tf.scalar(0); // every tensor made from here on has a larger id
   const firstBackwardId = mark.id;
   mark.dispose();

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Objective, StepContext } from './objectives';
 import { clipCoefficient, globalNorm, type AdamW } from './optimizer';
+import { releaseGradientsOnceUsed } from './recompute';
 
 export interface StepOutcome {
   loss: number;
@@ -41,6 +42,7 @@ export async function accumulate<Item, Aux>(
       w = r.weight;
       tok = r.tokens;
       extra = Object.fromEntries(Object.entries(r.metrics ?? {}).map(([k, t]) => [k, tf.keep(t)]));
+      releaseGradientsOnceUsed(); // e.g. each checkpointed layer's input gradient, once the layer below has it
       return r.loss;
     }, vars);
     lossSum += (await value.data())[0];
