@@ -132,13 +132,6 @@ export function clipCoefficient(norm: number, maxNorm: number): number {
   return maxNorm <= 0 ? 1 : Math.min(1, maxNorm / (norm + 1e-6));
 }
 
-/** clip_grad_norm_: scale every gradient by min(1, max_norm / (norm + 1e-6)). Returns new tensors. */
-export function clipByGlobalNorm(grads: tf.Tensor[], norm: number, maxNorm: number): tf.Tensor[] {
-  const coef = clipCoefficient(norm, maxNorm);
-  if (coef >= 1) return grads;
-  return grads.map((g) => tf.mul(g, coef));
-}
-
 /** Learning rate at optimiser step `step` (0-based), as transformers' schedulers compute it. */
 export function learningRate(schedule: Schedule, baseLr: number, step: number, totalSteps: number, warmupSteps: number): number {
   if (step < warmupSteps) return (baseLr * step) / Math.max(1, warmupSteps);
