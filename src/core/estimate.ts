@@ -178,6 +178,7 @@ export interface Estimate {
   weights_bytes: number;
   /** gradients + AdamW first and second moments of the trainable parameters (+ LoRA weights themselves). */
   optimizer_bytes: number;
+  /** what a step holds beyond those at its peak: activations, the loss's chunk of logits, kernel scratch. */
   activation_bytes: number;
   total_bytes: number;
   tokens_per_step: number;
@@ -236,7 +237,7 @@ export function estimateTraining(input: EstimateInput): Estimate {
 
   const t = Math.max(1, Math.min(input.max_length, input.tokens_per_example ?? input.max_length));
   const microTokens = input.batch_size * t;
-  const activationBytes = activationFloats(shape, input.batch_size, t, input.gradient_checkpointing === true) * BYTES_PER_FLOAT;
+  const activationBytes = activationFloats(shape, input.batch_size, t, input.gradient_checkpointing === true) * BYTES_PER_FLOAT + kernelScratchBytes(input.backend);
 
   const tokensPerStep = microTokens * input.grad_accum;
   const forwardPerToken = forwardFlopsPerToken(shape, params, t);
@@ -262,19 +263,50 @@ export function estimateTraining(input: EstimateInput): Estimate {
   };
 }
 
-/** Floats kept alive for the backward pass of one micro-batch of `b` sequences of `t` tokens. */
+/**
+ * Heap the wasm kernels use beside tensors: XNNPACK packs the right operand of each product into a
+ * buffer of its own (at most 2^24 floats: kernels/wasm/matMul.ts splits larger ones), freed after it.
+ */
+const WASM_KERNEL_SCRATCH_BYTES = (1 << 24) * BYTES_PER_FLOAT;
+
+function kernelScratchBytes(backend: BackendName): number {
+  return backend === 'wasm' || backend === 'auto' ? WASM_KERNEL_SCRATCH_BYTES : 0;
+}
+
+/**
+ * Logits alive at once in the chunked cross-entropy and log-probabilities (engine/loss.ts,
+ * engine/logprobs.ts): the labelled rows go through the vocabulary projection a chunk at a time.
+ */
+export const LOGITS_PER_CHUNK = 1 << 24;
+
+/**
+ * Floats alive at the peak of one micro-batch of `b` sequences of `t` tokens, beyond the weights and
+ * the optimiser state, counted from what the engine holds (measured on the wasm heap at the shapes of
+ * Llama-3.2-1B and Qwen2.5-3B, 512 tokens, LoRA on every projection):
+ *  - one decoder layer's activations kept for its backward pass, with the gradients alive while it
+ *    runs backward. Its peak is in the MLP (per token ~18 vectors of intermediate_size: gate, up, their
+ *    LoRA deltas, the product and their gradients; 2 rows of attention scores) or in the attention's
+ *    softmax (~7 rows of scores: scores, probabilities and their gradients; 10 of intermediate_size),
+ *    beside ~40 vectors of hidden / heads·head_dim and 16 of the KV width;
+ *  - with gradient checkpointing, each layer's input (and the embeddings) instead of every layer's
+ *    activations, and one layer recomputed at a time;
+ *  - the loss: one chunk of logits [rows, vocab] and ~3 temporaries as large (the tiled product's parts,
+ *    exp, softmax), plus the selected hidden rows and their gradient.
+ * The layer and the loss are not alive together with checkpointing (the loss runs backward first).
+ */
 function activationFloats(shape: ModelShape, b: number, t: number, checkpointing: boolean): number {
   const h = shape.hidden_size;
   const i = shape.intermediate_size;
   const kv = shape.num_key_value_heads * shape.head_dim;
   const q = shape.num_attention_heads * shape.head_dim;
-  // per token per layer: norms/residuals/outputs (≈6h), q + k + v, attention output, MLP gate/up/act/product (4i),
-  // plus the attention scores and probabilities (2 × heads × t).
-  const perTokenLayer = 6 * h + q + 2 * kv + q + 4 * i + 2 * shape.num_attention_heads * t;
-  const layers = checkpointing ? b * t * h * shape.num_hidden_layers + b * t * perTokenLayer : b * t * perTokenLayer * shape.num_hidden_layers;
-  // logits, their softmax and its gradient dominate for small models with large vocabularies.
-  const logits = 3 * b * t * shape.vocab_size;
-  return layers + logits;
+  const scores = shape.num_attention_heads * t; // per token
+  const vectors = 20 * h + 20 * q + 16 * kv;
+  const layer = b * t * (vectors + Math.max(18 * i + 2 * scores, 10 * i + 7 * scores));
+  const rows = b * t;
+  const chunkRows = Math.min(rows, Math.max(1, Math.floor(LOGITS_PER_CHUNK / shape.vocab_size)));
+  const loss = 4 * chunkRows * shape.vocab_size + 3 * rows * h;
+  if (!checkpointing) return shape.num_hidden_layers * layer + loss;
+  return (shape.num_hidden_layers + 1) * rows * h + Math.max(layer, loss);
 }
 
 function forwardFlopsPerToken(shape: ModelShape, params: ParameterCount, t: number): number {

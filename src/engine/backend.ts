@@ -221,7 +221,7 @@ function guardWasmAllocations(): void {
     if (dtype !== 'string' && bytes > 0 && backend.dataIdMap.get(dataId)?.memoryOffset === 0) {
       throw new Error(
         `out of memory: the wasm backend's heap (4 GiB at most) cannot hold another ${(bytes / 2 ** 20).toFixed(1)} MiB ([${shape.join(', ')}]). ` +
-        'Use --gradient-checkpointing, a smaller --batch-size or --max-length, or the webgpu / tensorflow backend',
+        'Use --gradient-checkpointing, a smaller --batch-size or --max-length, a quantized frozen base (--quantize nf4), or the webgpu / tensorflow backend',
       );
     }
   };

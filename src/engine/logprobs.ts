@@ -2,11 +2,11 @@
 // and without gather's gradient (the wasm backend lacks UnsortedSegmentSum): the selection and the
 // per-chunk softmax are done inside a custom gradient, the backward pass scatters rows back.
 import * as tf from '@tensorflow/tfjs-core';
+// At most this many logits (floats) alive at once; the memory estimate counts one chunk.
+import { LOGITS_PER_CHUNK } from '../core/estimate';
 import type { LabelPositions } from './loss';
 import type { FrozenMatrix } from './packedWeight';
 import { bindingLimitBytes, matMulRows, matMulRowsT } from './rowBlocks';
-
-const LOGITS_PER_CHUNK = 1 << 24;
 
 /** [n] log-probabilities of `positions.targets` from hidden states [B·T, D] and head [V, D] (head frozen). */
 export function tokenLogProbs(hidden: tf.Tensor2D, head: FrozenMatrix, positions: LabelPositions): tf.Tensor1D {

@@ -2,15 +2,14 @@
 // only the positions that carry a label are projected, a chunk of rows at a time, and the backward
 // pass recomputes each chunk's logits instead of keeping them (memory O(chunk·V), not O(B·T·V)).
 import * as tf from '@tensorflow/tfjs-core';
+// At most this many logits (floats) alive at once; the memory estimate counts one chunk.
+import { LOGITS_PER_CHUNK } from '../core/estimate';
 import { CROSS_ENTROPY, crossEntropyGradWebGpu, crossEntropyRowsWebGpu } from './kernels/webgpu/crossEntropy';
 import { useWebGpuKernel } from './kernels/webgpu/program';
 import { isPacked, type FrozenMatrix } from './packedWeight';
 import { bindingLimitBytes, gatherRows, matMulRows, matMulRowsT } from './rowBlocks';
 
 export const IGNORE_INDEX = -100;
-
-/** Aim for at most this many logits (floats) alive at once. */
-const LOGITS_PER_CHUNK = 1 << 24;
 
 export interface LabelPositions {
   /** row index into the [B·T, D] hidden states of every position that predicts a label. */

@@ -11,11 +11,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { readModelConfig, ropeInverseFrequencies, rotaryDimension, slidingWindowOf, type ModelConfig } from '../core/modelConfig';
 import { WeightStore } from '../core/safetensors';
-import { columns, embeddingScale, gateActivation, layerNorms, layerProjections, normScale, softcap } from './families';
+import { columns, embeddingScale, gatedProduct, layerNorms, layerProjections, normScale, softcap } from './families';
 import type { LoraAdapter } from './lora';
 // The operations, each on the active backend's kernel (fused on webgpu, tfjs ops elsewhere).
 import { appendToCache, attention, byRows, embedding, linear, requireOneBinding, rmsNorm, rope, type AttentionMask, type RopeTables } from './ops';
 import { dequantize, packedKernelsAvailable } from './packedMatMul';
+import { recomputeGradients } from './recompute';
 import { disposePacked, frozenFromStored, isPacked, packedBytes, type FrozenMatrix, type PackedWeight, type QuantizeKind, type StoredTensor } from './packedWeight';
 
 export const MASKED = -1e9;
@@ -424,7 +425,7 @@ export class DecoderModel {
       gate = this.project(h, `${p}.mlp.gate_proj`, options, layer, bias);
       up = this.project(h, `${p}.mlp.up_proj`, options, layer, bias);
     }
-    return this.project(tf.mul(gateActivation(c, gate), up), `${p}.mlp.down_proj`, options, layer, bias);
+    return this.project(gatedProduct(c, gate, up), `${p}.mlp.down_proj`, options, layer, bias);
   }
 
   /**
@@ -517,27 +518,6 @@ export class DecoderModel {
     this.clearRopeCache();
     this.rotation?.dispose();
     this.rotation = undefined;
-  }
-}
-
-/**
- * Gradients of f() with respect to `xs`, given the upstream gradient `dy`, from inside a customGrad
- * gradFunc. WHY the tape juggling: tfjs has one global tape; a nested gradients() call starts a
- * fresh one (the outer backward pass runs at gradient depth 0) and sets it to null when done, after
- * which the outer pass would fail to release its own saved tensors. Restore the outer tape.
- */
-function recomputeGradients(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor): tf.Tensor[] {
-  const engine = tf.engine() as unknown as {
-    state: { activeTape: unknown };
-    gradients(f: () => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor, allowNoGradients: boolean): { value: tf.Tensor; grads: (tf.Tensor | undefined)[] };
-  };
-  const outerTape = engine.state.activeTape;
-  try {
-    const { value, grads } = engine.gradients(f, xs, dy, true);
-    value.dispose();
-    return xs.map((x, i) => grads[i] ?? tf.zerosLike(x));
-  } finally {
-    engine.state.activeTape = outerTape;
   }
 }
 

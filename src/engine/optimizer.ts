@@ -3,7 +3,7 @@
 // (tfjs has no AdamW and no global-norm clipping.)
 import * as tf from '@tensorflow/tfjs-core';
 import type { Schedule } from '../core/runConfig';
-import { ADAMW, adamWUpdateWebGpu, globalNormWebGpu, packsMomentsWebGpu, SUM_SQUARES, type GradientScaling } from './kernels/webgpu/adamW';
+import { adamWUpdateWebGpu, globalNormWebGpu, packsMomentsWebGpu, SUM_SQUARES, type GradientScaling } from './kernels/webgpu/adamW';
 import { useWebGpuKernel } from './kernels/webgpu/program';
 
 export type { GradientScaling } from './kernels/webgpu/adamW';
@@ -59,25 +59,26 @@ export class AdamW {
     const bc1 = 1 - beta1 ** this.step;
     const bc2Sqrt = Math.sqrt(1 - beta2 ** this.step);
     const scalars = { beta1, beta2, eps, decay: 1 - lr * weightDecay, bc2Sqrt, stepSize: lr / bc1 };
-    tf.tidy(() => {
-      this.params.forEach((p, i) => {
-        const state = this.moments[i];
-        if ('mv' in state) {
-          const next = adamWUpdateWebGpu(p, state.mv, grads[i], scalars, scaling ?? { scale: 1, clip: 1 });
-          state.mv.assign(next.mv);
-          p.assign(next.p);
-          return;
-        }
-        const g = scaling ? tf.mul(tf.mul(grads[i], scaling.scale), scaling.clip) : grads[i];
-        const m = tf.add(tf.mul(state.m, beta1), tf.mul(g, 1 - beta1));
-        const v = tf.add(tf.mul(state.v, beta2), tf.mul(tf.square(g), 1 - beta2));
-        state.m.assign(m);
-        state.v.assign(v);
-        const decayed = weightDecay !== 0 ? tf.mul(p, 1 - lr * weightDecay) : p;
-        const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), eps);
-        p.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), lr / bc1)));
-      });
-    });
+    // One tidy per parameter: the ~10 temporaries of an update are freed before the next one starts.
+    // (One tidy around all of them held ~10 copies of every trainable weight at once: 570 MiB for
+    // LoRA r 8 on a 3B model, more than its activations.)
+    this.params.forEach((p, i) => tf.tidy(() => {
+      const state = this.moments[i];
+      if ('mv' in state) {
+        const next = adamWUpdateWebGpu(p, state.mv, grads[i], scalars, scaling ?? { scale: 1, clip: 1 });
+        state.mv.assign(next.mv);
+        p.assign(next.p);
+        return;
+      }
+      const g = scaling ? tf.mul(tf.mul(grads[i], scaling.scale), scaling.clip) : grads[i];
+      const m = tf.add(tf.mul(state.m, beta1), tf.mul(g, 1 - beta1));
+      const v = tf.add(tf.mul(state.v, beta2), tf.mul(tf.square(g), 1 - beta2));
+      state.m.assign(m);
+      state.v.assign(v);
+      const decayed = weightDecay !== 0 ? tf.mul(p, 1 - lr * weightDecay) : p;
+      const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), eps);
+      p.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), lr / bc1)));
+    }));
   }
 
   async state(): Promise<AdamWState> {
@@ -119,27 +120,16 @@ export class AdamW {
  */
 export function globalNorm(grads: tf.Tensor[], scale = 1): tf.Scalar {
   if (useWebGpuKernel(SUM_SQUARES)) return globalNormWebGpu(grads, scale);
-  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(scale === 1 ? g : tf.mul(g, scale)))))) as tf.Scalar);
+  // Each gradient's sum of squares in its own tidy: one scaled and squared copy alive at a time.
+  const sums = grads.map((g) => tf.tidy(() => tf.sum(tf.square(scale === 1 ? g : tf.mul(g, scale)))));
+  const norm = tf.tidy(() => tf.sqrt(tf.addN(sums)) as tf.Scalar);
+  tf.dispose(sums);
+  return norm;
 }
 
 /** clip_grad_norm_'s factor: min(1, max_norm / (norm + 1e-6)), 1 when max_norm ≤ 0 (no clipping). */
 export function clipCoefficient(norm: number, maxNorm: number): number {
   return maxNorm <= 0 ? 1 : Math.min(1, maxNorm / (norm + 1e-6));
-}
-
-/** clip_grad_norm_: scale every gradient by min(1, max_norm / (norm + 1e-6)). Returns new tensors. */
-export function clipByGlobalNorm(grads: tf.Tensor[], norm: number, maxNorm: number): tf.Tensor[] {
-  const coef = clipCoefficient(norm, maxNorm);
-  if (coef >= 1) return grads;
-  return grads.map((g) => tf.mul(g, coef));
-}
-
-/**
- * True when AdamW.apply and globalNorm run fused kernels that take the gradient scaling themselves
- * (webgpu): the optimiser step then skips materialising the averaged and clipped gradients.
- */
-export function foldsGradientScaling(): boolean {
-  return useWebGpuKernel(ADAMW) && useWebGpuKernel(SUM_SQUARES);
 }
 
 /** Learning rate at optimiser step `step` (0-based), as transformers' schedulers compute it. */

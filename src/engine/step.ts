@@ -2,7 +2,8 @@
 // clipped by global norm, checked for NaN/Inf, then AdamW.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Objective, StepContext } from './objectives';
-import { clipByGlobalNorm, clipCoefficient, foldsGradientScaling, globalNorm, type AdamW } from './optimizer';
+import { clipCoefficient, globalNorm, type AdamW } from './optimizer';
+import { releaseGradientsOnceUsed } from './recompute';
 
 export interface StepOutcome {
   loss: number;
@@ -41,6 +42,7 @@ export async function accumulate<Item, Aux>(
       w = r.weight;
       tok = r.tokens;
       extra = Object.fromEntries(Object.entries(r.metrics ?? {}).map(([k, t]) => [k, tf.keep(t)]));
+      releaseGradientsOnceUsed(); // e.g. each checkpointed layer's input gradient, once the layer below has it
       return r.loss;
     }, vars);
     lossSum += (await value.data())[0];
@@ -54,9 +56,12 @@ export async function accumulate<Item, Aux>(
     const ordered = vars.map((v) => g[v.name]);
     if (!grads) grads = ordered;
     else {
-      const prev = grads;
-      grads = prev.map((p, j) => tf.add(p, ordered[j]));
-      tf.dispose([...prev, ...ordered]);
+      // Variable by variable: one sum alive beside the two it adds, not a third copy of every gradient.
+      grads = grads.map((p, j) => {
+        const sum = tf.add(p, ordered[j]);
+        tf.dispose([p, ordered[j]]);
+        return sum;
+      });
     }
   }
   return { grads: grads ?? [], lossSum, weight, tokens, metrics };
@@ -73,24 +78,16 @@ export async function optimizerStep<Item, Aux>(
 ): Promise<StepOutcome> {
   const acc = await accumulate(objective, microBatches, vars, ctxFor);
   const scale = 1 / Math.max(1, acc.weight);
-  // On webgpu the fused norm and AdamW kernels multiply each gradient by `scale` (and the clip
-  // coefficient) as they read it: the same products, without a dispatch and a copy per variable each.
-  const fold = foldsGradientScaling();
-  const averaged = fold ? acc.grads : acc.grads.map((g) => tf.mul(g, scale));
-  if (!fold) tf.dispose(acc.grads);
-  const normT = fold ? globalNorm(averaged, scale) : globalNorm(averaged);
+  // The average (× scale) and the clip coefficient are applied where each gradient is read (the norm,
+  // AdamW's update; on webgpu inside the fused kernels): no averaged or clipped copy of every
+  // gradient is made, which held two more copies of the trainable weights at once.
+  const normT = globalNorm(acc.grads, scale);
   const gradNorm = (await normT.data())[0];
   normT.dispose();
   const loss = acc.lossSum * scale;
   const metrics = Object.fromEntries(Object.entries(acc.metrics).map(([k, v]) => [k, v * scale]));
   const finite = Number.isFinite(loss) && Number.isFinite(gradNorm) && gradNorm <= (options.explodeAt ?? Infinity);
-  if (finite && fold) {
-    optimizer.apply(averaged, options.lr, { scale, clip: clipCoefficient(gradNorm, options.maxGradNorm) });
-  } else if (finite) {
-    const clipped = clipByGlobalNorm(averaged, gradNorm, options.maxGradNorm);
-    optimizer.apply(clipped, options.lr);
-    if (clipped !== averaged) tf.dispose(clipped);
-  }
-  tf.dispose(averaged);
+  if (finite) optimizer.apply(acc.grads, options.lr, { scale, clip: clipCoefficient(gradNorm, options.maxGradNorm) });
+  tf.dispose(acc.grads);
   return { loss, gradNorm, tokens: acc.tokens, weight: acc.weight, metrics, applied: finite };
 }

@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { mulberry32 } from '../../../src/core/random';
-import { AdamW, foldsGradientScaling, globalNorm, learningRate, type AdamWSettings } from '../../../src/engine/optimizer';
+import { AdamW, globalNorm, learningRate, type AdamWSettings } from '../../../src/engine/optimizer';
 import { ADAMW, packsMomentsWebGpu, SUM_SQUARES } from '../../../src/engine/kernels/webgpu/adamW';
 import { useWebGpuKernel, type WebGpuBackend } from '../../../src/engine/kernels/webgpu/program';
 import { optimizerStep } from '../../../src/engine/step';
@@ -80,14 +80,12 @@ describe('webgpu fused optimiser', () => {
   test('the fused optimiser kernels are registered and chosen on webgpu; FTUNE_WEBGPU_FUSED=0 turns them off', async (t) => {
     if (skipWithoutAdapter(t)) return;
     for (const k of [ADAMW, SUM_SQUARES]) assert.ok(useWebGpuKernel(k), k);
-    assert.ok(foldsGradientScaling());
     // packed moments [m…, v…] only where twice the parameter fits one storage binding.
     const limit = (tf.backend() as unknown as { device: { limits: { maxStorageBufferBindingSize: number } } }).device.limits.maxStorageBufferBindingSize;
     assert.ok(packsMomentsWebGpu(Math.floor(limit / 8)));
     assert.ok(!packsMomentsWebGpu(Math.floor(limit / 8) + 1));
     assert.ok(!(await composite(() => packsMomentsWebGpu(1))));
     assert.ok(!(await composite(() => useWebGpuKernel(ADAMW))));
-    assert.ok(!(await composite(() => foldsGradientScaling())));
   });
 
   for (const weightDecay of [0, 0.01]) {
