@@ -166,6 +166,22 @@ describe('packed weights: wasm kernels equal the composite', () => {
     });
   }
 
+  test('int8 one-row product: huge and subnormal x stay finite and exact (the kernel scales weights by 2^24, x by 2^-24)', () => {
+    const [N, K] = [3, 40]; // 32 in the vector loop, 8 in the tail
+    const arrays = quantizeInt8(normal(N * K, 11), [N, K]);
+    const w = toPackedWeight(arrays);
+    const xs = normal(K, 12);
+    for (const [i, v] of [[0, 1e30], [5, -2e36], [17, 1e-39], [33, 3e30], [21, -1e-42]] as const) xs[i] = v;
+    const [got, expected, scale] = tf.tidy(() => {
+      const x = tf.tensor2d(xs, [1, K]);
+      const W = tf.tensor2d(dequantizeReference(arrays), [N, K]);
+      return [packedMatMulT(x, w), tf.matMul(x, W, false, true), tf.matMul(tf.abs(x), tf.abs(W), false, true)].map((t) => t.dataSync() as Float32Array);
+    });
+    for (const v of got) assert.ok(Number.isFinite(v), `finite: ${v}`);
+    closeToScale(got, expected, scale, 'int8 extremes');
+    disposePacked(w);
+  });
+
   for (const kind of KINDS) {
     test(`${kind}: row tiles that start and end inside nf4 blocks and packed words dequantize exactly`, () => {
       const [N, K] = [67, 37];

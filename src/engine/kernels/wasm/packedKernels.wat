@@ -196,10 +196,13 @@
   ;; f32x4.madd(a, b, c) = a·b + c is not WebAssembly: build-wasm-kernels.mjs writes it as
   ;; f32x4.add(f32x4.mul) (SIMD128) or f32x4.relaxed_madd (the relaxed-SIMD variant).
 
-  ;; xs[16t + 4j + i] = x[16t + 4i + j] for 16t + 16 ≤ K: in each chunk of 16, vector j holds the
-  ;; elements whose int8 weights sit in byte j of the words of one 16-byte load.
+  ;; xs[16t + 4j + i] = x[16t + 4i + j]·2^-24 for 16t + 16 ≤ K: in each chunk of 16, vector j holds
+  ;; the elements whose int8 weights sit in byte j of the words of one 16-byte load. The weights come
+  ;; out as q·2^24 (gemv_int8), so each product (q·2^24)·(x·2^-24) is q·x exactly (x·2^-24 rounds only
+  ;; where |x| < 2^-102: the product is then off by at most |q|·2^-126, far below the sum's rounding).
   (func $permute_int8 (param $x i32) (param $xs i32) (param $K i32)
-    (local $k i32) (local $K16 i32) (local $p i32) (local $q i32) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local $k i32) (local $K16 i32) (local $p i32) (local $q i32) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $scale v128)
+    (local.set $scale (v128.const i32x4 0x33800000 0x33800000 0x33800000 0x33800000)) ;; 2^-24
     (local.set $K16 (i32.and (local.get $K) (i32.const -16)))
     (block $done
       (loop $chunk
@@ -211,17 +214,18 @@
         (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (v128.load offset=0 (local.get $p)) (v128.load offset=16 (local.get $p))))
         (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (v128.load offset=32 (local.get $p)) (v128.load offset=48 (local.get $p))))
         (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (v128.load offset=32 (local.get $p)) (v128.load offset=48 (local.get $p))))
-        (v128.store offset=0 (local.get $q) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
-        (v128.store offset=16 (local.get $q) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
-        (v128.store offset=32 (local.get $q) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
-        (v128.store offset=48 (local.get $q) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+        (v128.store offset=0 (local.get $q) (f32x4.mul (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)) (local.get $scale)))
+        (v128.store offset=16 (local.get $q) (f32x4.mul (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)) (local.get $scale)))
+        (v128.store offset=32 (local.get $q) (f32x4.mul (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)) (local.get $scale)))
+        (v128.store offset=48 (local.get $q) (f32x4.mul (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)) (local.get $scale)))
         (local.set $k (i32.add (local.get $k) (i32.const 16)))
         (br $chunk))))
 
   ;; y[n] = scale[n]·Σ_k q[n, k]·x[k], q int8 rows of $rowBytes bytes; $xs: scratch for K floats.
-  ;; Sixteen weights per load: the shifts move byte j of each 32-bit lane to the top and back down
-  ;; with its sign (no shuffles), and each lane meets its x from the permuted copy. The row scale
-  ;; multiplies the row's sum once; the K mod 16 tail reads x itself.
+  ;; Sixteen weights per load: a shift and a mask put byte j of each 32-bit lane in its top byte, which
+  ;; converts to q·2^24 with its sign (no shuffles, no sign-extending shifts), and each lane meets its
+  ;; x·2^-24 from the permuted copy. The row scale multiplies the row's sum once; the K mod 16 tail
+  ;; reads x itself.
   (func (export "gemv_int8") (param $w i32) (param $scales i32) (param $x i32) (param $xs i32) (param $y i32) (param $N i32) (param $K i32) (param $rowBytes i32)
     (local $n i32) (local $k i32) (local $K16 i32) (local $r i32) (local $p i32)
     (local $acc v128) (local $q v128) (local $s f32)
@@ -239,10 +243,10 @@
             (local.set $q (v128.load (i32.add (local.get $r) (local.get $k))))
             (local.set $p (i32.add (local.get $xs) (i32.shl (local.get $k) (i32.const 2))))
             (local.set $acc (f32x4.add (local.get $acc)
-              (f32x4.madd (f32x4.convert_i32x4_s (i32x4.shr_s (local.get $q) (i32.const 24))) (v128.load offset=48 (local.get $p))
-              (f32x4.madd (f32x4.convert_i32x4_s (i32x4.shr_s (i32x4.shl (local.get $q) (i32.const 8)) (i32.const 24))) (v128.load offset=32 (local.get $p))
-              (f32x4.madd (f32x4.convert_i32x4_s (i32x4.shr_s (i32x4.shl (local.get $q) (i32.const 16)) (i32.const 24))) (v128.load offset=16 (local.get $p))
-                (f32x4.mul (f32x4.convert_i32x4_s (i32x4.shr_s (i32x4.shl (local.get $q) (i32.const 24)) (i32.const 24))) (v128.load offset=0 (local.get $p))))))))
+              (f32x4.madd (f32x4.convert_i32x4_s (v128.and (local.get $q) (v128.const i32x4 0xff000000 0xff000000 0xff000000 0xff000000))) (v128.load offset=48 (local.get $p))
+              (f32x4.madd (f32x4.convert_i32x4_s (v128.and (i32x4.shl (local.get $q) (i32.const 8)) (v128.const i32x4 0xff000000 0xff000000 0xff000000 0xff000000))) (v128.load offset=32 (local.get $p))
+              (f32x4.madd (f32x4.convert_i32x4_s (v128.and (i32x4.shl (local.get $q) (i32.const 16)) (v128.const i32x4 0xff000000 0xff000000 0xff000000 0xff000000))) (v128.load offset=16 (local.get $p))
+                (f32x4.mul (f32x4.convert_i32x4_s (i32x4.shl (local.get $q) (i32.const 24))) (v128.load offset=0 (local.get $p))))))))
             (local.set $k (i32.add (local.get $k) (i32.const 16)))
             (br $k16)))
         (local.set $s (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
