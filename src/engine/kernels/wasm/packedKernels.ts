@@ -50,10 +50,25 @@ interface WasmBackend {
   disposeData(dataId: tf.DataId): boolean;
 }
 
-/** The module bound to one tfjs heap, and the NF4 levels placed in that heap (for dequant_nf4). */
+/**
+ * The module bound to one tfjs heap, the NF4 levels placed in that heap (for dequant_nf4), and the
+ * one-row products' scratch for the permuted x (grown to the largest K seen, kept like the levels:
+ * a tensor made and freed at every product would cost a malloc, a free and two calls into tfjs).
+ */
 interface Bound {
   k: PackedWasm;
   levels: number;
+  scratch?: { info: tf.TensorInfo; at: number; floats: number };
+}
+
+/** A heap offset with room for `floats` float32 values, owned by `b` (gemv_int8 / gemv_nf4's xs). */
+function scratchFor(b: Bound, backend: WasmBackend, floats: number): number {
+  if (!b.scratch || b.scratch.floats < floats) {
+    if (b.scratch) backend.disposeData(b.scratch.info.dataId);
+    const info = backend.makeOutput([floats], 'float32');
+    b.scratch = { info, at: backend.dataIdMap.get(info.dataId).memoryOffset, floats };
+  }
+  return b.scratch.at;
 }
 
 const bound = new WeakMap<object, Bound | null>();
@@ -147,11 +162,9 @@ function matVecKernel({ inputs, backend, attrs }: KernelArgs<PackedInputs & { x:
   else if (kind === 'f16') b.k.gemv_f16(w, x, y, N, K, bytes);
   else {
     // x permuted into the order the kernel unpacks weights in (once per call, shared by all N rows)
-    const scratch = backend.makeOutput([K], 'float32');
-    const xs = at(scratch);
+    const xs = scratchFor(b, backend, K);
     if (kind === 'int8') b.k.gemv_int8(w, at(inputs.scales!), x, xs, y, N, K, bytes);
     else b.k.gemv_nf4(w, at(inputs.scales!), x, xs, y, N, K);
-    backend.disposeData(scratch.dataId);
   }
   return out;
 }
