@@ -3,6 +3,9 @@
 // products that widen in registers) and packedMatMulT / its input gradient equal the composite
 // (the JavaScript reference dequantization, then tf.matMul) for every precision, at awkward sizes
 // (rows not multiples of 4 or 64, odd K, K not a multiple of 64) and at Qwen2.5-0.5B's MLP shapes.
+// On a runtime without relaxed SIMD (Node 20) the int8 / nf4 cases run again in a child process
+// that has it, so both module variants (packedKernels.ts) are tested.
+import { execFileSync } from 'node:child_process';
 import { before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
@@ -11,7 +14,8 @@ import { pathToFileURL } from 'url';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../../src/engine/backend';
 import { mulberry32 } from '../../../src/core/random';
-import { dequantize, packedMatMulT, gatherPackedRows, TILE_FLOATS } from '../../../src/engine/packedMatMul';
+import { dequantize, dequantizeRows, packedMatMulT, gatherPackedRows, TILE_FLOATS } from '../../../src/engine/packedMatMul';
+import { packedKernelVariant } from '../../../src/engine/kernels/wasm/packedKernels';
 import {
   NF4_LEVELS, dequantizeReference, pack16, packedBytes, quantizeInt8, quantizeNf4, toPackedWeight, disposePacked,
   type PackedArrays, type PackedKind,
@@ -21,6 +25,8 @@ import { packedLinearBytes } from '../../../src/core/estimate';
 import { fromFloat32 } from '../../../src/core/safetensors';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
+/** Set in the child process that reruns the int8 / nf4 cases with relaxed SIMD. */
+const RELAXED_CHILD = 'FTUNE_TEST_RELAXED_SIMD_CHILD';
 
 before(async () => {
   await initBackend('wasm');
@@ -165,7 +171,53 @@ describe('packed weights: wasm kernels equal the composite', () => {
     disposePacked(w);
   });
 
+  test('int8 and nf4 kernels: the relaxed-SIMD variant where the runtime validates it (and in the child)', () => {
+    if (process.env[RELAXED_CHILD] === '1') assert.equal(packedKernelVariant(), 'relaxed-simd');
+    const relaxed = WebAssembly.validate(Buffer.from('0061736d0100000001070160027b7b017b030201000a0b01090020002001fd80020b', 'hex'));
+    assert.equal(packedKernelVariant(), relaxed ? 'relaxed-simd' : 'simd128');
+  });
+
+  if (packedKernelVariant() === 'simd128' && process.env[RELAXED_CHILD] !== '1') {
+    test('the int8 and nf4 cases pass with the relaxed-SIMD variant too (child process)', () => {
+      // execFileSync throws (failing this test) with the child's output when any of its tests fails
+      execFileSync(process.execPath, ['--experimental-wasm-relaxed-simd', '--test-name-pattern=^(int8|nf4)', __filename], {
+        env: { ...process.env, [RELAXED_CHILD]: '1' }, encoding: 'utf8', stdio: 'pipe',
+      });
+    });
+  }
+
+  test('int8 one-row product: huge and subnormal x stay finite and exact (the kernel scales weights by 2^24, x by 2^-24)', () => {
+    const [N, K] = [3, 40]; // 32 in the vector loop, 8 in the tail
+    const arrays = quantizeInt8(normal(N * K, 11), [N, K]);
+    const w = toPackedWeight(arrays);
+    const xs = normal(K, 12);
+    for (const [i, v] of [[0, 1e30], [5, -2e36], [17, 1e-39], [33, 3e30], [21, -1e-42]] as const) xs[i] = v;
+    const [got, expected, scale] = tf.tidy(() => {
+      const x = tf.tensor2d(xs, [1, K]);
+      const W = tf.tensor2d(dequantizeReference(arrays), [N, K]);
+      return [packedMatMulT(x, w), tf.matMul(x, W, false, true), tf.matMul(tf.abs(x), tf.abs(W), false, true)].map((t) => t.dataSync() as Float32Array);
+    });
+    for (const v of got) assert.ok(Number.isFinite(v), `finite: ${v}`);
+    closeToScale(got, expected, scale, 'int8 extremes');
+    disposePacked(w);
+  });
+
   for (const kind of KINDS) {
+    test(`${kind}: row tiles that start and end inside nf4 blocks and packed words dequantize exactly`, () => {
+      const [N, K] = [67, 37];
+      const arrays = packed(kind, N, K, 5);
+      const w = toPackedWeight(arrays);
+      try {
+        for (const [start, rows] of [[3, 5], [1, 66], [0, 2], [40, 27]]) {
+          const got = dequantizeRows(w, start, rows);
+          sameBits(got.dataSync() as Float32Array, dequantizeReference(arrays, start, rows), `rows ${start}..${start + rows}`);
+          got.dispose();
+        }
+      } finally {
+        disposePacked(w);
+      }
+    });
+
     for (const [N, K] of SHAPES) {
       test(`${kind} [${N}, ${K}]: dequantization, one-row and 5-row products and the input gradient`, () => {
         const arrays = packed(kind, N, K, N * 31 + K);

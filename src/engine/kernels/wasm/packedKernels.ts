@@ -1,6 +1,9 @@
 // Kernels for packed frozen weights (issue 18) on tfjs-backend-wasm, working in place on its heap.
 // Source: packedKernels.wat (128-bit SIMD), assembled into packedKernelsBinary.ts by
-// scripts/build-wasm-kernels.mjs; the module imports tfjs's memory like heapKernels.ts.
+// scripts/build-wasm-kernels.mjs; the module imports tfjs's memory like heapKernels.ts. Where the
+// runtime has relaxed SIMD (Node 22+, Electron; Node 20 with --experimental-wasm-relaxed-simd) the
+// relaxed variant of the same source runs: one pshufb per lookup and fused multiply-adds make the
+// int8 / nf4 one-row products faster (packedKernelVariant() says which one is in use).
 //
 // Two kernels, both registered for 'wasm' (packedMatMul.ts decides when to use which):
 //  - FtunePackedMatVec: y = x·dequant(W)ᵀ for one row of x (decoding). It reads each packed weight
@@ -14,7 +17,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { wordsPerRow, type PackedKind } from '../../../core/packedLayout';
 import { NF4_LEVELS } from '../../packedWeight';
-import { PACKED_KERNELS_WASM_BASE64, PACKED_KERNELS_WASM_SHARED_BASE64 } from './packedKernelsBinary';
+import {
+  PACKED_KERNELS_WASM_BASE64, PACKED_KERNELS_WASM_RELAXED_BASE64, PACKED_KERNELS_WASM_RELAXED_SHARED_BASE64,
+  PACKED_KERNELS_WASM_SHARED_BASE64,
+} from './packedKernelsBinary';
 
 export const PACKED_DEQUANTIZE = 'FtunePackedDequantize';
 export const PACKED_MATVEC = 'FtunePackedMatVec';
@@ -23,8 +29,9 @@ export const PACKED_MATVEC = 'FtunePackedMatVec';
 interface PackedWasm {
   gemv_bf16(w: number, x: number, y: number, N: number, K: number, rowBytes: number): void;
   gemv_f16(w: number, x: number, y: number, N: number, K: number, rowBytes: number): void;
-  gemv_int8(w: number, scales: number, x: number, y: number, N: number, K: number, rowBytes: number): void;
-  gemv_nf4(w: number, scales: number, x: number, y: number, N: number, K: number): void;
+  /** xs: scratch for K floats (x permuted into the order the weights are unpacked in). */
+  gemv_int8(w: number, scales: number, x: number, xs: number, y: number, N: number, K: number, rowBytes: number): void;
+  gemv_nf4(w: number, scales: number, x: number, xs: number, y: number, N: number, K: number): void;
   dequant_16(src: number, dst: number, rows: number, K: number, rowBytes: number, f16: number): void;
   dequant_int8(src: number, scales: number, dst: number, rows: number, K: number, rowBytes: number): void;
   dequant_nf4(src: number, scales: number, levels: number, dst: number, start: number, count: number): void;
@@ -41,12 +48,28 @@ interface WasmBackend {
   wasm: WasmModule;
   dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(dataId: tf.DataId): boolean;
 }
 
-/** The module bound to one tfjs heap, and the NF4 levels placed in that heap (for dequant_nf4). */
+/**
+ * The module bound to one tfjs heap, the NF4 levels placed in that heap (for dequant_nf4), and the
+ * one-row products' scratch for the permuted x (grown to the largest K seen, kept like the levels:
+ * a tensor made and freed at every product would cost a malloc, a free and two calls into tfjs).
+ */
 interface Bound {
   k: PackedWasm;
   levels: number;
+  scratch?: { info: tf.TensorInfo; at: number; floats: number };
+}
+
+/** A heap offset with room for `floats` float32 values, owned by `b` (gemv_int8 / gemv_nf4's xs). */
+function scratchFor(b: Bound, backend: WasmBackend, floats: number): number {
+  if (!b.scratch || b.scratch.floats < floats) {
+    if (b.scratch) backend.disposeData(b.scratch.info.dataId);
+    const info = backend.makeOutput([floats], 'float32');
+    b.scratch = { info, at: backend.dataIdMap.get(info.dataId).memoryOffset, floats };
+  }
+  return b.scratch.at;
 }
 
 const bound = new WeakMap<object, Bound | null>();
@@ -60,13 +83,24 @@ function bind(backend: WasmBackend): Bound | undefined {
   return b ?? undefined;
 }
 
+export type PackedKernelVariant = 'relaxed-simd' | 'simd128';
+
+/** The module variant this runtime runs: relaxed SIMD where it validates, else SIMD128. */
+export function packedKernelVariant(): PackedKernelVariant {
+  return WebAssembly.validate(Buffer.from(PACKED_KERNELS_WASM_RELAXED_BASE64, 'base64')) ? 'relaxed-simd' : 'simd128';
+}
+
 function instantiate(backend: WasmBackend): Bound | null {
   const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
   if (!(memory instanceof WebAssembly.Memory)) return null;
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const relaxed = packedKernelVariant() === 'relaxed-simd';
+  const base64 = relaxed
+    ? (shared ? PACKED_KERNELS_WASM_RELAXED_SHARED_BASE64 : PACKED_KERNELS_WASM_RELAXED_BASE64)
+    : (shared ? PACKED_KERNELS_WASM_SHARED_BASE64 : PACKED_KERNELS_WASM_BASE64);
   let k: PackedWasm;
   try {
-    const module = new WebAssembly.Module(Buffer.from(shared ? PACKED_KERNELS_WASM_SHARED_BASE64 : PACKED_KERNELS_WASM_BASE64, 'base64'));
+    const module = new WebAssembly.Module(Buffer.from(base64, 'base64'));
     k = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as PackedWasm;
   } catch {
     return null;
@@ -127,8 +161,12 @@ function matVecKernel({ inputs, backend, attrs }: KernelArgs<PackedInputs & { x:
   const bytes = rowBytes(kind, K);
   if (kind === 'bf16') b.k.gemv_bf16(w, x, y, N, K, bytes);
   else if (kind === 'f16') b.k.gemv_f16(w, x, y, N, K, bytes);
-  else if (kind === 'int8') b.k.gemv_int8(w, at(inputs.scales!), x, y, N, K, bytes);
-  else b.k.gemv_nf4(w, at(inputs.scales!), x, y, N, K);
+  else {
+    // x permuted into the order the kernel unpacks weights in (once per call, shared by all N rows)
+    const xs = scratchFor(b, backend, K);
+    if (kind === 'int8') b.k.gemv_int8(w, at(inputs.scales!), x, xs, y, N, K, bytes);
+    else b.k.gemv_nf4(w, at(inputs.scales!), x, xs, y, N, K);
+  }
   return out;
 }
 
