@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { SafetensorsFile, writeFileAtomic, writeSafetensors } from '../core/safetensors';
 import { layerProjections } from './families';
+import { loraAddWasm, useWasmInferenceKernel, WASM_LORA_ADD } from './kernels/wasm/inferenceKernels';
 import type { DecoderModel } from './model';
 
 export interface LoraSettings {
@@ -37,6 +38,14 @@ export class LoraModule {
   delta(x: tf.Tensor2D, training: boolean, seed?: number): tf.Tensor2D {
     const input = training && this.dropout > 0 ? tf.dropout(x, this.dropout, undefined, seed) : x;
     return tf.mul(tf.matMul(tf.matMul(input, this.A, false, true), this.B, false, true), this.scale);
+  }
+
+  /** y + delta(x): one fused kernel for one row on wasm without gradients (decoding), else tfjs ops. */
+  addDelta(y: tf.Tensor2D, x: tf.Tensor2D, training: boolean, seed?: number): tf.Tensor2D {
+    if (x.shape[0] === 1 && !(training && this.dropout > 0) && useWasmInferenceKernel(WASM_LORA_ADD)) {
+      return loraAddWasm(y, x, this.A as tf.Tensor2D, this.B as tf.Tensor2D, this.scale);
+    }
+    return tf.add(y, this.delta(x, training, seed));
   }
 }
 
@@ -84,8 +93,8 @@ export class LoraAdapter {
     for (const prefix of targetPrefixes(model, settings.targets)) {
       const [out, inp] = model.matrixShape(`${prefix}.weight`);
       const bound = 1 / Math.sqrt(inp); // kaiming_uniform_(a=√5): gain·√(3/fan_in) = √(1/3)·√(3/in)
-      const A = tf.variable(tf.randomUniform([settings.r, inp], -bound, bound, 'float32', s++), true, `${prefix}.lora_A#${++variableCounter}`);
-      const B = tf.variable(tf.zeros([out, settings.r]), true, `${prefix}.lora_B#${++variableCounter}`);
+      const A = trainable(() => tf.randomUniform([settings.r, inp], -bound, bound, 'float32', s++), `${prefix}.lora_A#${++variableCounter}`);
+      const B = trainable(() => tf.zeros([out, settings.r]), `${prefix}.lora_B#${++variableCounter}`);
       modules.push(new LoraModule(prefix, A, B, settings.alpha / settings.r, settings.dropout));
     }
     return new LoraAdapter(settings, modules);
@@ -116,7 +125,7 @@ export class LoraAdapter {
           const name = `base_model.model.${prefix}.lora_${which}.weight`;
           const { data, shape: got } = file.readFloat32(name);
           if (got.join(',') !== shape.join(',')) throw new Error(`${file.file}: ${name} has shape [${got}], expected [${shape}]`);
-          return tf.variable(tf.tensor(data, shape), true, `${prefix}.lora_${which}#${++variableCounter}`);
+          return trainable(() => tf.tensor(data, shape), `${prefix}.lora_${which}#${++variableCounter}`);
         };
         modules.push(new LoraModule(prefix, read('A', [settings.r, inp]), read('B', [out, settings.r]), settings.alpha / settings.r, settings.dropout));
       }
@@ -124,7 +133,7 @@ export class LoraAdapter {
       for (const name of file.tensors.keys()) {
         if (/\.lora_[AB]\.weight$/.test(name)) continue;
         const { data, shape } = file.readFloat32(name);
-        adapter.extras.set(name, tf.variable(tf.tensor(data, shape), true, `${name}#${++variableCounter}`));
+        adapter.extras.set(name, trainable(() => tf.tensor(data, shape), `${name}#${++variableCounter}`));
       }
       return adapter;
     } finally {
@@ -182,6 +191,14 @@ export const SCORE_HEAD = 'base_model.model.score.weight';
 
 /** tfjs variable names are global: a counter keeps two loads of the same adapter apart. */
 let variableCounter = 0;
+
+/**
+ * A trainable variable with the values of `init()`. In a tidy: tf.variable shares the initial tensor's
+ * buffer, and that tensor, left alive, would keep the buffer after the variable is disposed.
+ */
+export function trainable(init: () => tf.Tensor, name: string): tf.Variable {
+  return tf.tidy(() => tf.variable(init(), true, name));
+}
 
 /** `self_attn.q_proj` → `q_proj`. */
 function moduleName(projection: string): string {

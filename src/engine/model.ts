@@ -353,7 +353,7 @@ export class DecoderModel {
   private project(x: tf.Tensor2D, prefix: string, options: ForwardOptions, layer: number, hasBias: boolean): tf.Tensor2D {
     let y = linear(x, this.matrix(`${prefix}.weight`), hasBias ? (this.w(`${prefix}.bias`) as tf.Tensor1D) : undefined);
     const lora = options.adapter?.module(prefix);
-    if (lora) y = tf.add(y, lora.delta(x, options.training === true, seedFor(options.dropoutSeed, layer, prefix)));
+    if (lora) y = lora.addDelta(y, x, options.training === true, seedFor(options.dropoutSeed, layer, prefix));
     return y;
   }
 

@@ -14,6 +14,7 @@ import { softcap } from './families';
 import { isPacked, type FrozenMatrix } from './packedWeight';
 import { ATTENTION, attentionFits, attentionWebGpu } from './kernels/webgpu/attention';
 import { useWebGpuKernel } from './kernels/webgpu/program';
+import { rmsNormWasm, ropeWasm, useWasmInferenceKernel, WASM_RMS_NORM, WASM_ROPE } from './kernels/wasm/inferenceKernels';
 import { checkFitsBinding } from './webgpu';
 import { RMS_NORM, rmsNormWebGpu } from './kernels/webgpu/rmsNorm';
 import { ROPE, ropeWebGpu } from './kernels/webgpu/rope';
@@ -78,9 +79,10 @@ export function embedding(table: Weight, ids: tf.Tensor): tf.Tensor2D {
   return lookup(table);
 }
 
-/** RMSNorm over the last axis: one fused kernel on webgpu, tfjs ops elsewhere. */
+/** RMSNorm over the last axis: one fused kernel on webgpu (and on wasm without gradients), tfjs ops elsewhere. */
 export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor, eps: number): T {
   if (useWebGpuKernel(RMS_NORM)) return rmsNormWebGpu(x, weight, eps);
+  if (useWasmInferenceKernel(WASM_RMS_NORM)) return rmsNormWasm(x, weight, eps);
   return rmsNormComposite(x, weight, eps);
 }
 
@@ -104,6 +106,7 @@ export interface RopeTables {
 export function rope(x: tf.Tensor4D, tables: RopeTables): tf.Tensor4D {
   // The kernel turns all of head_dim, so phi3's partial rotary takes the composite.
   if (useWebGpuKernel(ROPE) && tables.rotaryDim === x.shape[3]) return ropeWebGpu(x, tables.cos, tables.sin);
+  if (useWasmInferenceKernel(WASM_ROPE)) return ropeWasm(x, tables.cos, tables.sin, tables.rotaryDim);
   return applyRope(tf.transpose(x, [0, 2, 1, 3]), tables.cos, tables.sin, tables.rotation());
 }
 

@@ -18,6 +18,7 @@ import { PACKED_DEQUANTIZE, PACKED_MATVEC } from './kernels/wasm/packedKernels';
 import { gatherPackedRowsWebGpu, WEBGPU_PACKED_GATHER } from './kernels/webgpu/packedGather';
 import { packedMatMulTWebGpu, packedMatMulWebGpu, WEBGPU_PACKED_MATMUL_T } from './kernels/webgpu/packedMatMul';
 import { useWebGpuKernel } from './kernels/webgpu/program';
+import { recordingGradients } from './tape';
 import { dequantizeReference, packedArrays, type PackedWeight } from './packedWeight';
 
 export const PACKED_MATMUL_T = 'FtunePackedMatMulT';
@@ -111,6 +112,8 @@ export function packedMatMul(d: tf.Tensor2D, w: PackedWeight): tf.Tensor2D {
 export function packedMatMulT(x: tf.Tensor2D, w: PackedWeight): tf.Tensor2D {
   if (x.shape[1] !== w.shape[1]) throw new Error(`packedMatMulT: x is [${x.shape.join(', ')}], W is [${w.shape.join(', ')}]`);
   if (useWebGpuKernel(WEBGPU_PACKED_MATMUL_T)) return packedMatMulTWebGpu(x, w);
+  // No gradient wanted (decoding, evaluation): the gradient wrapper would only cost time.
+  if (!recordingGradients()) return forwardT(x, w);
   const product = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const input = args[0] as tf.Tensor2D;
     return {

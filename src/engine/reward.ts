@@ -4,14 +4,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { PreferencePair } from '../core/preferences';
 import { collate, idsTensor, type Batch, type Sequence } from './batch';
-import { SCORE_HEAD, type LoraAdapter } from './lora';
+import { SCORE_HEAD, trainable, type LoraAdapter } from './lora';
 import type { DecoderModel } from './model';
 import type { Objective } from './objectives';
 
 /** Adds a fresh score head (N(0, 0.02), as transformers initialises it) unless the adapter has one. */
 export function ensureScoreHead(adapter: LoraAdapter, hiddenSize: number, seed: number): void {
   if (adapter.extras.has(SCORE_HEAD)) return;
-  adapter.extras.set(SCORE_HEAD, tf.variable(tf.randomNormal([1, hiddenSize], 0, 0.02, 'float32', seed), true, `score#${seed}`));
+  adapter.extras.set(SCORE_HEAD, trainable(() => tf.randomNormal([1, hiddenSize], 0, 0.02, 'float32', seed), `score#${seed}`));
 }
 
 /** Rewards [B] of each sequence of `batch`, read at its last real token. */

@@ -26,6 +26,12 @@ export interface HeapKernels {
   swapAxes(src: number, dst: number, batch: number, rows: number, cols: number, inner: number): void;
   /** acc[i] += x[i], i < n. */
   addInPlace(acc: number, x: number, n: number): void;
+  /** y = RMSNorm(x)·w over rows of D floats (inferenceKernels.ts). */
+  rmsNorm(x: number, w: number, y: number, rows: number, D: number, eps: number): void;
+  /** dst [B, H, T, hd] = rope(src [B, T, H, hd]) with cos, sin [T, hd], the first `rot` dims turning. */
+  rope(src: number, cos: number, sin: number, dst: number, B: number, T: number, H: number, hd: number, rot: number): void;
+  /** out[i] = y[i] + out[i]·s, i < n. */
+  scaleAdd(out: number, y: number, s: number, n: number): void;
 }
 
 /** The parts of the tfjs wasm module that hold its memory (4.x: single-threaded and threaded builds). */

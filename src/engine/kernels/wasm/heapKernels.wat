@@ -231,4 +231,115 @@
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $sl)))
   )
+
+  ;; RMSNorm over rows of D floats: y[i, j] = (x[i, j]·r_i)·w[j], r_i = 1 / sqrt(Σ_j x[i, j]² / D + eps).
+  ;; The composite's operations in its order (square, mean, add eps, rsqrt, two products); the sum
+  ;; of squares one by one, as tfjs-wasm's Mean adds (a sum in lanes would round differently).
+  (func (export "rmsNorm") (param $x i32) (param $w i32) (param $y i32) (param $rows i32) (param $D i32) (param $eps f32)
+    (local $i i32) (local $j i32) (local $D4 i32) (local $xr i32) (local $yr i32) (local $off i32)
+    (local $rv v128) (local $s f32) (local $r f32)
+    (local.set $D4 (i32.and (local.get $D) (i32.const -4)))
+    (block $rows_done
+      (loop $row
+        (br_if $rows_done (i32.ge_u (local.get $i) (local.get $rows)))
+        (local.set $xr (i32.add (local.get $x) (i32.shl (i32.mul (local.get $i) (local.get $D)) (i32.const 2))))
+        (local.set $yr (i32.add (local.get $y) (i32.shl (i32.mul (local.get $i) (local.get $D)) (i32.const 2))))
+        (local.set $s (f32.const 0))
+        (local.set $j (i32.const 0))
+        (block $sq_done
+          (loop $sq
+            (br_if $sq_done (i32.ge_u (local.get $j) (local.get $D)))
+            (local.set $r (f32.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2)))))
+            (local.set $s (f32.add (local.get $s) (f32.mul (local.get $r) (local.get $r))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $sq)))
+        (local.set $r (f32.div (f32.const 1)
+          (f32.sqrt (f32.add (f32.div (local.get $s) (f32.convert_i32_u (local.get $D))) (local.get $eps)))))
+        (local.set $rv (f32x4.splat (local.get $r)))
+        (local.set $j (i32.const 0))
+        (block $out_done
+          (loop $out
+            (br_if $out_done (i32.ge_u (local.get $j) (local.get $D4)))
+            (local.set $off (i32.shl (local.get $j) (i32.const 2)))
+            (v128.store (i32.add (local.get $yr) (local.get $off))
+              (f32x4.mul (f32x4.mul (v128.load (i32.add (local.get $xr) (local.get $off))) (local.get $rv))
+                         (v128.load (i32.add (local.get $w) (local.get $off)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $out)))
+        (block $out_tail_done
+          (loop $out_tail
+            (br_if $out_tail_done (i32.ge_u (local.get $j) (local.get $D)))
+            (local.set $off (i32.shl (local.get $j) (i32.const 2)))
+            (f32.store (i32.add (local.get $yr) (local.get $off))
+              (f32.mul (f32.mul (f32.load (i32.add (local.get $xr) (local.get $off))) (local.get $r))
+                       (f32.load (i32.add (local.get $w) (local.get $off)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $out_tail)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $row)))
+  )
+
+  ;; Rotary embedding and the [B, T, H, hd] → [B, H, T, hd] transpose in one pass:
+  ;; dst[b, h, t, j] = x[j]·cos[t, j] + rotate_half(x)[j]·sin[t, j] for x = src[b, t, h, :], with
+  ;; rotate_half(x) = [-x[half..rot), x[0..half), 0 beyond rot] (rot = rotary_dim, half = rot / 2):
+  ;; the composite's products and sum, in its order (its rotation is an exact signed permutation).
+  (func (export "rope") (param $src i32) (param $cos i32) (param $sin i32) (param $dst i32)
+        (param $B i32) (param $T i32) (param $H i32) (param $hd i32) (param $rot i32)
+    (local $b i32) (local $t i32) (local $h i32) (local $j i32) (local $half i32)
+    (local $xr i32) (local $yr i32) (local $tr i32) (local $turned f32)
+    (local.set $half (i32.shr_u (local.get $rot) (i32.const 1)))
+    (block $b_done (loop $bl (br_if $b_done (i32.ge_u (local.get $b) (local.get $B)))
+      (local.set $t (i32.const 0))
+      (block $t_done (loop $tl (br_if $t_done (i32.ge_u (local.get $t) (local.get $T)))
+        (local.set $tr (i32.shl (i32.mul (local.get $t) (local.get $hd)) (i32.const 2)))
+        (local.set $h (i32.const 0))
+        (block $h_done (loop $hl (br_if $h_done (i32.ge_u (local.get $h) (local.get $H)))
+          ;; src row ((b·T + t)·H + h), dst row ((b·H + h)·T + t), each hd floats
+          (local.set $xr (i32.add (local.get $src) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $T)) (local.get $t)) (local.get $H)) (local.get $h)) (local.get $hd)) (i32.const 2))))
+          (local.set $yr (i32.add (local.get $dst) (i32.shl (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $h)) (local.get $T)) (local.get $t)) (local.get $hd)) (i32.const 2))))
+          (local.set $j (i32.const 0))
+          (block $j_done (loop $jl (br_if $j_done (i32.ge_u (local.get $j) (local.get $hd)))
+            (local.set $turned
+              (if (result f32) (i32.lt_u (local.get $j) (local.get $half))
+                (then (f32.neg (f32.load (i32.add (local.get $xr) (i32.shl (i32.add (local.get $j) (local.get $half)) (i32.const 2))))))
+                (else (if (result f32) (i32.lt_u (local.get $j) (local.get $rot))
+                  (then (f32.load (i32.add (local.get $xr) (i32.shl (i32.sub (local.get $j) (local.get $half)) (i32.const 2)))))
+                  (else (f32.const 0))))))
+            (f32.store (i32.add (local.get $yr) (i32.shl (local.get $j) (i32.const 2)))
+              (f32.add (f32.mul (f32.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2))))
+                                (f32.load (i32.add (i32.add (local.get $cos) (local.get $tr)) (i32.shl (local.get $j) (i32.const 2)))))
+                       (f32.mul (local.get $turned)
+                                (f32.load (i32.add (i32.add (local.get $sin) (local.get $tr)) (i32.shl (local.get $j) (i32.const 2)))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $jl)))
+          (local.set $h (i32.add (local.get $h) (i32.const 1)))
+          (br $hl)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $tl)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bl)))
+  )
+
+  ;; out[i] = y[i] + out[i]·s for i < n: a LoRA delta (in out) scaled and added to its projection.
+  (func (export "scaleAdd") (param $out i32) (param $y i32) (param $s f32) (param $n i32)
+    (local $i i32) (local $n4 i32) (local $off i32) (local $sv v128)
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (local.set $sv (f32x4.splat (local.get $s)))
+    (block $v_done
+      (loop $v
+        (br_if $v_done (i32.ge_u (local.get $i) (local.get $n4)))
+        (local.set $off (i32.shl (local.get $i) (i32.const 2)))
+        (v128.store (i32.add (local.get $out) (local.get $off))
+          (f32x4.add (v128.load (i32.add (local.get $y) (local.get $off))) (f32x4.mul (v128.load (i32.add (local.get $out) (local.get $off))) (local.get $sv))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $v)))
+    (block $s_done
+      (loop $sl
+        (br_if $s_done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $off (i32.shl (local.get $i) (i32.const 2)))
+        (f32.store (i32.add (local.get $out) (local.get $off))
+          (f32.add (f32.load (i32.add (local.get $y) (local.get $off))) (f32.mul (f32.load (i32.add (local.get $out) (local.get $off))) (local.get $s))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $sl)))
+  )
 )

@@ -2,6 +2,7 @@
 // training (each file says why), and kernels of our own. Installed once, before or after tf.setBackend('wasm').
 import { installWasmGather } from './gather';
 import { installWasmTranspose } from './heapKernels';
+import { installWasmInferenceKernels } from './inferenceKernels';
 import { installWasmMatMul } from './matMul';
 import { installWasmPackedKernels } from './packedKernels';
 import { installWasmSharing } from './shared';
@@ -12,4 +13,5 @@ export function installWasmKernels(): void {
   installWasmGather();
   installWasmTranspose();
   installWasmPackedKernels();
+  installWasmInferenceKernels();
 }
