@@ -2,7 +2,7 @@
 // fails before a model is loaded.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
-  BACKENDS as BACKEND_NAMES, DATA_FORMATS, DEFAULT_RUN_CONFIG, numberProblem, numericRunConfigKeys, RUN_CONFIG_ENUMS, RUN_CONFIG_FIELDS,
+  BACKENDS as BACKEND_NAMES, DATA_FORMATS, DEFAULT_RUN_CONFIG, holdsPackedWeights, numberProblem, numericRunConfigKeys, RUN_CONFIG_ENUMS, RUN_CONFIG_FIELDS,
   QUANTIZE_MODES, type BackendName, type DataFormat, type FieldKind, type NumberRule, type Quantize, type RunConfig,
 } from '../core/runConfig';
 import { methodSpec } from '../core/methods';
@@ -173,6 +173,9 @@ export function runConfigFromArgs(values: Parsed, base?: RunConfig): RunConfig {
   if (config.full && config.init_adapter) throw new UsageError('--init-adapter applies to LoRA training, not --full');
   // A quantized base is frozen by definition; full fine-tuning trains every weight in float32.
   if (config.full && config.quantize !== 'none') throw new UsageError(`--quantize ${config.quantize} quantizes the frozen base of LoRA training; --full trains every weight in float32 (drop one of them)`);
+  if (config.quantize !== 'none' && !holdsPackedWeights(config.backend)) {
+    throw new UsageError(`--quantize ${config.quantize} needs kernels for packed weights (--backend wasm or webgpu); --backend ${config.backend} holds every weight in float32`);
+  }
   // DPO, reward and GRPO compare against the base with the adapter switched off: LoRA only.
   if (config.full && methodSpec(config.method).lora_only) throw new UsageError(`--method ${config.method} trains a LoRA adapter (its reference is the adapter-off base); drop --full`);
   return config;

@@ -272,6 +272,12 @@ const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Num
 const isOptionalString = (v: unknown): boolean => v === undefined || isString(v);
 const isOptionalNumber = (v: unknown): boolean => v === undefined || isFiniteNumber(v);
 
+/** `ftune export --json`'s result, as far as the extension reads it. */
+export function isExportResult(value: unknown): value is ExportResult {
+  const strings = (v: unknown) => Array.isArray(v) && v.every(isString);
+  return isRecord(value) && isString(value.out) && strings(value.files) && strings(value.notes) && strings(value.warnings);
+}
+
 export function isModelRef(value: unknown): value is ModelRef {
   return isRecord(value) && isString(value.model) && value.model.length > 0 && isOptionalString(value.adapter);
 }
@@ -563,7 +569,10 @@ export interface BenchResult {
   train_tokens_per_second: number;
   seconds_per_step: number;
   cpu_seconds_per_step: number;
-  /** tfjs's count of live tensor bytes at its peak (a buffer shared by several tensors counts for each). */
+  /**
+   * Tensor bytes alive at the peak of the training steps: on wasm the heap's own allocations (each
+   * buffer once); elsewhere tfjs's count (a buffer shared by several tensors counts for each).
+   */
   peak_memory_bytes: number;
   /** the wasm heap's size after the training steps (its high-water mark; the wasm backend's hard limit is 4 GiB). */
   wasm_heap_bytes?: number;

@@ -31,6 +31,17 @@ export const PRECISIONS: readonly { quantize: Quantize; label: string; descripti
   { quantize: 'nf4', label: '4-bit (NF4, QLoRA)', description: 'bitsandbytes NF4: a quarter of 16-bit, for bases that do not fit otherwise' },
 ];
 
+/**
+ * Backends without kernels for packed weights: they widen 16-bit frozen weights to float32 and cannot
+ * hold a quantized base (the engine refuses one there).
+ */
+const WIDENING_BACKENDS: readonly BackendName[] = ['tensorflow', 'cpu'];
+
+/** Whether `backend` holds frozen weights packed (16-bit as stored, int8, nf4). */
+export function holdsPackedWeights(backend: BackendName): boolean {
+  return !WIDENING_BACKENDS.includes(backend);
+}
+
 export function describePrecision(quantize: Quantize): string {
   return PRECISIONS.find((p) => p.quantize === quantize)?.label ?? quantize;
 }

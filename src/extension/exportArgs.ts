@@ -2,6 +2,7 @@
 // `ftune export` arguments for each target. No VS Code imports, so it is unit-tested with plain node.
 
 import * as path from 'path';
+import type { ExportResult } from '../core/protocol';
 
 export type ExportChoiceId = 'peft' | 'merged' | 'gguf-f16' | 'gguf-q8_0' | 'trl';
 
@@ -44,7 +45,7 @@ export function defaultExportDir(runDir: string, choice: ExportChoiceId, step: n
   return path.join(runDir, 'exports', `${choice}-step-${step}${final ? '-final' : ''}`);
 }
 
-/** Arguments after `ftune`: `export --to ... --out ... --run ... --adapter|--model ... [--type ...]`. */
+/** Arguments after `ftune`: `export --to ... --out ... --run ... --adapter|--model ... [--type ...] --json`. */
 export function exportArgs(request: ExportRequest): string[] {
   const to = request.choice === 'gguf-f16' || request.choice === 'gguf-q8_0' ? 'gguf' : request.choice;
   if (to === 'peft' && request.weights !== 'adapter') throw new Error('a full fine-tuning checkpoint has no LoRA adapter to export as PEFT');
@@ -53,5 +54,22 @@ export function exportArgs(request: ExportRequest): string[] {
   args.push(request.weights === 'adapter' ? '--adapter' : '--model', request.checkpointPath);
   if (request.choice === 'gguf-f16') args.push('--type', 'f16');
   if (request.choice === 'gguf-q8_0') args.push('--type', 'q8_0');
+  args.push('--json'); // the result's notes and warnings reach the message (exportMessage)
   return args;
+}
+
+/**
+ * The message after a successful export: where it went, then what the CLI says a person should read
+ * (e.g. that a QLoRA adapter was merged into the original 16-bit weights) and its warnings.
+ */
+export function exportMessage(outDir: string, result: ExportResult | undefined): string {
+  const facts = [...(result?.notes ?? []), ...(result?.warnings ?? []).map((w) => `warning: ${w}`)].map((f) => f.trim()).filter((f) => f !== '');
+  const files = result ? ` (${result.files.length} file${result.files.length === 1 ? '' : 's'})` : '';
+  return [`Finetune Studio: Exported to ${outDir}${files}.`, ...facts.map((f) => sentence(f))].join(' ');
+}
+
+/** `text` (not empty) capitalised and ending in a full stop. */
+function sentence(text: string): string {
+  const capitalised = text[0].toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(capitalised) ? capitalised : `${capitalised}.`;
 }

@@ -6,7 +6,7 @@ import * as path from 'path';
 import { estimateTraining, formatBytes, formatCount, formatDuration, memoryLimit, modelShapeFromConfig, precisionThatFits, proposeFit, totalSteps, type Estimate, type EstimateInput, type FitSettings } from '../core/estimate';
 import { formatParams, suggestHubModels } from '../core/hubSuggestions';
 import { METHODS, methodSpec, type Method } from '../core/methods';
-import { DEFAULT_RUN_CONFIG, describePrecision, PRECISIONS, type BackendName, type DataFormat, type RunConfig } from '../core/runConfig';
+import { DEFAULT_RUN_CONFIG, describePrecision, holdsPackedWeights, PRECISIONS, type BackendName, type DataFormat, type RunConfig } from '../core/runConfig';
 import { describeMapping, formatLabel, type DatasetScan } from './datasetScan';
 import { EDITABLE_FIELDS, parseFieldValue, PRESETS, presetFields, type EditableField, type PresetId } from './presets';
 import { describeEvalCost, evalCost } from './wizardEval';
@@ -280,7 +280,7 @@ async function review(s: WizardState, ctx: StepContext): Promise<StepOutcome> {
     { label: '$(play) Start training', description: summary, detail: `${path.basename(s.config.model)} · ${s.method.toUpperCase()} · ${s.full ? 'full' : `LoRA r=${s.config.lora_r}`} · ${formatLabel(s.format as DatasetScan['format'])}`, value: { kind: 'start' } },
     ...(cost ? [{ label: '$(beaker) Exact match while training', description: describeEvalCost(cost, maxNewTokens), detail: generating!.file, value: { kind: 'eval' as const } }] : []),
     { label: 'Run name', description: s.name, value: { kind: 'name' } },
-    ...(s.full ? [] : [{ label: 'Base model precision', description: describePrecision(s.config.quantize), value: { kind: 'precision' as const } }]),
+    ...(s.full || !holdsPackedWeights(s.config.backend) ? [] : [{ label: 'Base model precision', description: describePrecision(s.config.quantize), value: { kind: 'precision' as const } }]),
     ...EDITABLE_FIELDS.filter((f) => appliesTo(f, s.method)).map((f) => ({ label: f.label, description: String(s.config[f.key]), value: { kind: 'edit' as const, key: f.key } })),
   ];
   const answer = await ui.pick({ title: `${TITLE}: review`, ...ctx, placeholder: 'Start, or pick a field to change it', items });

@@ -84,3 +84,17 @@ test('formatBytes / formatDuration', () => {
   assert.equal(formatDuration(125), '2m 05s');
   assert.equal(formatDuration(3 * 3600 + 60 * 7), '3h 07m');
 });
+
+test('estimate: the wasm heap counts the allocator\'s overhead on top of the tensors; a GPU backend does not', () => {
+  const shape = modelShapeFromConfig({ vocab_size: 151936, hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, torch_dtype: 'bfloat16' });
+  const run = { shape, full: false, lora_r: 8, lora_targets: 'all-linear' as const, batch_size: 1, grad_accum: 1, max_length: 512, steps: 1, gradient_checkpointing: true };
+  for (const backend of ['wasm', 'auto'] as const) {
+    const e = estimateTraining({ ...run, backend });
+    const tensors = e.weights_bytes + e.optimizer_bytes + e.activation_bytes;
+    assert.ok(e.heap_overhead_bytes >= 0.06 * tensors && e.heap_overhead_bytes <= 0.1 * tensors, `${backend}: ${e.heap_overhead_bytes} of ${tensors}`);
+    assert.equal(e.total_bytes, tensors + e.heap_overhead_bytes);
+  }
+  const gpu = estimateTraining({ ...run, backend: 'webgpu' });
+  assert.equal(gpu.heap_overhead_bytes, 0);
+  assert.equal(gpu.total_bytes, gpu.weights_bytes + gpu.optimizer_bytes + gpu.activation_bytes);
+});

@@ -10,7 +10,7 @@ import { initBackend } from '../../src/engine/backend';
 import { gatedProduct } from '../../src/engine/families';
 import { AdamW } from '../../src/engine/optimizer';
 import { recomputeGradients } from '../../src/engine/recompute';
-import { trackWasmAllocations } from '../helpers/wasmAllocations';
+import { trackWasmAllocations } from '../../src/engine/wasmAllocations';
 
 before(async () => {
   await initBackend('wasm');

@@ -6,7 +6,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { EXPORT_TARGETS } from '../../src/export';
-import { defaultExportDir, EXPORT_CHOICES, exportArgs, exportChoicesFor, type ExportChoiceId } from '../../src/extension/exportArgs';
+import { isExportResult, type ExportResult } from '../../src/core/protocol';
+import { defaultExportDir, EXPORT_CHOICES, exportArgs, exportChoicesFor, exportMessage, type ExportChoiceId } from '../../src/extension/exportArgs';
 
 const RUN = path.join('/ws', '.finetune', 'runs', 'r1');
 const CKPT = path.join(RUN, 'checkpoints', 'step-2');
@@ -20,7 +21,7 @@ function parsed(args: string[]): Record<string, string | boolean | undefined> {
   assert.equal(args[0], 'export');
   const { values } = parseArgs({
     args: args.slice(1), strict: true,
-    options: { to: { type: 'string' }, out: { type: 'string' }, model: { type: 'string' }, adapter: { type: 'string' }, run: { type: 'string' }, dtype: { type: 'string' }, type: { type: 'string' } },
+    options: { to: { type: 'string' }, out: { type: 'string' }, model: { type: 'string' }, adapter: { type: 'string' }, run: { type: 'string' }, dtype: { type: 'string' }, type: { type: 'string' }, json: { type: 'boolean' } },
   });
   return values;
 }
@@ -73,4 +74,23 @@ test('package.json declares the command, its menu on checkpoint items, and the c
   const menu = pkg.contributes.menus['view/item/context'].find((m) => m.command === 'finetuneStudio.exportCheckpoint');
   assert.equal(menu?.when, 'view == finetuneStudio.checkpoints && viewItem == checkpoint');
   assert.match(fs.readFileSync(path.join(root, 'src', 'extension', 'commands', 'index.ts'), 'utf8'), /^\s+exportCheckpoint: on\(exportCheckpoint\),$/m);
+});
+
+test('every export asks for --json, and the message after it carries the result\'s notes and warnings', () => {
+  for (const choice of EXPORT_CHOICES) assert.equal(parsed(argsFor(choice.id)).json, true, choice.id);
+  const out = path.join(RUN, 'exports', 'merged-step-2');
+  const result: ExportResult = {
+    to: 'merged', out, files: ['config.json', 'model.safetensors'], details: {},
+    notes: ['the adapter was trained on a nf4-quantized base; it is merged into the original bfloat16 weights of /m (as PEFT merges a QLoRA adapter), not into the nf4 values'],
+    warnings: ['the tokenizer folder has no chat template'],
+  };
+  assert.equal(isExportResult(JSON.parse(JSON.stringify(result))), true);
+  assert.equal(
+    exportMessage(out, result),
+    `Finetune Studio: Exported to ${out} (2 files). The adapter was trained on a nf4-quantized base; it is merged into the original bfloat16 weights of /m ` +
+      '(as PEFT merges a QLoRA adapter), not into the nf4 values. Warning: the tokenizer folder has no chat template.',
+  );
+  // an older CLI's text output (no JSON result): the folder alone
+  assert.equal(isExportResult({ out, files: [] }), false);
+  assert.equal(exportMessage(out, undefined), `Finetune Studio: Exported to ${out}.`);
 });

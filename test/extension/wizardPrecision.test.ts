@@ -15,7 +15,7 @@ import type { DatasetScan } from '../../src/extension/datasetScan';
 import { trainArgs } from '../../src/extension/trainArgs';
 import { runFineTuneWizard, type WizardServices } from '../../src/extension/wizard';
 import type { InputOptions, PickOptions, WizardUI } from '../../src/extension/wizardFlow';
-import { LLAMA32_1B, QWEN25_3B } from '../helpers/realShapes';
+import { LLAMA32_1B, QWEN25_3B, QWEN3_06B } from '../helpers/realShapes';
 
 type Answer = (options: PickOptions<unknown> | InputOptions) => unknown;
 
@@ -72,15 +72,26 @@ function launch(config: Omit<RunConfig, 'out'>): { started: RunConfig; resumed: 
   return { started, resumed: trainerSees(trainArgs(dir, { resume: true })) };
 }
 
-test('CPU preset: Qwen2.5-3B gets the most exact base that fits — int8 on the wasm heap, nf4 where only nf4 fits', async () => {
-  // CPU preset: 256 tokens, batch 1. On wasm (4 GiB): 16-bit ≈ 6.5 GiB, int8 ≈ 4.0 GiB, nf4 ≈ 2.8 GiB with checkpointing.
-  const onWasm = scriptedUI([pick('base'), pick('Supervised'), pick('Use'), pick('LoRA'), pick('CPU'), pick('Make it fit'), pick('Start')]);
-  const wasm = await runFineTuneWizard(onWasm, services(QWEN_3B_CONFIG), '/d.jsonl', SCAN);
-  assert.equal(wasm?.config.quantize, 'int8');
-  // a machine with 3.5 GiB on the cpu backend: only nf4 fits
-  const small = { ...services(QWEN_3B_CONFIG, 'cpu'), systemMemoryBytes: 3.5 * 2 ** 30 };
+/** Qwen/Qwen3-1.7B's config.json: 16-bit just past the wasm heap at the CPU preset, int8 well inside it. */
+const QWEN3_17B_CONFIG = { ...QWEN3_06B.config, hidden_size: 2048, intermediate_size: 6144, num_hidden_layers: 28 };
+
+/** The CPU preset's run (256 tokens, batch 1, checkpointing) of `config` at each precision, on `backend`. */
+function cpuPresetBytes(config: Record<string, unknown>, backend: RunConfig['backend']): Record<RunConfig['quantize'], number> {
+  const run = { shape: modelShapeFromConfig(config), full: false, lora_r: 8, lora_targets: 'all-linear' as const, batch_size: 1, grad_accum: 1, max_length: 256, steps: 1, backend, gradient_checkpointing: true };
+  return { none: estimateTraining({ ...run, quantize: 'none' }).total_bytes, int8: estimateTraining({ ...run, quantize: 'int8' }).total_bytes, nf4: estimateTraining({ ...run, quantize: 'nf4' }).total_bytes };
+}
+
+test('CPU preset on the wasm heap: the most exact base that fits with the allocator\'s overhead — int8 for Qwen3-1.7B, nf4 for Qwen2.5-3B', async () => {
+  const HEAP = 4 * 2 ** 30;
+  const qwen3 = cpuPresetBytes(QWEN3_17B_CONFIG, 'wasm');
+  assert.ok(qwen3.none > HEAP && qwen3.int8 <= HEAP, 'the case: 16-bit does not fit, int8 does');
+  const first = await runFineTuneWizard(scriptedUI([pick('base'), pick('Supervised'), pick('Use'), pick('LoRA'), pick('CPU'), pick('Start')]), services(QWEN3_17B_CONFIG), '/d.jsonl', SCAN);
+  assert.equal(first?.config.quantize, 'int8');
+  // Qwen2.5-3B: int8's tensors (≈ 3.8 GiB) are under 4 GiB, but not with the heap's overhead on top
+  const qwen3b = cpuPresetBytes(QWEN_3B_CONFIG, 'wasm');
+  assert.ok(qwen3b.int8 > HEAP && qwen3b.nf4 <= HEAP, 'the case: only nf4 fits');
   const ui = scriptedUI([pick('base'), pick('Supervised'), pick('Use'), pick('LoRA'), pick('CPU'), pick('Make it fit'), pick('Start')]);
-  const result = await runFineTuneWizard(ui, small, '/d.jsonl', SCAN);
+  const result = await runFineTuneWizard(ui, services(QWEN_3B_CONFIG), '/d.jsonl', SCAN);
   assert.ok(result);
   assert.equal(result.config.quantize, 'nf4');
   const [review, fitted] = reviews(ui);
@@ -88,10 +99,23 @@ test('CPU preset: Qwen2.5-3B gets the most exact base that fits — int8 on the 
   // the rest of the fit keeps the results: only gradient checkpointing is left to switch on
   assert.match(review.items[0].description ?? '', /^gradient checkpointing → /);
   assert.equal(fitted.items[0].label, '$(play) Start training');
-  assert.ok(result.estimate && result.estimate.total_bytes <= 3.5 * 2 ** 30);
+  assert.ok(result.estimate && result.estimate.total_bytes <= HEAP);
   const { started, resumed } = launch(result.config);
   assert.equal(started.quantize, 'nf4');
   assert.equal(resumed.quantize, 'nf4');
+});
+
+test('the cpu backend holds the base in float32: no precision to pick, no quantized base proposed, and --quantize refused there', async () => {
+  // a machine with 3.5 GiB on the cpu backend: Qwen2.5-3B does not fit however it is set
+  const small = { ...services(QWEN_3B_CONFIG, 'cpu'), systemMemoryBytes: 3.5 * 2 ** 30 };
+  const ui = scriptedUI([pick('base'), pick('Supervised'), pick('Use'), pick('LoRA'), pick('CPU'), pick('Too big'), pick('Start')]);
+  const result = await runFineTuneWizard(ui, small, '/d.jsonl', SCAN);
+  assert.equal(result?.config.quantize, 'none');
+  const [review] = reviews(ui);
+  assert.equal(precisionItem(review), undefined);
+  assert.equal(review.items[0].label, '$(warning) Too big for this backend');
+  assert.throws(() => resolveTrainConfig(parse(['--model', 'm', '--data', 'd.jsonl', '--out', 'o', '--backend', 'cpu', '--quantize', 'nf4'], TRAIN_OPTIONS, 'usage').values),
+    /--quantize nf4 needs kernels for packed weights \(--backend wasm or webgpu\); --backend cpu holds every weight in float32/);
 });
 
 test('a base that fits as stored keeps 16-bit; the GPU 8 GB preset holds Llama-3.2-1B in 16 bits', async () => {

@@ -6,7 +6,8 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { runCli as runCliProcess, type CliOutcome } from '../cliClient';
 import type { Ctx } from '../context';
-import { defaultExportDir, exportArgs, exportChoicesFor, type CheckpointWeights } from '../exportArgs';
+import { isExportResult } from '../../core/protocol';
+import { defaultExportDir, exportArgs, exportChoicesFor, exportMessage, type CheckpointWeights } from '../exportArgs';
 import type { CheckpointEntry } from '../views/checkpointsView';
 
 type CheckpointItem = Extract<CheckpointEntry, { kind: 'checkpoint' }>;
@@ -64,7 +65,8 @@ export async function exportCheckpoint(ctx: Ctx, arg?: unknown): Promise<void> {
     return;
   }
   if (result.code === 0) {
-    const choice = await vscode.window.showInformationMessage(`Finetune Studio: Exported to ${outDir}`, 'Reveal', 'Copy Path');
+    const exported = isExportResult(result.json) ? result.json : undefined;
+    const choice = await vscode.window.showInformationMessage(exportMessage(outDir, exported), 'Reveal', 'Copy Path');
     if (choice === 'Reveal') await reveal(outDir);
     if (choice === 'Copy Path') await vscode.env.clipboard.writeText(outDir);
     return;

@@ -67,6 +67,8 @@ export interface MemoryEstimateResult {
   weights_gib: number;
   optimizer_gib: number;
   activations_gib: number;
+  /** the wasm heap's allocator overhead (0 on a GPU backend). */
+  heap_overhead_gib: number;
 }
 
 const GIB = 1024 ** 3;
@@ -97,5 +99,6 @@ export function estimateMemory(input: unknown, backend: BackendName): MemoryEsti
   return {
     model, full, quantize, total_parameters: estimate.total_parameters, trainable_parameters: estimate.trainable_parameters,
     total_gib: round(estimate.total_bytes), weights_gib: round(estimate.weights_bytes), optimizer_gib: round(estimate.optimizer_bytes), activations_gib: round(estimate.activation_bytes),
+    heap_overhead_gib: round(estimate.heap_overhead_bytes),
   };
 }

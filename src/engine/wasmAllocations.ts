@@ -1,4 +1,5 @@
-// The bytes the wasm backend really holds for tensors: its malloc / free calls from JavaScript, counted.
+// The bytes the wasm backend really holds for tensors: its malloc / free calls from JavaScript, counted
+// (ftune bench's peak tensor memory on wasm; the memory tests).
 // WHY not tf.memory() / tf.profile's peakBytes: the engine counts every tensor, and a reshape or a
 // shared Identity (kernels/wasm/shared.ts) is a second tensor on the same buffer, so those numbers
 // exceed the heap's real use. XNNPACK's own scratch (allocated inside the module) is not seen here.
