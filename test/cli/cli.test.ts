@@ -192,6 +192,10 @@ describe('--json outputs', () => {
     assert.equal(r.parameters, V * D + D + L * (4 * D * D + 3 * D * I + 2 * D));
     assert.equal(r.trainable_parameters, L * 8 * (4 * (D + D) + 2 * (D + I) + (I + D)));
     assert.ok(Math.abs((r.train_tokens_per_second as number) * (r.seconds_per_step as number) - 16) < 1e-6, 'tokens/s = batch·seq / s-per-step');
+    // on wasm the peak is the heap's own allocations: the weights (BF16 as held, 2 bytes each; the tiny
+    // shape's norms are float32) at least, and never more than the heap itself
+    assert.ok((r.peak_memory_bytes as number) >= 2 * (r.parameters as number), `peak ${r.peak_memory_bytes} holds the weights`);
+    assert.ok((r.peak_memory_bytes as number) <= (r.wasm_heap_bytes as number), `peak ${r.peak_memory_bytes} ≤ heap ${r.wasm_heap_bytes}`);
   });
 });
 
