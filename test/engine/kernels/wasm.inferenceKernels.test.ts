@@ -94,6 +94,16 @@ describe('wasm fused inference kernels equal the composites bit for bit', () => 
   }
 });
 
+test('the fused kernels refuse inputs that do not fit together instead of reading past them', () => {
+  const x = tf.zeros([1, 2, 14, 64]) as tf.Tensor4D, one = tf.zeros([1, 64]) as tf.Tensor2D;
+  assert.throws(() => ropeWasm(x, one, one, 64), /tables \[1,64\] \/ \[1,64\] for x \[1,2,14,64\], expected \[2, 64\]/);
+  const rows = tf.zeros([3, 896]), w = tf.zeros([640]);
+  assert.throws(() => rmsNormWasm(rows, w, 1e-6), /weight \[640\] for rows of 896/);
+  const y = tf.zeros([1, 7]) as tf.Tensor2D, v = tf.zeros([1, 13]) as tf.Tensor2D, A = tf.zeros([3, 12]) as tf.Tensor2D, B = tf.zeros([7, 3]) as tf.Tensor2D;
+  assert.throws(() => loraAddWasm(y, v, A, B, 2), /do not chain/);
+  tf.dispose([x, one, rows, w, y, v, A, B]);
+});
+
 describe('wasm fused inference kernels stay out of gradients', () => {
   test('rmsNorm under tf.grad takes the composite (the fused kernel has no gradient) and gives its gradient', () => {
     const x = tf.tensor2d(values(2 * 896, 10), [2, 896]), w = tf.tensor1d(values(896, 11));

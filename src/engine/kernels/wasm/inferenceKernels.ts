@@ -39,6 +39,7 @@ function at(backend: WasmBackend, t: tf.TensorInfo): number {
 
 function rmsNormKernel({ inputs: { x, weight }, backend, attrs: { eps } }: KernelArgs<{ x: tf.TensorInfo; weight: tf.TensorInfo }, { eps: number }>): tf.TensorInfo {
   const D = x.shape[x.shape.length - 1];
+  if (tf.util.sizeFromShape(weight.shape) !== D) throw new Error(`${WASM_RMS_NORM}: weight [${weight.shape}] for rows of ${D}`);
   const out = backend.makeOutput(x.shape, 'float32');
   const rows = D === 0 ? 0 : tf.util.sizeFromShape(x.shape) / D;
   if (rows > 0) kernelsOf(backend).rmsNorm(at(backend, x), at(backend, weight), at(backend, out), rows, D, eps);
@@ -47,6 +48,9 @@ function rmsNormKernel({ inputs: { x, weight }, backend, attrs: { eps } }: Kerne
 
 function ropeKernel({ inputs: { x, cos, sin }, backend, attrs: { rotaryDim } }: KernelArgs<{ x: tf.TensorInfo; cos: tf.TensorInfo; sin: tf.TensorInfo }, { rotaryDim: number }>): tf.TensorInfo {
   const [B, T, H, hd] = x.shape;
+  // the loop reads row t of each table for every (b, h): tables of another size would be read out of bounds
+  if (cos.shape.join() !== `${T},${hd}` || sin.shape.join() !== `${T},${hd}`) throw new Error(`${WASM_ROPE}: tables [${cos.shape}] / [${sin.shape}] for x [${x.shape}], expected [${T}, ${hd}]`);
+  if (rotaryDim % 2 !== 0 || rotaryDim > hd) throw new Error(`${WASM_ROPE}: rotary_dim ${rotaryDim} must be even and at most head_dim ${hd}`);
   const out = backend.makeOutput([B, H, T, hd], 'float32');
   if (B * T * H * hd > 0) kernelsOf(backend).rope(at(backend, x), at(backend, cos), at(backend, sin), at(backend, out), B, T, H, hd, rotaryDim);
   return out;
@@ -55,6 +59,9 @@ function ropeKernel({ inputs: { x, cos, sin }, backend, attrs: { rotaryDim } }: 
 /** y [1, N] + scale·((x [1, K]·Aᵀ)·Bᵀ) for A [r, K], B [N, r]: the same two gemv calls as the composite's products. */
 function loraAddKernel({ inputs: { y, x, A, B }, backend, attrs: { scale } }: KernelArgs<{ y: tf.TensorInfo; x: tf.TensorInfo; A: tf.TensorInfo; B: tf.TensorInfo }, { scale: number }>): tf.TensorInfo {
   const [r, K] = A.shape, N = B.shape[0];
+  if (x.shape.join() !== `1,${K}` || B.shape[1] !== r || y.shape.join() !== `1,${N}`) {
+    throw new Error(`${WASM_LORA_ADD}: x [${x.shape}], A [${A.shape}], B [${B.shape}], y [${y.shape}] do not chain`);
+  }
   const k = kernelsOf(backend);
   const t = backend.makeOutput([1, r], 'float32');
   const out = backend.makeOutput([1, N], 'float32');
