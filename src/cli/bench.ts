@@ -64,7 +64,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const llamaCppType = optionalOneOf(values, 'llama-cpp', GGUF_TYPES);
   // Before minutes of benchmarking: a missing node-llama-cpp is one error line now.
   const llamaCpp = llamaCppType && await loadNodeLlamaCpp();
-  const backend = await initBackend(backendOption(values));
+  const backend = await initBackend(backendOption(values), { packedWeights: quantize !== 'none' });
   // On wasm, the heap's own allocations from here on (the model included): tf.profile's peak counts a
   // buffer once per tensor that shares it (reshapes, the shared Identity), ~25 % too much at 3B.
   const allocations = tf.getBackend() === 'wasm' ? trackWasmAllocations() : undefined;
@@ -112,9 +112,15 @@ export async function benchCommand(argv: string[]): Promise<number> {
   // A plain warm-up step first: under tf.profile a failing kernel (out of memory) surfaces as an
   // unrelated TypeError. Then one step under the profiler (peak memory, time per kernel), then the
   // timed steps.
-  await step();
   allocations?.resetPeak(); // the steps' peak, not loading's
-  const profiled = await profileStep(step);
+  let profiled: Awaited<ReturnType<typeof profileStep>>;
+  try {
+    await step();
+    profiled = await profileStep(step);
+  } finally {
+    allocations?.stop(); // before the timed steps: the counting costs a little per allocation
+  }
+  const peakTensorBytes = allocations?.peak() ?? profiled.peakBytes;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < steps; i++) await step();
@@ -124,8 +130,6 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const cpu = process.cpuUsage(cpu0);
   const cpuSecondsPerStep = (cpu.user + cpu.system) / 1e6 / steps;
   const heapAfterTraining = backendHeapBytes();
-  const peakTensorBytes = allocations?.peak() ?? profiled.peakBytes;
-  allocations?.stop();
   const kernels = values.profile === true ? profiled.kernels : undefined;
 
   const prompt = sequences[0].input_ids;

@@ -27,9 +27,9 @@ export function resolveQuantize(given: Quantize | undefined, adapterDir: string 
 }
 
 export async function loadModel(modelDir: string, adapterDir: string | undefined, backend: BackendName, given?: Quantize): Promise<LoadedModel> {
-  const info = await initBackend(backend);
-  const tokenizer = await loadTokenizer(modelDir);
   const quantize = resolveQuantize(given, adapterDir);
+  const info = await initBackend(backend, { packedWeights: quantize !== 'none' });
+  const tokenizer = await loadTokenizer(modelDir);
   const model = await loadBaseModel(modelDir, quantize, info);
   const adapter = adapterDir ? LoraAdapter.load(adapterDir, model) : undefined;
   return {

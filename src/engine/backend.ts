@@ -8,7 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { BackendName } from '../core/runConfig';
+import { holdsPackedWeights, type BackendName } from '../core/runConfig';
 import { installWasmKernels } from './kernels/wasm/install';
 import { installWebGpuKernels } from './kernels/webgpu/install';
 import { registerThreadedWasm, wasmThreadsWanted } from './kernels/wasm/threads';
@@ -39,10 +39,11 @@ export function activeBackend(): BackendInfo | undefined {
  * the CPU, wasm, plain JavaScript. A software WebGPU adapter (lavapipe, SwiftShader) is never chosen
  * by `auto`: it is slower than wasm.
  */
-export async function initBackend(requested: BackendName = 'auto'): Promise<BackendInfo> {
-  if (active && (requested === 'auto' || requested === active.name)) return active;
+export async function initBackend(requested: BackendName = 'auto', needs: BackendNeeds = {}): Promise<BackendInfo> {
+  const suits = (info: BackendInfo) => !needs.packedWeights || holdsPackedWeights(info.name);
+  if (active && ((requested === 'auto' && suits(active)) || requested === active.name)) return active;
   if (requested === 'auto') {
-    active = await initAuto();
+    active = await initAuto(needs);
     return active;
   }
   try {
@@ -51,6 +52,15 @@ export async function initBackend(requested: BackendName = 'auto'): Promise<Back
   } catch (err) {
     throw new Error(`no TensorFlow.js backend could start (${requested}: ${(err as Error).message})`);
   }
+}
+
+/** What the run needs of the backend `auto` picks. */
+export interface BackendNeeds {
+  /**
+   * A quantized base (--quantize int8|nf4): only backends with kernels for packed weights (webgpu,
+   * wasm) can hold one, so `auto` passes over tensorflow and cpu.
+   */
+  packedWeights?: boolean;
 }
 
 /** What `auto` prefers, best first; `gpu` entries rank above every CPU one. */
@@ -71,7 +81,7 @@ export function autoChoice<T extends { backend: Exclude<BackendName, 'auto'>; ok
   return undefined;
 }
 
-async function initAuto(): Promise<BackendInfo> {
+async function initAuto(needs: BackendNeeds): Promise<BackendInfo> {
   const failures: string[] = [];
   const attempt = async (name: Exclude<BackendName, 'auto'>): Promise<BackendInfo | undefined> => {
     try {
@@ -81,7 +91,7 @@ async function initAuto(): Promise<BackendInfo> {
       return undefined;
     }
   };
-  const tensorflow = await attempt('tensorflow');
+  const tensorflow = needs.packedWeights ? undefined : await attempt('tensorflow');
   if (tensorflow?.gpu) return tensorflow;
   // Look at the adapter before loading tfjs's webgpu backend (a software adapter is not worth its
   // start-up), and skip Dawn altogether where no GPU driver exists.
@@ -100,7 +110,7 @@ async function initAuto(): Promise<BackendInfo> {
     if (!(await tf.setBackend('tensorflow'))) throw new Error('tfjs-node did not start again');
     return tensorflow;
   }
-  for (const name of ['wasm', 'cpu'] as const) {
+  for (const name of needs.packedWeights ? ['wasm'] as const : ['wasm', 'cpu'] as const) {
     const info = await attempt(name);
     if (info) return info;
   }

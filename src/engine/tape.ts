@@ -2,9 +2,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
- * True inside tf.grads / tf.variableGrads / tf.customGrad's forward pass (and so inside a training
- * step and a checkpointed layer's recompute); false in generation, evaluation and prefill, where
- * forward-only kernels and plain calls without gradient wrappers may run.
+ * True while tf.grads / tf.variableGrads (engine.gradients) run their function, so in a training step's
+ * forward pass and a checkpointed layer's recompute; false in generation, evaluation and prefill, and
+ * in backward passes, where forward-only kernels and plain calls without gradient wrappers may run.
  */
 export function recordingGradients(): boolean {
   return tf.engine().state.gradientDepth > 0;

@@ -63,7 +63,7 @@ async function train(options: TrainOptions): Promise<TrainOutcome> {
     options.emit(event);
   };
 
-  const backend = await initBackend(config.backend);
+  const backend = await initBackend(config.backend, { packedWeights: !config.full && config.quantize !== 'none' });
   const tokenizer = await loadTokenizer(config.model);
   const padId = padTokenId(tokenizer, config.model);
   // Full fine-tuning trains every weight: float32; LoRA keeps the frozen base 16-bit where it is stored so.

@@ -13,7 +13,7 @@ interface WasmModule {
 export interface WasmAllocations {
   /** bytes allocated and not yet freed since tracking started. */
   live(): number;
-  /** the most `live()` has been since tracking started (or since resetPeak). */
+  /** the most `live()` has been since tracking started (or since resetPeak), until stop(). */
   peak(): number;
   resetPeak(): void;
   stop(): void;

@@ -33,8 +33,8 @@ tf.registerBackend('tensorflow', () => Object.assign(new MathBackendCPU(), ${JSO
 }
 
 /** Runs initBackend(requested) in a child process; returns the backend it started or its error. */
-function initTensorflow(nodePath?: string, requested = 'tensorflow'): { name?: string; device?: string; gpu?: boolean; error?: string } {
-  const script = `require(${JSON.stringify(BACKEND_JS)}).initBackend(${JSON.stringify(requested)}).then(
+function initTensorflow(nodePath?: string, requested = 'tensorflow', needs: { packedWeights?: boolean } = {}): { name?: string; device?: string; gpu?: boolean; error?: string } {
+  const script = `require(${JSON.stringify(BACKEND_JS)}).initBackend(${JSON.stringify(requested)}, ${JSON.stringify(needs)}).then(
     (b) => process.stdout.write(JSON.stringify({ name: b.name, device: b.device, gpu: b.gpu })),
     (e) => process.stdout.write(JSON.stringify({ error: e.message })))`;
   const paths = [nodePath, path.join(ROOT, 'node_modules')].filter(Boolean).join(path.delimiter);
@@ -84,6 +84,12 @@ describe('--backend auto with tfjs-node stand-ins', () => {
       assert.equal(r.name, 'tensorflow');
       assert.equal(r.gpu, false);
     }
+  });
+
+  test('a quantized base passes over libtensorflow, even on a CUDA GPU: it has no kernels for packed weights', () => {
+    const r = initTensorflow(fakePackage('@tensorflow/tfjs-node-gpu', { isGPUPackage: true, isUsingGpuDevice: true }), 'auto', { packedWeights: true });
+    if (r.name === 'webgpu') assert.ok(mayHaveHardwareGpu(), 'WebGPU is only tried where a GPU driver exists');
+    else assert.equal(r.name, 'wasm');
   });
 
   test('nothing native installed and no GPU driver: wasm, on the CPU', { skip: (hasRealTfjsNode() && 'a real tfjs-node is installed here') || (mayHaveHardwareGpu() && 'this machine may have a GPU') }, () => {

@@ -42,12 +42,16 @@ test('memory estimate: the wizard\'s estimate for a real config.json; full fine-
   assert.equal(lora.trainable_parameters, expected.trainable_parameters);
   assert.ok(full.trainable_parameters === full.total_parameters && full.total_gib > lora.total_gib);
   assert.throws(() => estimateMemory({ model: '/no/such/model' }, 'cpu'), /ENOENT|no such file/);
-  // the base precision: a quantized frozen base is smaller, the adapter the same; full fine-tuning has none
-  const nf4 = estimateMemory({ model: TINY, quantize: 'nf4' }, 'cpu');
+  // the base precision (on wasm: the cpu backend holds frozen weights in float32 and has no quantized base):
+  // a quantized frozen base is smaller, the adapter the same; full fine-tuning has none
+  const onWasm = estimateMemory({ model: TINY }, 'wasm');
+  const nf4 = estimateMemory({ model: TINY, quantize: 'nf4' }, 'wasm');
   assert.equal(lora.quantize, 'none');
   assert.equal(nf4.quantize, 'nf4');
-  assert.ok(nf4.weights_gib < lora.weights_gib, `${nf4.weights_gib} < ${lora.weights_gib}`);
-  assert.equal(nf4.optimizer_gib, lora.optimizer_gib);
+  assert.ok(nf4.weights_gib < onWasm.weights_gib, `${nf4.weights_gib} < ${onWasm.weights_gib}`);
+  assert.equal(nf4.optimizer_gib, onWasm.optimizer_gib);
+  assert.ok(onWasm.heap_overhead_gib > 0 && lora.heap_overhead_gib === 0, 'the wasm heap\'s overhead, on wasm only');
+  assert.throws(() => estimateMemory({ model: TINY, quantize: 'nf4' }, 'cpu'), /input\.quantize needs the wasm or webgpu backend; the cpu backend holds every weight in float32/);
   assert.throws(() => estimateMemory({ model: TINY, quantize: 'q4' }, 'cpu'), /input\.quantize must be one of none, int8, nf4/);
   assert.throws(() => estimateMemory({ model: TINY, full: true, quantize: 'nf4' }, 'cpu'), /input\.quantize applies to LoRA/);
 });

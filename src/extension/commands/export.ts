@@ -66,7 +66,8 @@ export async function exportCheckpoint(ctx: Ctx, arg?: unknown): Promise<void> {
   }
   if (result.code === 0) {
     const exported = isExportResult(result.json) ? result.json : undefined;
-    const choice = await vscode.window.showInformationMessage(exportMessage(outDir, exported), 'Reveal', 'Copy Path');
+    const show = exported?.warnings.length ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    const choice = await show(exportMessage(outDir, exported), 'Reveal', 'Copy Path');
     if (choice === 'Reveal') await reveal(outDir);
     if (choice === 'Copy Path') await vscode.env.clipboard.writeText(outDir);
     return;

@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { estimateTraining, modelShapeFromConfig } from '../../core/estimate';
-import { DEFAULT_RUN_CONFIG, QUANTIZE_MODES, type BackendName, type Quantize } from '../../core/runConfig';
+import { DEFAULT_RUN_CONFIG, holdsPackedWeights, QUANTIZE_MODES, type BackendName, type Quantize } from '../../core/runConfig';
 import type { RunSummary } from '../../core/runStore';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -83,6 +83,7 @@ export function estimateMemory(input: unknown, backend: BackendName): MemoryEsti
   if (given !== undefined && !(QUANTIZE_MODES as readonly unknown[]).includes(given)) throw new Error(`input.quantize must be one of ${QUANTIZE_MODES.join(', ')}`);
   const quantize = (given ?? 'none') as Quantize;
   if (full && quantize !== 'none') throw new Error('input.quantize applies to LoRA (a frozen base); full fine-tuning trains every weight in float32');
+  if (quantize !== 'none' && !holdsPackedWeights(backend)) throw new Error(`input.quantize needs the wasm or webgpu backend; the ${backend} backend holds every weight in float32`);
   const estimate = estimateTraining({
     shape: modelShapeFromConfig(config),
     full,

@@ -40,9 +40,10 @@ function at(backend: WasmBackend, t: tf.TensorInfo): number {
 function rmsNormKernel({ inputs: { x, weight }, backend, attrs: { eps } }: KernelArgs<{ x: tf.TensorInfo; weight: tf.TensorInfo }, { eps: number }>): tf.TensorInfo {
   const D = x.shape[x.shape.length - 1];
   if (tf.util.sizeFromShape(weight.shape) !== D) throw new Error(`${WASM_RMS_NORM}: weight [${weight.shape}] for rows of ${D}`);
+  const k = kernelsOf(backend);
   const out = backend.makeOutput(x.shape, 'float32');
   const rows = D === 0 ? 0 : tf.util.sizeFromShape(x.shape) / D;
-  if (rows > 0) kernelsOf(backend).rmsNorm(at(backend, x), at(backend, weight), at(backend, out), rows, D, eps);
+  if (rows > 0) k.rmsNorm(at(backend, x), at(backend, weight), at(backend, out), rows, D, eps);
   return out;
 }
 
@@ -51,8 +52,9 @@ function ropeKernel({ inputs: { x, cos, sin }, backend, attrs: { rotaryDim } }: 
   // the loop reads row t of each table for every (b, h): tables of another size would be read out of bounds
   if (cos.shape.join() !== `${T},${hd}` || sin.shape.join() !== `${T},${hd}`) throw new Error(`${WASM_ROPE}: tables [${cos.shape}] / [${sin.shape}] for x [${x.shape}], expected [${T}, ${hd}]`);
   if (rotaryDim % 2 !== 0 || rotaryDim > hd) throw new Error(`${WASM_ROPE}: rotary_dim ${rotaryDim} must be even and at most head_dim ${hd}`);
+  const k = kernelsOf(backend);
   const out = backend.makeOutput([B, H, T, hd], 'float32');
-  if (B * T * H * hd > 0) kernelsOf(backend).rope(at(backend, x), at(backend, cos), at(backend, sin), at(backend, out), B, T, H, hd, rotaryDim);
+  if (B * T * H * hd > 0) k.rope(at(backend, x), at(backend, cos), at(backend, sin), at(backend, out), B, T, H, hd, rotaryDim);
   return out;
 }
 
@@ -92,6 +94,8 @@ export function installWasmInferenceKernels(): void {
  */
 export function useWasmInferenceKernel(kernel: string): boolean {
   if (tf.getBackend() !== 'wasm' || tf.getKernel(kernel, 'wasm') === undefined || recordingGradients()) return false;
+  // a runtime where our module cannot be instantiated on tfjs's heap keeps the tfjs ops
+  if (!heapKernels((tf.backend() as unknown as WasmBackend).wasm)) return false;
   const setting = process.env.FTUNE_WASM_FUSED;
   if (setting === undefined || setting === '' || setting === '1') return true;
   return setting !== '0' && setting.split(',').map((s) => s.trim()).includes(kernel);
