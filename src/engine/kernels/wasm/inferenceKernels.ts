@@ -11,6 +11,7 @@
 // results match it (tests: wasm.inferenceKernels).
 import * as tf from '@tensorflow/tfjs-core';
 import { recordingGradients } from '../../tape';
+import { fusedKernelAllowed } from '../fusedSetting';
 import { heapKernels, type HeapKernels } from './heapKernels';
 
 export const WASM_RMS_NORM = 'FtuneWasmRmsNorm';
@@ -96,9 +97,7 @@ export function useWasmInferenceKernel(kernel: string): boolean {
   if (tf.getBackend() !== 'wasm' || tf.getKernel(kernel, 'wasm') === undefined || recordingGradients()) return false;
   // a runtime where our module cannot be instantiated on tfjs's heap keeps the tfjs ops
   if (!heapKernels((tf.backend() as unknown as WasmBackend).wasm)) return false;
-  const setting = process.env.FTUNE_WASM_FUSED;
-  if (setting === undefined || setting === '' || setting === '1') return true;
-  return setting !== '0' && setting.split(',').map((s) => s.trim()).includes(kernel);
+  return fusedKernelAllowed(process.env.FTUNE_WASM_FUSED, kernel);
 }
 
 export function rmsNormWasm<T extends tf.Tensor>(x: T, weight: tf.Tensor, eps: number): T {

@@ -9,6 +9,7 @@
 // what its key says (here: the workgroup size). Dispatches past 65535 workgroups are folded into two or
 // three dimensions by the backend: `workgroupIndex()` undoes that.
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedKernelAllowed } from '../fusedSetting';
 
 export interface WebGpuProgram {
   variableNames: string[];
@@ -54,9 +55,7 @@ export function registerWebGpuKernel(name: string, kernelFunc: WebGpuKernelFunc)
  */
 export function useWebGpuKernel(kernel: string): boolean {
   if (tf.getBackend() !== 'webgpu' || tf.getKernel(kernel, 'webgpu') === undefined) return false;
-  const setting = process.env.FTUNE_WEBGPU_FUSED;
-  if (setting === undefined || setting === '' || setting === '1') return true;
-  return setting !== '0' && setting.split(',').map((s) => s.trim()).includes(kernel);
+  return fusedKernelAllowed(process.env.FTUNE_WEBGPU_FUSED, kernel);
 }
 
 /** Runs a registered kernel outside of any tape bookkeeping the caller has not asked for. */
